@@ -1,0 +1,79 @@
+# replicheck: everything a run needs is set up by these targets (venv, tools, binaries).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CACHE ?= $(or $(REPLICHECK_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/replicheck)
+AGE_VERSION := v1.3.2
+AGE_DIR := $(CACHE)/age-$(AGE_VERSION)
+PROFILE ?= ci
+PYTEST_ARGS ?=
+# Tools that phone home for version checks are told not to.
+export SOPS_DISABLE_VERSION_CHECK := 1
+export CHAOSTOOLKIT_NO_VERSION_CHECK := 1
+export REPLICHECK_CACHE := $(CACHE)
+export PATH := $(CURDIR)/$(BIN):$(AGE_DIR):$(PATH)
+export HYPOTHESIS_PROFILE := $(PROFILE)
+
+.PHONY: help setup venv tools binaries age test lint unit conformance suites properties chaos report bench \
+        cluster-up cluster-down deploy-operator undeploy-operator lock clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+setup: venv tools ## venv + all binaries (idempotent, cached)
+
+venv: $(VENV)/.stamp ## project-local virtualenv from requirements.lock
+
+$(VENV)/.stamp: requirements.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python >= 3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+tools: binaries age ## control-plane binaries (Go module proxy) and age
+
+binaries: ## build etcd/kube-apiserver/kube-controller-manager once per machine (cached outside the clone)
+	@bash tools/build-binaries.sh >/dev/null
+
+age: $(AGE_DIR)/age
+
+$(AGE_DIR)/age:
+	@command -v go >/dev/null || { echo "error: Go is not installed; install Go >= 1.26 to build age"; exit 1; }
+	GOBIN=$(AGE_DIR) GOWORK=off GOTOOLCHAIN=local GOFLAGS=-mod=mod go install \
+	  filippo.io/age/cmd/age@$(AGE_VERSION) filippo.io/age/cmd/age-keygen@$(AGE_VERSION)
+
+lint: venv ## ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: setup lint ## set up and run the test suite (what CI runs)
+	rm -rf reports/allure-results
+	$(BIN)/pytest -n auto -m "not slow" --alluredir=reports/allure-results $(PYTEST_ARGS)
+
+unit: venv ## pure-logic unit tests only (no cluster)
+	$(BIN)/pytest -m "not cluster" tests/unit $(PYTEST_ARGS)
+
+conformance: setup ## the main job: cluster, operator, suites, properties, chaos, reports
+	rm -rf reports/allure-results
+	$(BIN)/pytest -n auto --alluredir=reports/allure-results $(PYTEST_ARGS)
+
+bench: setup ## print measured figures (cluster start/teardown, build time)
+	$(BIN)/python -m fixtures.bench
+
+cluster-up: setup ## start a local cluster that outlives the command; prints export KUBECONFIG=...
+	@$(BIN)/replicheck-cluster up
+
+cluster-down: venv ## stop the cluster from cluster-up and remove its files
+	@$(BIN)/replicheck-cluster down
+
+lock: ## regenerate requirements.lock from requirements.in (needs network to PyPI)
+	$(PYTHON) -m venv /tmp/replicheck-uv && /tmp/replicheck-uv/bin/pip install -q uv
+	/tmp/replicheck-uv/bin/uv pip compile --python-version 3.11 --generate-hashes -q requirements.in -o requirements.lock
+
+clean: ## remove the venv and generated reports (keeps the binary cache)
+	rm -rf $(VENV) reports/allure-results reports/*.json reports/*.md reports/*.html
