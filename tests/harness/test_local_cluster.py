@@ -25,21 +25,32 @@ def _rbac_subject(namespace: str, name: str) -> client.RbacV1Subject:
 
 def test_service_account_is_forbidden_until_bound(cluster: Cluster, namespace: str) -> None:
     """Setup: a ServiceAccount with no bindings. Assess: 403, then 200 after a RoleBinding."""
-    cluster.core.create_namespaced_service_account(namespace, client.V1ServiceAccount(
-        metadata=client.V1ObjectMeta(name="reader")))
+    cluster.core.create_namespaced_service_account(
+        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="reader"))
+    )
     with cluster.service_account_client(namespace, "reader") as sa_api:
         with pytest.raises(ApiException) as denied:
             client.CoreV1Api(sa_api).list_namespaced_secret(namespace)
         assert denied.value.status == 403
 
         rbac = client.RbacAuthorizationV1Api(cluster.api)
-        rbac.create_namespaced_role(namespace, client.V1Role(
-            metadata=client.V1ObjectMeta(name="secret-reader"),
-            rules=[client.V1PolicyRule(api_groups=[""], resources=["secrets"], verbs=["list"])]))
-        rbac.create_namespaced_role_binding(namespace, client.V1RoleBinding(
-            metadata=client.V1ObjectMeta(name="secret-reader"),
-            role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name="secret-reader"),
-            subjects=[_rbac_subject(namespace, "reader")]))
+        rbac.create_namespaced_role(
+            namespace,
+            client.V1Role(
+                metadata=client.V1ObjectMeta(name="secret-reader"),
+                rules=[client.V1PolicyRule(api_groups=[""], resources=["secrets"], verbs=["list"])],
+            ),
+        )
+        rbac.create_namespaced_role_binding(
+            namespace,
+            client.V1RoleBinding(
+                metadata=client.V1ObjectMeta(name="secret-reader"),
+                role_ref=client.V1RoleRef(
+                    api_group="rbac.authorization.k8s.io", kind="Role", name="secret-reader"
+                ),
+                subjects=[_rbac_subject(namespace, "reader")],
+            ),
+        )
 
         def allowed() -> None:
             try:
@@ -55,8 +66,9 @@ def test_service_account_is_forbidden_until_bound(cluster: Cluster, namespace: s
 
 
 def test_token_request_tokens_authenticate_as_the_service_account(cluster: Cluster, namespace: str) -> None:
-    cluster.core.create_namespaced_service_account(namespace, client.V1ServiceAccount(
-        metadata=client.V1ObjectMeta(name="whoami")))
+    cluster.core.create_namespaced_service_account(
+        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="whoami"))
+    )
     with cluster.service_account_client(namespace, "whoami", seconds=600) as sa_api:
         review = client.AuthenticationV1Api(sa_api).create_self_subject_review(client.V1SelfSubjectReview())
     assert review.status.user_info.username == f"system:serviceaccount:{namespace}:whoami"
@@ -65,8 +77,9 @@ def test_token_request_tokens_authenticate_as_the_service_account(cluster: Clust
 def test_a_deleted_namespace_disappears(cluster: Cluster, namespaces: NamespaceFactory) -> None:
     """The namespace controller (kube-controller-manager) finalizes deletions."""
     name = namespaces("gone")
-    cluster.core.create_namespaced_config_map(name, client.V1ConfigMap(
-        metadata=client.V1ObjectMeta(name="content"), data={"k": "v"}))
+    cluster.core.create_namespaced_config_map(
+        name, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="content"), data={"k": "v"})
+    )
     cluster.core.delete_namespace(name)
 
     def gone() -> None:
@@ -97,8 +110,10 @@ def test_data_survives_an_apiserver_restart(private_control_plane: LocalControlP
     from fixtures.clients import admin_api_client
 
     with admin_api_client(plane.kubeconfig) as api:
-        client.CoreV1Api(api).create_namespaced_config_map("default", client.V1ConfigMap(
-            metadata=client.V1ObjectMeta(name="survivor"), data={"answer": "42"}))
+        client.CoreV1Api(api).create_namespaced_config_map(
+            "default",
+            client.V1ConfigMap(metadata=client.V1ObjectMeta(name="survivor"), data={"answer": "42"}),
+        )
     old_pid = plane.components["kube-apiserver"].process.pid
     plane.restart("kube-apiserver")
     assert plane.components["kube-apiserver"].process.pid != old_pid
@@ -131,8 +146,13 @@ _OWNER = textwrap.dedent(
 
 
 def _start_owned_cluster(run_id: str) -> tuple[subprocess.Popen, RunState]:
-    owner = subprocess.Popen([sys.executable, "-c", _OWNER, run_id], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])
+    owner = subprocess.Popen(
+        [sys.executable, "-c", _OWNER, run_id],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     run_dir = Path(owner.stdout.readline().strip())
     state = RunState.load(run_dir)
     assert state is not None, f"no state in {run_dir}"

@@ -1,0 +1,182 @@
+"""Pure logic of the harness: provider choice, kind plan, opt-in, names, waiting, errors."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fixtures.cluster import dns_label, new_run_id
+from fixtures.errors import SetupError
+from fixtures.existing import resolve_existing
+from fixtures.kind import KindPlan
+from fixtures.local import ensure_port_free
+from fixtures.paths import REPO_ROOT
+from fixtures.pki import create_pki
+from fixtures.waiting import WaitTimeout, assert_mapping_equal, eventually
+
+
+def test_run_ids_are_short_and_dns_safe() -> None:
+    rid = new_run_id()
+    assert len(rid) == 8
+    assert rid == dns_label(rid)
+    assert new_run_id("abcdef0123") == "rcabcdef"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("test_foo[param-1]", "test-foo-param-1"), ("--A__B--", "a-b"), ("", "x"), ("a" * 80, "a" * 63)],
+)
+def test_dns_label(text: str, expected: str) -> None:
+    assert dns_label(text) == expected
+
+
+def test_kind_plan_creates_loads_and_deletes_the_named_cluster(tmp_path: Path) -> None:
+    plan = KindPlan(name="replicheck-rc123456", kubeconfig=tmp_path / "kubeconfig")
+    config = yaml.safe_load(plan.config_yaml())
+    assert config["kind"] == "Cluster"
+    assert [n["role"] for n in config["nodes"]] == ["control-plane"]
+    create, build, load = plan.create_commands(tmp_path / "kind.yaml")
+    assert create[:3] == ["kind", "create", "cluster"]
+    assert create[create.index("--name") + 1] == "replicheck-rc123456"
+    assert create[create.index("--kubeconfig") + 1] == str(tmp_path / "kubeconfig")
+    assert build[:2] == ["docker", "build"]
+    assert plan.operator_image in build
+    assert not plan.operator_image.endswith(":latest"), "kind would pull :latest images"
+    assert load == ["kind", "load", "docker-image", "--name", "replicheck-rc123456", plan.operator_image]
+    assert plan.delete_commands()[0][:4] == ["kind", "delete", "cluster", "--name"]
+
+
+def _kubeconfig(tmp_path: Path, contexts: list[str], current: str) -> Path:
+    path = tmp_path / "config"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "contexts": [{"name": c, "context": {"cluster": c, "user": c}} for c in contexts],
+                "current-context": current,
+            }
+        )
+    )
+    return path
+
+
+def test_existing_cluster_requires_explicit_opt_in(tmp_path: Path) -> None:
+    cfg = _kubeconfig(tmp_path, ["prod", "scratch"], "prod")
+    with pytest.raises(SetupError, match="--allow-destructive-on prod"):
+        resolve_existing(str(cfg), None, None)
+    with pytest.raises(SetupError, match="--allow-destructive-on scratch"):
+        resolve_existing(str(cfg), "scratch", "prod")  # opting in for another context does not count
+    assert resolve_existing(str(cfg), "scratch", "scratch") == (cfg, "scratch")
+
+
+def test_existing_cluster_errors_are_one_line(tmp_path: Path) -> None:
+    with pytest.raises(SetupError) as missing:
+        resolve_existing(None, None, None)
+    with pytest.raises(SetupError) as unknown:
+        resolve_existing(str(_kubeconfig(tmp_path, ["a"], "a")), "b", "b")
+    for exc in (missing.value, unknown.value):
+        assert "\n" not in str(exc)
+
+
+def test_port_in_use_is_reported_with_the_fix() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        with pytest.raises(SetupError, match=f"port {port} for etcd is in use"):
+            ensure_port_free(port, "etcd")
+
+
+def test_eventually_reports_the_last_mismatch() -> None:
+    calls = iter(range(1000))
+
+    def check() -> None:
+        raise AssertionError(f"attempt {next(calls)}")
+
+    with pytest.raises(WaitTimeout) as exc:
+        eventually(check, timeout=0.3, interval=0.05, description="the impossible")
+    text = str(exc.value)
+    assert "waiting for the impossible" in text
+    last = int(text.rsplit("attempt ", 1)[1])
+    assert last >= 2
+
+
+def test_eventually_returns_once_the_check_passes() -> None:
+    seen = []
+
+    def check() -> str:
+        seen.append(1)
+        assert len(seen) >= 3, "not yet"
+        return "done"
+
+    assert eventually(check, timeout=5, interval=0.01) == "done"
+    assert len(seen) == 3
+
+
+def test_mapping_diff_names_only_the_differing_keys() -> None:
+    with pytest.raises(AssertionError) as exc:
+        assert_mapping_equal({"ns-a": {"k": "1"}, "ns-b": {"k": "2"}}, {"ns-a": {"k": "1"}}, "namespace")
+    assert "namespace ns-b" in str(exc.value)
+    assert "namespace ns-a" not in str(exc.value)
+    assert "<absent>" in str(exc.value)
+
+
+def test_pki_keys_are_private_and_certs_chain(tmp_path: Path) -> None:
+    from cryptography import x509
+
+    pki = create_pki(tmp_path / "pki")
+    for key in ("ca.key", "apiserver.key", "admin.key", "kcm.key", "sa.key"):
+        assert stat.S_IMODE(os.stat(pki.path(key)).st_mode) == 0o600
+    ca = x509.load_pem_x509_certificate(pki.path("ca.crt").read_bytes())
+    admin = x509.load_pem_x509_certificate(pki.path("admin.crt").read_bytes())
+    admin.verify_directly_issued_by(ca)
+    orgs = [a.value for a in admin.subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)]
+    assert orgs == ["system:masters"]
+
+
+def _fake_go(tmp_path: Path, version: str) -> dict[str, str]:
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    go = bindir / "go"
+    go.write_text(f'#!/bin/sh\n[ "$1 $2" = "env GOVERSION" ] && echo {version} && exit 0\nexit 1\n')
+    go.chmod(0o755)
+    return {**os.environ, "PATH": f"{bindir}:/usr/bin:/bin", "REPLICHECK_CACHE": str(tmp_path / "cache")}
+
+
+def _build(env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["bash", str(REPO_ROOT / "tools" / "build-binaries.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_build_script_names_the_fix_when_go_is_too_old(tmp_path: Path) -> None:
+    proc = _build(_fake_go(tmp_path, "go1.19.8"))
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        "error: Go go1.19.8 is too old: k8s.io/kubernetes 1.37 needs Go >= 1.26; upgrade Go and retry"
+    ]
+
+
+def test_build_script_names_the_fix_when_go_is_missing(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": "/usr/bin:/bin", "REPLICHECK_CACHE": str(tmp_path)}
+    proc = _build(env)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().startswith("error: Go is not installed; install Go >= 1.26")
+
+
+def test_build_script_names_the_fix_for_an_unwritable_cache(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.write_text("a file, not a directory")
+    env = {**os.environ, "REPLICHECK_CACHE": str(cache)}
+    proc = _build(env)
+    assert proc.returncode == 1
+    assert f"cache directory {cache} is not writable; set REPLICHECK_CACHE" in proc.stderr
