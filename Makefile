@@ -55,7 +55,7 @@ test: setup lint ## set up and run the test suite (what CI runs)
 	rm -rf reports/allure-results
 	$(BIN)/pytest -n auto -m "not slow" --alluredir=reports/allure-results $(PYTEST_ARGS)
 
-unit: venv ## pure-logic unit tests only (no cluster)
+unit: venv age ## pure-logic unit tests only (no cluster)
 	$(BIN)/pytest -m "not cluster" tests/unit $(PYTEST_ARGS)
 
 conformance: setup ## the main job: cluster, operator, suites, properties, chaos, reports

@@ -1,0 +1,260 @@
+"""Runtime pieces that need no cluster: cache indexing, backoff, work queue, metrics, lease logic, events."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from operator_under_test.replicator import annotations as a
+from operator_under_test.replicator import metrics
+from operator_under_test.replicator.controller import rbac_hint
+from operator_under_test.replicator.events import event_body
+from operator_under_test.replicator.leader import LeaseRecord, can_acquire, micro_time, parse_micro_time
+from operator_under_test.replicator.logs import Once
+from operator_under_test.replicator.store import KindStore, NamespaceStore
+from operator_under_test.replicator.workqueue import Backoff, WorkQueue
+
+
+def secret(ns: str, name: str, rv: str = "1", ann: dict[str, str] | None = None, **data: str) -> dict:
+    return {
+        "metadata": {"namespace": ns, "name": name, "resourceVersion": rv, "uid": f"u-{ns}-{name}",
+                     "annotations": ann or {}},
+        "type": "Opaque",
+        "data": data,
+    }  # fmt: skip
+
+
+SOURCE_ANN = {a.ALLOWED: "true", a.AUTO_ENABLED: "true", "other/annotation": "x"}
+
+
+# --- store --------------------------------------------------------------------------------------------
+
+
+def test_store_keeps_no_payload_for_unannotated_or_copies() -> None:
+    st = KindStore("Secret")
+    st.apply("ADDED", secret("x", "plain", pw="c2VjcmV0"))
+    st.apply("ADDED", secret("a", "creds", ann={a.REFLECTS: "src/creds", a.AUTO_REFLECTS: "True"}, pw="eA=="))
+    st.apply("ADDED", secret("src", "creds", ann=SOURCE_ANN, pw="eA=="))
+    assert st.objects["plain"]["x"] is None
+    copy_rec = st.objects["creds"]["a"]
+    assert copy_rec is not None
+    assert copy_rec.payload is None
+    assert copy_rec.digest
+    src_rec = st.objects["creds"]["src"]
+    assert src_rec is not None
+    assert src_rec.payload == {"data": {"pw": "eA=="}, "binaryData": {}}
+    assert "other/annotation" not in src_rec.annotations
+    assert st.counts() == {"objects": 3, "sources": 1, "auto": 1, "manual": 0}
+
+
+def test_store_event_keys_cover_source_reflects_and_same_name_sources() -> None:
+    st = KindStore("Secret")
+    assert st.apply("ADDED", secret("src", "creds", ann=SOURCE_ANN)) == {("src", "creds")}
+    # an unrelated same-name object appearing affects the source with that name
+    assert st.apply("ADDED", secret("b", "creds")) == {("src", "creds")}
+    # a manual mirror of another name points at its source
+    keys = st.apply("ADDED", secret("c", "pull", ann={a.REFLECTS: "src/creds"}))
+    assert keys == {("src", "creds")}
+    assert st.mirrors[("src", "creds")] == {("c", "pull")}
+    # deleting a copy enqueues its source (so it is restored)
+    assert st.apply("DELETED", secret("c", "pull")) == {("src", "creds")}
+    assert ("src", "creds") not in st.mirrors
+
+
+def test_store_source_losing_annotations_is_reported_then_forgotten() -> None:
+    st = KindStore("Secret")
+    st.apply("ADDED", secret("src", "creds", ann=SOURCE_ANN))
+    assert st.apply("MODIFIED", secret("src", "creds", rv="2")) == {("src", "creds")}
+    assert st.source_view(("src", "creds")) is None
+    assert st.sources == {}
+
+
+def test_store_ignores_stale_events_after_write_through() -> None:
+    st = KindStore("Secret")
+    st.apply("MODIFIED", secret("a", "c", rv="20", ann={a.REFLECTS: "s/c"}))
+    assert st.apply("MODIFIED", secret("a", "c", rv="15", ann={a.REFLECTS: "s/x"})) == set()
+    rec = st.objects["c"]["a"]
+    assert rec is not None
+    assert rec.rv == "20"
+
+
+def test_store_excluded_and_helm_sources_are_not_sources() -> None:
+    st = KindStore("Secret", excluded=lambda ns: ns.startswith("kube-"))
+    st.apply("ADDED", secret("kube-system", "creds", ann=SOURCE_ANN))
+    helm = secret("src", "sh.helm.release.v1.x.v1", ann=SOURCE_ANN)
+    helm["type"] = "helm.sh/release.v1"
+    st.apply("ADDED", helm)
+    assert st.sources == {}
+
+
+def test_store_replace_reports_old_and_new_keys() -> None:
+    st = KindStore("Secret")
+    st.apply("ADDED", secret("src", "gone", ann=SOURCE_ANN))
+    keys = st.replace([secret("src", "new", ann=SOURCE_ANN)])
+    assert keys == {("src", "gone"), ("src", "new")}
+    assert st.source_view(("src", "gone")) is None
+
+
+def test_namespace_store_reports_new_active_namespaces() -> None:
+    ns = NamespaceStore()
+    assert ns.apply("ADDED", {"metadata": {"name": "a"}, "status": {"phase": "Active"}})
+    assert not ns.apply("MODIFIED", {"metadata": {"name": "a", "labels": {"x": "y"}}})
+    assert not ns.apply("MODIFIED", {"metadata": {"name": "a", "deletionTimestamp": "t"}})
+    assert ns.terminating() == {"a"}
+    assert ns.active() == set()
+    ns.apply("DELETED", {"metadata": {"name": "a"}})
+    assert ns.items == {}
+
+
+# --- backoff and queue --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("attempt", "ceiling"), [(0, 0.2), (1, 0.4), (2, 0.8), (5, 6.4), (6, 10.0), (50, 10.0), (10_000, 10.0)]
+)
+def test_backoff_is_exponential_and_capped(attempt: int, ceiling: float) -> None:
+    b = Backoff(base=0.2, cap=10.0, factor=2.0, jitter=0.5)
+    assert b.ceiling(attempt) == pytest.approx(ceiling)
+    assert b.delay(attempt, rng=lambda: 0.0) == pytest.approx(ceiling)
+    assert b.delay(attempt, rng=lambda: 0.999999) == pytest.approx(ceiling * 0.5, rel=1e-5)
+
+
+def test_backoff_never_zero_no_hot_loop() -> None:
+    b = Backoff(base=0.5, cap=10.0)
+    assert min(b.delay(0, rng=lambda r=r: r / 10) for r in range(10)) > 0.25
+
+
+@pytest.mark.parametrize("kwargs", [{"base": 0}, {"cap": 0.01}, {"factor": 0.5}, {"jitter": 1.0}])
+def test_backoff_rejects_nonsense(kwargs: dict) -> None:
+    with pytest.raises(ValueError):
+        Backoff(**kwargs)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_queue_dedups_and_reprocesses_keys_added_during_processing() -> None:
+    q: WorkQueue[str] = WorkQueue()
+    q.add("s1", observed_at=1.0)
+    q.add("s1", observed_at=2.0)
+    q.add("s2")
+    assert len(q) == 2
+    assert q.get(timeout=0) == ("s1", 1.0)  # earliest observation kept for the latency metric
+    q.add("s1")  # while processing: not handed out concurrently
+    assert q.get(timeout=0) == ("s2", None)
+    assert q.get(timeout=0) is None
+    q.done("s1")
+    assert q.get(timeout=0) == ("s1", None)
+
+
+def test_queue_rate_limited_requeue_uses_backoff_and_forget_resets() -> None:
+    clock = FakeClock()
+    q: WorkQueue[str] = WorkQueue(Backoff(base=1.0, cap=4.0, jitter=0.0), clock=clock)
+    assert q.add_rate_limited("k") == 1.0
+    assert q.add_rate_limited("k") == 2.0
+    assert q.add_rate_limited("k") == 4.0
+    assert q.add_rate_limited("k") == 4.0  # capped
+    assert q.get(timeout=0) is None  # nothing ready yet
+    clock.t += 1.0
+    assert q.get(timeout=0) == ("k", None)
+    q.forget("k")
+    assert q.failures("k") == 0
+
+
+def test_queue_shutdown_releases_getters() -> None:
+    q: WorkQueue[str] = WorkQueue()
+    q.shutdown()
+    assert q.get(timeout=5) is None
+    q.add("x")
+    assert len(q) == 0
+
+
+def test_once_rate_limits_and_reset() -> None:
+    once = Once(60)
+    assert once("k", now=0)
+    assert not once("k", now=30)
+    assert once("k", now=61)
+    assert once.reset("k")
+    assert not once.reset("k")
+
+
+def test_rbac_hint_names_verb_and_resource() -> None:
+    assert rbac_hint("list", "secrets") == (
+        "forbidden: cannot list secrets at cluster scope (RBAC: grant list on secrets)"
+    )
+    assert "in namespace team-a" in rbac_hint("create", "configmaps", "team-a")
+
+
+# --- metrics ------------------------------------------------------------------------------------------
+
+
+def test_metrics_render_with_expected_names() -> None:
+    metrics.PROPAGATION.labels(kind="Secret", action="update").observe(0.05)
+    metrics.RECONCILE_ERRORS.labels(kind="Secret", reason="forbidden").inc()
+    metrics.MANAGED_COPIES.labels(kind="Secret", mode="auto").set(3)
+    metrics.WATCH_RESTARTS.labels(resource="secrets", reason="gone").inc()
+    metrics.API_REQUESTS.labels(verb="patch", resource="secrets", code="200").inc()
+    text = metrics.render().decode()
+    for name in (
+        "replicator_propagation_latency_seconds_bucket",
+        "replicator_reconcile_errors_total",
+        "replicator_managed_copies",
+        "replicator_watch_restarts_total",
+        "replicator_api_requests_total",
+    ):
+        assert name in text
+    assert 'replicator_managed_copies{kind="Secret",mode="auto"} 3.0' in text
+
+
+# --- leader election ----------------------------------------------------------------------------------
+
+NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def record(holder: str, renewed: datetime = NOW, duration: int = 15) -> LeaseRecord:
+    return LeaseRecord(holder, duration, micro_time(renewed), 0)
+
+
+@pytest.mark.parametrize(
+    ("rec", "observed_for", "expected"),
+    [
+        (record(""), 0, True),  # released lease
+        (record("me"), 0, True),  # renew our own
+        (record("other"), 5, False),  # live leader
+        (record("other"), 16, True),  # unchanged for longer than the lease duration
+        (record("other", NOW - timedelta(seconds=31)), 0, True),  # long dead by the wall clock
+        (record("other", NOW - timedelta(seconds=20)), 0, False),  # within the skew allowance
+    ],
+)
+def test_can_acquire(rec: LeaseRecord, observed_for: float, expected: bool) -> None:
+    assert can_acquire(rec, "me", observed_for, NOW, 15.0) is expected
+
+
+def test_micro_time_round_trip() -> None:
+    text = micro_time(NOW)
+    assert text == "2026-01-01T12:00:00.000000Z"
+    assert parse_micro_time(text) == NOW
+    assert parse_micro_time("garbage") is None
+    assert parse_micro_time(None) is None
+
+
+# --- events -------------------------------------------------------------------------------------------
+
+
+def test_event_body_points_at_source_and_holds_no_data() -> None:
+    body = event_body(
+        "Secret", "src", "creds", "uid-1", "InvalidAnnotation", "bad entry", instance="pod-1", now=NOW
+    )
+    assert body["involvedObject"] == {
+        "apiVersion": "v1", "kind": "Secret", "namespace": "src", "name": "creds", "uid": "uid-1",
+    }  # fmt: skip
+    assert body["type"] == "Warning"
+    assert body["metadata"] == {"generateName": "creds.", "namespace": "src"}
+    assert body["firstTimestamp"] == "2026-01-01T12:00:00Z"
+    assert "data" not in body
