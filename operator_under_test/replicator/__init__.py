@@ -1,0 +1,1 @@
+"""Reflector-compatible Secret/ConfigMap replication controller (list+watch on the official client)."""

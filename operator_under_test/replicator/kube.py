@@ -1,0 +1,238 @@
+"""Thin raw-JSON access to the Kubernetes API on top of the official client's ``ApiClient``.
+
+Why not the typed ``CoreV1Api`` methods: in client 37.x every call validates its parameters with
+pydantic and every response is turned into pydantic models. For thousands of Secrets that is wasted
+CPU and memory, and we only need a few fields. Here we reuse the client's configuration, TLS, auth
+(kubeconfig, token, in-cluster with token refresh) and connection pool, but send and parse JSON
+ourselves, count every request by verb for ``/metrics``, and raise one error type.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import urllib3
+from kubernetes import client, config
+
+from . import metrics
+
+JSON = "application/json"
+JSON_PATCH = "application/json-patch+json"
+
+
+class KubeError(Exception):
+    """An API call failed; ``status`` is the HTTP code, 0 for connection-level failures."""
+
+    def __init__(
+        self, status: int, reason: str, message: str = "", verb: str = "", resource: str = ""
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        self.message = message
+        self.verb = verb
+        self.resource = resource
+        super().__init__(f"{verb} {resource}: {status} {reason} {message}".strip())
+
+    @property
+    def category(self) -> str:
+        """A small label set for metrics and retry decisions."""
+        if self.status == 0:
+            return "connection"
+        return {
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not_found",
+            409: "conflict",
+            410: "gone",
+            422: "invalid",
+            429: "throttled",
+        }.get(self.status, "server_error" if self.status >= 500 else f"http_{self.status}")
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """One namespaced (or cluster) core/v1-style resource."""
+
+    kind: str
+    plural: str
+    api_prefix: str = "/api/v1"
+    namespaced: bool = True
+
+    def collection(self, namespace: str | None = None) -> str:
+        if namespace and self.namespaced:
+            return f"{self.api_prefix}/namespaces/{quote(namespace, safe='')}/{self.plural}"
+        return f"{self.api_prefix}/{self.plural}"
+
+    def item(self, namespace: str | None, name: str) -> str:
+        return f"{self.collection(namespace)}/{quote(name, safe='')}"
+
+
+SECRETS = ResourceType("Secret", "secrets")
+CONFIGMAPS = ResourceType("ConfigMap", "configmaps")
+NAMESPACES = ResourceType("Namespace", "namespaces", namespaced=False)
+EVENTS = ResourceType("Event", "events")
+LEASES = ResourceType("Lease", "leases", api_prefix="/apis/coordination.k8s.io/v1")
+
+
+def load_configuration(kubeconfig: str | None) -> client.Configuration:
+    """``--kubeconfig``, else ``$KUBECONFIG`` (read now, not at import), else in-cluster config."""
+    cfg = client.Configuration()
+    path = kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None
+    if path:
+        config.load_kube_config(config_file=path, client_configuration=cfg, persist_config=False)
+    else:
+        try:
+            config.load_incluster_config(client_configuration=cfg)
+        except config.ConfigException:
+            default = os.path.expanduser("~/.kube/config")
+            if not os.path.exists(default):
+                raise
+            config.load_kube_config(config_file=default, client_configuration=cfg, persist_config=False)
+    return cfg
+
+
+class Kube:
+    """Raw JSON requests with a shared connection pool; thread-safe like ``urllib3.PoolManager``."""
+
+    def __init__(self, cfg: client.Configuration, *, pool_size: int = 32, timeout: float = 30.0) -> None:
+        cfg.connection_pool_maxsize = max(pool_size, 4)
+        cfg.retries = False  # we retry ourselves, with backoff and metrics
+        self.api = client.ApiClient(cfg)
+        self.api.user_agent = "replicheck-replicator/0.1"
+        self.timeout = timeout
+
+    def close(self) -> None:
+        self.api.close()
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: list[tuple[str, Any]] | None = None,
+        body: Any = None,
+        content_type: str = JSON,
+        timeout: float | tuple[float, float] | None = None,
+        verb: str,
+        resource: str,
+        stream: bool = False,
+    ) -> client.rest.RESTResponse:
+        headers = {"Accept": JSON}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        m, url, hdrs, _, _ = self.api.param_serialize(
+            method=method,
+            resource_path=path,
+            query_params=query or [],
+            header_params=headers,
+            auth_settings=["BearerToken"],
+        )
+        try:
+            resp = self.api.rest_client.request(
+                m,
+                url,
+                headers=hdrs,
+                body=body,
+                _request_timeout=timeout or (10.0, self.timeout),
+            )
+        except (urllib3.exceptions.HTTPError, OSError, client.ApiException) as exc:
+            metrics.API_REQUESTS.labels(verb=verb, resource=resource, code="error").inc()
+            raise KubeError(0, type(exc).__name__, str(exc)[:300], verb, resource) from None
+        metrics.API_REQUESTS.labels(verb=verb, resource=resource, code=str(resp.status)).inc()
+        if resp.status >= 400:
+            raw = b""
+            with contextlib.suppress(urllib3.exceptions.HTTPError, OSError):
+                raw = resp.read() or b""
+            message, reason = "", resp.reason or ""
+            try:
+                status = json.loads(raw)
+                message, reason = status.get("message", ""), status.get("reason", reason)
+            except ValueError:
+                message = raw[:300].decode("utf-8", "replace")
+            raise KubeError(resp.status, reason, message, verb, resource)
+        return resp
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        verb: str,
+        resource: str,
+        query: list[tuple[str, Any]] | None = None,
+        body: Any = None,
+        content_type: str = JSON,
+    ) -> dict[str, Any]:
+        """One request; returns the decoded JSON body."""
+        resp = self._send(
+            method, path, query=query, body=body, content_type=content_type, verb=verb, resource=resource
+        )
+        try:
+            data = resp.read()
+            return json.loads(data) if data else {}
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise KubeError(0, type(exc).__name__, str(exc)[:300], verb, resource) from None
+
+    def list_pages(
+        self, rtype: ResourceType, *, limit: int = 500
+    ) -> Iterator[tuple[list[dict[str, Any]], str]]:
+        """Paginated list over all namespaces; yields (items, list resourceVersion) per page."""
+        token = ""
+        while True:
+            query: list[tuple[str, Any]] = [("limit", limit)]
+            if token:
+                query.append(("continue", token))
+            page = self.request("GET", rtype.collection(), query=query, verb="list", resource=rtype.plural)
+            meta = page.get("metadata") or {}
+            yield page.get("items") or [], meta.get("resourceVersion", "")
+            token = meta.get("continue") or ""
+            if not token:
+                return
+
+    def watch(
+        self, rtype: ResourceType, resource_version: str, *, timeout_seconds: int
+    ) -> Iterator[dict[str, Any]]:
+        """Open a watch (errors raise here, so a returned stream means "connected") and return its events.
+
+        The read timeout (server timeout + 30 s) turns a silently dead connection into an error.
+        """
+        query: list[tuple[str, Any]] = [
+            ("watch", "true"),
+            ("allowWatchBookmarks", "true"),
+            ("resourceVersion", resource_version),
+            ("timeoutSeconds", int(timeout_seconds)),
+        ]
+        resp = self._send(
+            "GET",
+            rtype.collection(),
+            query=query,
+            timeout=(10.0, float(timeout_seconds) + 30.0),
+            verb="watch",
+            resource=rtype.plural,
+        )
+        return self._events(resp, rtype)
+
+    @staticmethod
+    def _events(resp: client.rest.RESTResponse, rtype: ResourceType) -> Iterator[dict[str, Any]]:
+        raw = resp.response
+        buf = b""
+        try:
+            for chunk in raw.stream(65536, decode_content=True):
+                buf += chunk
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    if line.strip():
+                        yield json.loads(line)
+            if buf.strip():
+                yield json.loads(buf)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise KubeError(0, type(exc).__name__, str(exc)[:300], "watch", rtype.plural) from None
+        finally:
+            raw.close()  # never return a half-read watch connection to the pool
+            raw.release_conn()

@@ -1,0 +1,232 @@
+"""The informer cache: a compact index of Secrets or ConfigMaps, and of Namespaces.
+
+Memory is the point of this module (Reflector #108/#447: GBs on big clusters). An object without
+any Reflector annotation is stored as ``None`` under its name and namespace: we only need to know it
+exists (it blocks an auto copy there). Annotated objects keep their Reflector annotations and a
+content digest; only *sources* keep their payload, because copies are written from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from . import annotations as a
+from .planning import HELM_TYPE_PREFIX, ObjectView, SourceView, payload_digest
+
+SourceKey = tuple[str, str]
+
+
+@dataclass(slots=True)
+class Record:
+    """An annotated object as cached; ``payload`` is set only for sources."""
+
+    rv: str
+    uid: str
+    annotations: dict[str, str]
+    digest: str
+    type: str | None
+    payload: dict[str, dict[str, str]] | None
+
+    @property
+    def reflects(self) -> SourceKey | None:
+        return a.parse_reflects(self.annotations.get(a.REFLECTS))
+
+
+def _newer_or_equal(new_rv: str, old_rv: str) -> bool:
+    """Drop stale events after a write-through; RVs are opaque, so only compare when both are integers."""
+    if new_rv.isdigit() and old_rv.isdigit():
+        return int(new_rv) >= int(old_rv)
+    return True
+
+
+class KindStore:
+    """All objects of one kind, indexed by name, by source, and by the source they reflect."""
+
+    def __init__(self, kind: str, excluded: Callable[[str], bool] = lambda ns: False) -> None:
+        self.kind = kind
+        self.excluded = excluded
+        self.objects: dict[str, dict[str, Record | None]] = {}
+        self.sources: dict[str, set[str]] = {}
+        self.mirrors: dict[SourceKey, set[SourceKey]] = {}
+
+    # --- ingest ---------------------------------------------------------------------------------------
+
+    def to_record(self, obj: Mapping[str, Any]) -> Record | None:
+        meta = obj.get("metadata") or {}
+        ann = a.prefixed(meta.get("annotations"))
+        if not ann:
+            return None
+        payload = {"data": dict(obj.get("data") or {}), "binaryData": dict(obj.get("binaryData") or {})}
+        otype = (obj.get("type") or "Opaque") if self.kind == "Secret" else None
+        source = (
+            a.is_source(ann)
+            and not (otype or "").startswith(HELM_TYPE_PREFIX)
+            and not self.excluded(meta.get("namespace", ""))
+        )
+        return Record(
+            rv=meta.get("resourceVersion", ""),
+            uid=meta.get("uid", ""),
+            annotations=ann,
+            digest=payload_digest(payload),
+            type=otype,
+            payload=payload if source else None,
+        )
+
+    def _related(self, ns: str, name: str, rec: Record | None) -> set[SourceKey]:
+        keys: set[SourceKey] = set()
+        if rec is not None:
+            if rec.payload is not None:
+                keys.add((ns, name))
+            if (target := rec.reflects) is not None:
+                keys.add(target)
+        return keys
+
+    def _unindex(self, ns: str, name: str, rec: Record | None) -> None:
+        if rec is None:
+            return
+        if rec.payload is not None and (s := self.sources.get(name)) is not None:
+            s.discard(ns)
+            if not s:
+                del self.sources[name]
+        if (target := rec.reflects) is not None and (m := self.mirrors.get(target)) is not None:
+            m.discard((ns, name))
+            if not m:
+                del self.mirrors[target]
+
+    def _index(self, ns: str, name: str, rec: Record | None) -> None:
+        if rec is None:
+            return
+        if rec.payload is not None:
+            self.sources.setdefault(name, set()).add(ns)
+        if (target := rec.reflects) is not None:
+            self.mirrors.setdefault(target, set()).add((ns, name))
+
+    def apply(self, event_type: str, obj: Mapping[str, Any]) -> set[SourceKey]:
+        """Apply one watch event (or a write-through); returns the source keys to reconcile."""
+        meta = obj.get("metadata") or {}
+        ns, name = meta.get("namespace", ""), meta.get("name", "")
+        by_ns = self.objects.get(name)
+        present = by_ns is not None and ns in by_ns
+        old = by_ns.get(ns) if by_ns is not None else None
+        if event_type == "DELETED":
+            if not present:
+                return set()
+            assert by_ns is not None
+            del by_ns[ns]
+            if not by_ns:
+                del self.objects[name]
+            new = None
+        else:
+            new = self.to_record(obj)
+            if old is not None and new is not None and not _newer_or_equal(new.rv, old.rv):
+                return set()
+            self.objects.setdefault(name, {})[ns] = new
+        self._unindex(ns, name, old)
+        self._index(ns, name, new)
+        keys = self._related(ns, name, old) | self._related(ns, name, new)
+        # An object appearing/disappearing under a source's name can unblock or block a copy there.
+        keys.update((sns, name) for sns in self.sources.get(name, ()))
+        return keys
+
+    def forget(self, ns: str, name: str, rv: str) -> None:
+        """Write-through of our own delete (only if the cache still holds the version we deleted)."""
+        rec = (self.objects.get(name) or {}).get(ns)
+        if rec is not None and rec.rv == rv:
+            self.apply("DELETED", {"metadata": {"namespace": ns, "name": name}})
+
+    def replace(self, items: Iterable[Mapping[str, Any]]) -> set[SourceKey]:
+        """Swap in a fresh list atomically (after a 410); returns every key old or new state touches."""
+        keys = self.all_keys()
+        self.objects, self.sources, self.mirrors = {}, {}, {}
+        for obj in items:
+            self.apply("ADDED", obj)
+        return keys | self.all_keys()
+
+    # --- views for planning ---------------------------------------------------------------------------
+
+    def all_keys(self) -> set[SourceKey]:
+        keys = {(ns, name) for name, nss in self.sources.items() for ns in nss}
+        keys.update(self.mirrors)
+        return keys
+
+    def source_view(self, key: SourceKey) -> SourceView | None:
+        ns, name = key
+        rec = (self.objects.get(name) or {}).get(ns)
+        if rec is None or rec.payload is None:
+            return None
+        return SourceView(ns, name, rec.rv, rec.uid, rec.annotations, rec.type, rec.payload)
+
+    def exists(self, ns: str, name: str) -> bool:
+        return ns in (self.objects.get(name) or {})
+
+    def same_name(self, name: str) -> dict[str, ObjectView]:
+        out: dict[str, ObjectView] = {}
+        for ns, rec in (self.objects.get(name) or {}).items():
+            if rec is None:
+                out[ns] = ObjectView(ns, name)
+            else:
+                out[ns] = ObjectView(ns, name, rec.rv, rec.uid, rec.annotations, rec.digest, rec.type)
+        return out
+
+    def mirrors_of(self, key: SourceKey) -> list[ObjectView]:
+        out = []
+        for ns, name in self.mirrors.get(key, ()):
+            rec = (self.objects.get(name) or {}).get(ns)
+            if rec is not None:
+                out.append(ObjectView(ns, name, rec.rv, rec.uid, rec.annotations, rec.digest, rec.type))
+        return out
+
+    def counts(self) -> dict[str, int]:
+        """Objects, sources, auto copies and manual mirrors (for gauges)."""
+        auto = manual = 0
+        for members in self.mirrors.values():
+            for ns, name in members:
+                rec = (self.objects.get(name) or {}).get(ns)
+                if rec is not None and a.parse_bool(rec.annotations.get(a.AUTO_REFLECTS)):
+                    auto += 1
+                else:
+                    manual += 1
+        return {
+            "objects": sum(len(v) for v in self.objects.values()),
+            "sources": sum(len(v) for v in self.sources.values()),
+            "auto": auto,
+            "manual": manual,
+        }
+
+
+class NamespaceStore:
+    """Namespace name → terminating flag; the only namespace facts planning needs."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, bool] = {}
+
+    @staticmethod
+    def _terminating(obj: Mapping[str, Any]) -> bool:
+        meta = obj.get("metadata") or {}
+        status = obj.get("status") or {}
+        return bool(meta.get("deletionTimestamp")) or status.get("phase") == "Terminating"
+
+    def apply(self, event_type: str, obj: Mapping[str, Any]) -> bool:
+        """Returns True when a namespace became available for copies (so sources must be re-planned)."""
+        name = (obj.get("metadata") or {}).get("name", "")
+        if event_type == "DELETED":
+            self.items.pop(name, None)
+            return False
+        was = self.items.get(name)
+        now = self._terminating(obj)
+        self.items[name] = now
+        return not now and (was is None or was)
+
+    def replace(self, items: Iterable[Mapping[str, Any]]) -> bool:
+        self.items = {}
+        for obj in items:
+            self.apply("ADDED", obj)
+        return True
+
+    def active(self) -> set[str]:
+        return {n for n, dying in self.items.items() if not dying}
+
+    def terminating(self) -> set[str]:
+        return {n for n, dying in self.items.items() if dying}
