@@ -207,9 +207,7 @@ def test_unrelated_same_name_secret_is_left_alone_and_reported(
     make_secret(cluster, taken, name, {"mine": "keep"}, {"owner": "someone-else"})
     before = cluster.core.read_namespaced_secret(name, taken)
     make_secret(cluster, src, name, {"k": "v"}, replicate_to([a, taken]))
-    eventually(
-        lambda: assert_copies(cluster, src, name, [a], [a]), timeout=SLO, description="copy in a"
-    )
+    eventually(lambda: assert_copies(cluster, src, name, [a], [a]), timeout=SLO, description="copy in a")
 
     def warned() -> None:
         events = cluster.core.list_namespaced_event(src, field_selector=f"involvedObject.name={name}").items
