@@ -9,16 +9,18 @@ BIN := $(VENV)/bin
 CACHE ?= $(or $(REPLICHECK_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/replicheck)
 AGE_VERSION := v1.3.2
 AGE_DIR := $(CACHE)/age-$(AGE_VERSION)
+HELM_VERSION := v3.19.0
+HELM_DIR := $(CACHE)/helm-$(HELM_VERSION)
 PROFILE ?= ci
 PYTEST_ARGS ?=
 # Tools that phone home for version checks are told not to.
 export SOPS_DISABLE_VERSION_CHECK := 1
 export CHAOSTOOLKIT_NO_VERSION_CHECK := 1
 export REPLICHECK_CACHE := $(CACHE)
-export PATH := $(CURDIR)/$(BIN):$(AGE_DIR):$(PATH)
+export PATH := $(CURDIR)/$(BIN):$(AGE_DIR):$(HELM_DIR):$(PATH)
 export HYPOTHESIS_PROFILE := $(PROFILE)
 
-.PHONY: help setup venv tools binaries age test lint unit conformance suites properties chaos report bench \
+.PHONY: help setup venv tools binaries age helm test lint unit conformance suites properties chaos report bench \
         cluster-up cluster-down deploy-operator undeploy-operator lock clean
 
 help: ## list targets
@@ -35,7 +37,7 @@ $(VENV)/.stamp: requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
-tools: binaries age ## control-plane binaries (Go module proxy) and age
+tools: binaries age helm ## control-plane binaries, age and helm (all from the Go module proxy)
 
 binaries: ## build etcd/kube-apiserver/kube-controller-manager once per machine (cached outside the clone)
 	@bash tools/build-binaries.sh >/dev/null
@@ -46,6 +48,12 @@ $(AGE_DIR)/age:
 	@command -v go >/dev/null || { echo "error: Go is not installed; install Go >= 1.26 to build age"; exit 1; }
 	GOBIN=$(AGE_DIR) GOWORK=off GOTOOLCHAIN=local GOFLAGS=-mod=mod go install \
 	  filippo.io/age/cmd/age@$(AGE_VERSION) filippo.io/age/cmd/age-keygen@$(AGE_VERSION)
+
+helm: $(HELM_DIR)/helm
+
+$(HELM_DIR)/helm:
+	@command -v go >/dev/null || { echo "error: Go is not installed; install Go >= 1.26 to build helm"; exit 1; }
+	GOBIN=$(HELM_DIR) GOWORK=off GOTOOLCHAIN=local GOFLAGS=-mod=mod go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
 lint: venv ## ruff
 	$(BIN)/ruff check .
@@ -70,6 +78,12 @@ cluster-up: setup ## start a local cluster that outlives the command; prints exp
 
 cluster-down: venv ## stop the cluster from cluster-up and remove its files
 	@$(BIN)/replicheck-cluster down
+
+deploy-operator: setup ## deploy the bundled operator into the cluster in KUBECONFIG (e.g. from cluster-up)
+	@$(BIN)/replicheck-cluster deploy
+
+undeploy-operator: venv ## stop and remove the operator deployed by deploy-operator
+	@$(BIN)/replicheck-cluster undeploy
 
 lock: ## regenerate requirements.lock from requirements.in (needs network to PyPI)
 	$(PYTHON) -m venv /tmp/replicheck-uv && /tmp/replicheck-uv/bin/pip install -q uv
