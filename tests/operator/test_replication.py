@@ -25,6 +25,7 @@ from fixtures.dialect import (
     mirror_of,
     replicate_to,
 )
+from fixtures.redact import secret_view
 from fixtures.waiting import assert_mapping_equal, eventually
 
 SLO = 30.0  # seconds; generous for a 2-core machine running tests in parallel
@@ -63,16 +64,6 @@ def secrets_named(cluster: Cluster, name: str, namespaces: list[str]) -> dict[st
     return found
 
 
-def view(secret: client.V1Secret) -> dict:
-    """What must match between source and copy (values shown as lengths: never print secrets)."""
-    return {
-        "type": secret.type,
-        "data": {
-            k: f"<{len(v)} b64 chars, sha {hash(v) & 0xFFFF:04x}>" for k, v in (secret.data or {}).items()
-        },
-    }
-
-
 def assert_copies(
     cluster: Cluster, source_ns: str, name: str, expected: list[str], universe: list[str]
 ) -> None:
@@ -80,7 +71,9 @@ def assert_copies(
     source = cluster.core.read_namespaced_secret(name, source_ns)
     actual = secrets_named(cluster, name, [ns for ns in universe if ns != source_ns])
     assert_mapping_equal(
-        {ns: view(source) for ns in expected}, {ns: view(s) for ns, s in actual.items()}, "namespace"
+        {ns: secret_view(source) for ns in expected},
+        {ns: secret_view(s) for ns, s in actual.items()},
+        "namespace",
     )
 
 
