@@ -20,7 +20,7 @@ export REPLICHECK_CACHE := $(CACHE)
 export PATH := $(CURDIR)/$(BIN):$(AGE_DIR):$(HELM_DIR):$(PATH)
 export HYPOTHESIS_PROFILE := $(PROFILE)
 
-.PHONY: help setup venv tools binaries age helm test lint unit conformance suites properties chaos report bench \
+.PHONY: help setup venv tools binaries age helm test lint unit conformance suites properties chaos report bench mutation \
         cluster-up cluster-down deploy-operator undeploy-operator lock clean
 
 help: ## list targets
@@ -69,6 +69,15 @@ unit: venv age ## pure-logic unit tests only (no cluster)
 conformance: setup ## the main job: cluster, operator, suites, properties, chaos, reports
 	rm -rf reports/allure-results
 	$(BIN)/pytest -n auto --alluredir=reports/allure-results $(PYTEST_ARGS)
+
+suites: setup ## conformance suites C1-C21 and bug regressions (auto-provisioned cluster)
+	$(BIN)/pytest -n auto suites $(PYTEST_ARGS)
+
+properties: setup ## Hypothesis properties (PROFILE=dev|ci|nightly)
+	$(BIN)/pytest -n auto properties $(PYTEST_ARGS)
+
+chaos: setup ## chaostoolkit experiments and runbook checks; journals in reports/chaos/
+	$(BIN)/pytest chaos $(PYTEST_ARGS)
 
 bench: setup ## print measured figures (cluster start/teardown, build time)
 	$(BIN)/python -m fixtures.bench

@@ -14,4 +14,4 @@ settings.register_profile("ci", max_examples=15, derandomize=True, database=None
 settings.register_profile("nightly", max_examples=300, **_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-pytest_plugins = ["fixtures.plugin"]
+pytest_plugins = ["fixtures.plugin", "fixtures.diagnostics"]
