@@ -79,6 +79,10 @@ properties: setup ## Hypothesis properties (PROFILE=dev|ci|nightly)
 chaos: setup ## chaostoolkit experiments and runbook checks; journals in reports/chaos/
 	$(BIN)/pytest chaos $(PYTEST_ARGS)
 
+MUTANTS ?= tests/mutants
+mutation: setup ## apply each $(MUTANTS)/*.patch to a copy of the operator; every mutant must be killed
+	$(BIN)/python -m fixtures.mutation $(MUTANTS)
+
 bench: setup ## print measured figures (cluster start/teardown, build time)
 	$(BIN)/python -m fixtures.bench
 
