@@ -1,0 +1,483 @@
+"""Build the certification report (reports/certification.{json,md,html} + latency PNG).
+
+Inputs, all produced by the run: Allure results (one per test, with feature/story labels),
+replicheck records (reports/records/*.jsonl: latencies, example counts, conformance, chaos and
+runbook outcomes), chaostoolkit journals (reports/chaos/), environment.properties, and a lint
+pass over the implementation's manifests. The verdict is CERTIFIED only if every gate holds;
+otherwise the reasons say which did not. A failed or partial run still gets a full report.
+
+    python -m reports.build [--pytest-exit N] [--lint PATH ...]   # exit 0 only if CERTIFIED
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as dt
+import hashlib
+import html
+import json
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fixtures.paths import REPO_ROOT
+from fixtures.record import RECORDS_DIR, read_records
+from reports.environment import read_properties
+
+REPORTS = REPO_ROOT / "reports"
+ALLURE_RESULTS = REPORTS / "allure-results"
+CHAOS_DIR = REPORTS / "chaos"
+PROPERTIES = {
+    "5": "Secret Replication Consistency",
+    "6": "Secret Replication Timeliness",
+    "7": "OCI Credentials Consolidation",
+    "11": "Reflector Namespace Replication",
+}
+CONTRACT_IDS = [f"C{i}" for i in range(1, 22)]
+TIMELINESS_BOUND_S = 60.0
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class TestResult:
+    name: str
+    full_name: str
+    status: str  # passed | failed | broken | skipped
+    labels: dict[str, list[str]]
+    message: str = ""
+    trace: str = ""
+    duration_s: float = 0.0
+
+    def label(self, key: str) -> list[str]:
+        return self.labels.get(key, [])
+
+
+def load_allure(directory: Path) -> list[TestResult]:
+    results = []
+    for path in sorted(directory.glob("*-result.json")):
+        data = json.loads(path.read_text())
+        labels: dict[str, list[str]] = {}
+        for item in data.get("labels", []):
+            labels.setdefault(item["name"], []).append(item["value"])
+        details = data.get("statusDetails") or {}
+        results.append(
+            TestResult(
+                name=data.get("name", ""),
+                full_name=data.get("fullName", data.get("name", "")),
+                status=data.get("status", "unknown"),
+                labels=labels,
+                message=details.get("message", "") or "",
+                trace=details.get("trace", "") or "",
+                duration_s=max(0.0, (data.get("stop", 0) - data.get("start", 0)) / 1000),
+            )
+        )
+    return results
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def _reproduce(result: TestResult, profile: str) -> str:
+    test = (result.name or result.full_name.rsplit("#", 1)[-1]).split("[")[0]
+    blob = re.search(r"@reproduce_failure\([^)]*\)", result.trace + result.message)
+    cmd = f'make properties PROFILE={profile} PYTEST_ARGS="-k {test}"'
+    return f"{cmd}" + (f"  # or add {blob.group(0)}" if blob else "")
+
+
+def _first_line(text: str, limit: int = 300) -> str:
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return line[:limit]
+
+
+@dataclass
+class Report:
+    env: dict[str, str]
+    results: list[TestResult]
+    records: list[dict[str, Any]]
+    pytest_exit: int | None
+    lint: list[dict[str, Any]]
+    reasons: list[str] = field(default_factory=list)
+
+    # -- sections ----------------------------------------------------------------------------
+    def totals(self) -> dict[str, int]:
+        out = {"passed": 0, "failed": 0, "broken": 0, "skipped": 0}
+        for r in self.results:
+            out[r.status] = out.get(r.status, 0) + 1
+        out["total"] = len(self.results)
+        return out
+
+    def latencies(self) -> list[float]:
+        values = []
+        for rec in self.records:
+            if rec["kind"] == "latency" and str(rec.get("property")) == "6":
+                value = rec.get("last_copy_s", rec.get("seconds"))
+                if isinstance(value, int | float):
+                    values.append(float(value))
+        return values
+
+    def properties(self) -> list[dict[str, Any]]:
+        profile = self.env.get("profile", "ci")
+        rows = []
+        lat = self.latencies()
+        for number, title in PROPERTIES.items():
+            story = f"Property {number}: {title}"
+            tests = [r for r in self.results if story in r.label("story")]
+            recs = [r for r in self.records if r["kind"] == "property" and str(r.get("property")) == number]
+            failed = [t for t in tests if t.status in ("failed", "broken")]
+            status = (
+                "not run"
+                if not tests
+                else (
+                    "fail" if failed else ("pass" if any(t.status == "passed" for t in tests) else "skipped")
+                )
+            )
+            row = {
+                "property": number,
+                "title": title,
+                "status": status,
+                "tests": len(tests),
+                "examples": sum(int(r.get("examples", 0)) for r in recs) or None,
+                "seed": next(
+                    (str(r["seed"]) for r in recs if r.get("seed") is not None),
+                    self.env.get("hypothesis.seed"),
+                ),
+                "failures": [
+                    {
+                        "test": t.full_name,
+                        "message": _first_line(t.message),
+                        "reproduce": _reproduce(t, profile),
+                    }
+                    for t in failed
+                ],
+            }
+            if number == "6":
+                row["latency_s"] = {
+                    "samples": len(lat),
+                    "p50": percentile(lat, 50),
+                    "p95": percentile(lat, 95),
+                    "p99": percentile(lat, 99),
+                    "max": max(lat) if lat else None,
+                    "bound": TIMELINESS_BOUND_S,
+                }
+            rows.append(row)
+        return rows
+
+    def conformance(self) -> list[dict[str, Any]]:
+        by_id: dict[str, dict[str, Any]] = {}
+        for rec in self.records:
+            if rec["kind"] == "conformance" and rec.get("id") in CONTRACT_IDS:
+                prev = by_id.get(rec["id"])
+                if prev is None or prev["outcome"] == "pass":  # a failure or deviation wins
+                    by_id[rec["id"]] = {
+                        "id": rec["id"],
+                        "outcome": rec.get("outcome", "fail"),
+                        "detail": rec.get("detail", ""),
+                    }
+        for r in self.results:
+            for story in r.label("story"):
+                match = re.match(r"(C\d+)\b", story)
+                if not match or match.group(1) not in CONTRACT_IDS:
+                    continue
+                outcome = {"passed": "pass", "failed": "fail", "broken": "fail"}.get(r.status)
+                if r.status == "skipped":
+                    outcome = "known deviation" if "deviation" in r.message.lower() else "skipped"
+                current = by_id.get(match.group(1))
+                if current is None or (current["outcome"] == "pass" and outcome != "pass"):
+                    by_id[match.group(1)] = {
+                        "id": match.group(1),
+                        "outcome": outcome,
+                        "detail": _first_line(r.message),
+                    }
+        return [by_id.get(cid, {"id": cid, "outcome": "not run", "detail": ""}) for cid in CONTRACT_IDS]
+
+    def chaos(self) -> list[dict[str, Any]]:
+        return [
+            {k: v for k, v in rec.items() if k not in ("kind", "time")}
+            for rec in self.records
+            if rec["kind"] == "chaos"
+        ]
+
+    def runbooks(self) -> list[dict[str, Any]]:
+        return [
+            {k: v for k, v in rec.items() if k not in ("kind", "time")}
+            for rec in self.records
+            if rec["kind"] == "runbook"
+        ]
+
+    # -- verdict -----------------------------------------------------------------------------
+    def verdict(self) -> bool:
+        reasons = self.reasons
+        totals = self.totals()
+        if not self.results:
+            reasons.append("no test results were produced")
+        if self.pytest_exit not in (None, 0):
+            reasons.append(f"pytest exited with {self.pytest_exit}")
+        if totals["failed"] or totals["broken"]:
+            reasons.append(f"{totals['failed']} failed and {totals['broken']} broken tests")
+        for row in self.properties():
+            if row["status"] != "pass":
+                reasons.append(f"Property {row['property']} ({row['title']}): {row['status']}")
+            p99 = (row.get("latency_s") or {}).get("p99")
+            if p99 is not None and p99 > TIMELINESS_BOUND_S:
+                reasons.append(f"Property 6 latency p99 {p99:.1f}s exceeds {TIMELINESS_BOUND_S:.0f}s")
+        bad = [c["id"] for c in self.conformance() if c["outcome"] not in ("pass", "known deviation")]
+        if bad:
+            reasons.append(f"conformance not passed: {', '.join(bad)}")
+        chaos = self.chaos()
+        if not chaos:
+            reasons.append("no chaos experiment results")
+        failed_chaos = [str(c.get("experiment")) for c in chaos if not c.get("passed")]
+        if failed_chaos:
+            reasons.append(f"chaos experiments failed: {', '.join(failed_chaos)}")
+        return not reasons
+
+    def to_json(self, certified: bool, artifacts: dict[str, str]) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "verdict": "CERTIFIED" if certified else "NOT CERTIFIED",
+            "reasons": self.reasons,
+            "totals": self.totals(),
+            "properties": self.properties(),
+            "conformance": self.conformance(),
+            "chaos": self.chaos(),
+            "runbook_findings": self.runbooks(),
+            "lint_findings": self.lint,
+            "environment": self.env,
+            "artifacts_sha256": artifacts,
+        }
+
+
+# -- rendering -------------------------------------------------------------------------------
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value).replace("|", "\\|")
+
+
+def render_markdown(doc: dict[str, Any], plot: str | None) -> str:
+    out = [f"# replicheck certification: **{doc['verdict']}**", ""]
+    env = doc["environment"]
+    out.append(
+        f"Implementation `{env.get('implementation', '?')}` "
+        f"(source sha256 `{env.get('implementation.source_sha256', '?')[:16]}…`) on "
+        f"{env.get('provider', '?')} Kubernetes {env.get('kubernetes', '?')}, profile "
+        f"`{env.get('profile', '?')}`, run `{env.get('run_id', '?')}`, {doc['generated_at']}."
+    )
+    out.append("")
+    if doc["reasons"]:
+        out += ["## Why not certified", ""] + [f"- {r}" for r in doc["reasons"]] + [""]
+    t = doc["totals"]
+    out += [
+        f"Tests: {t['total']} — {t['passed']} passed, {t['failed']} failed, {t['broken']} broken, "
+        f"{t['skipped']} skipped.",
+        "",
+    ]
+    out += ["## Properties", "", "| property | status | tests | examples | seed |", "|---|---|---|---|---|"]
+    for p in doc["properties"]:
+        out.append(
+            f"| {p['property']}: {p['title']} | {p['status']} | {p['tests']} | {_fmt(p['examples'])} | "
+            f"{_fmt(p['seed'])} |"
+        )
+    for p in doc["properties"]:
+        for f in p["failures"]:
+            out += [
+                "",
+                f"- **Property {p['property']} failure** `{f['test']}`: {f['message']}",
+                f"  reproduce: `{f['reproduce']}`",
+            ]
+    lat = next(p["latency_s"] for p in doc["properties"] if p["property"] == "6")
+    out += [
+        "",
+        "### Property 6 latency (source update → last copy)",
+        "",
+        "| samples | p50 s | p95 s | p99 s | max s | bound s |",
+        "|---|---|---|---|---|---|",
+        f"| {lat['samples']} | {_fmt(lat['p50'])} | {_fmt(lat['p95'])} | {_fmt(lat['p99'])} | "
+        f"{_fmt(lat['max'])} | {lat['bound']:.0f} |",
+        "",
+    ]
+    if plot:
+        out += [f"![latency distribution]({plot})", ""]
+    out += ["## Conformance (C1-C21)", "", "| id | outcome | detail |", "|---|---|---|"]
+    out += [f"| {c['id']} | {c['outcome']} | {_fmt(c['detail'])} |" for c in doc["conformance"]]
+    out += [
+        "",
+        "## Chaos",
+        "",
+        "| experiment | passed | time to recovery s | resilience |",
+        "|---|---|---|---|",
+    ]
+    out += [
+        f"| {_fmt(c.get('experiment'))} | {_fmt(c.get('passed'))} | {_fmt(c.get('recovery_s'))} | "
+        f"{_fmt(c.get('resilience'))} |"
+        for c in doc["chaos"]
+    ] or ["| (none run) | | | |"]
+    out += ["", "## Runbook findings", ""]
+    out += [
+        f"- **{_fmt(r.get('runbook'))}** ({_fmt(r.get('fault'))}): identified by step "
+        f"{_fmt(r.get('identifying_step'))}; remedy restores service: {_fmt(r.get('remedy_restores'))}"
+        + (f"; finding: {r['finding']}" if r.get("finding") else "")
+        for r in doc["runbook_findings"]
+    ] or ["- (none recorded)"]
+    out += ["", "## Lint findings", ""]
+    out += [f"- `{f['path']}:{f['line']}` {f['code']} {f['message']}" for f in doc["lint_findings"]] or [
+        "- none"
+    ]
+    out += ["", "## Environment", "", "| key | value |", "|---|---|"]
+    out += [f"| {k} | {_fmt(v)} |" for k, v in sorted(env.items())]
+    out += ["", "## Artifacts (SHA-256)", "", "| file | sha256 |", "|---|---|"]
+    out += [f"| {k} | `{v}` |" for k, v in sorted(doc["artifacts_sha256"].items())]
+    return "\n".join(out) + "\n"
+
+
+def render_html(markdown: str, doc: dict[str, Any], plot_path: Path | None) -> str:
+    """A self-contained page (plot inlined) from the same content; tables rendered as tables."""
+    body, in_table = [], False
+    for line in markdown.splitlines():
+        if line.startswith("|"):
+            cells = [html.escape(c.strip()).replace("\\|", "|") for c in line.strip("|").split(" | ")]
+            if set(line) <= set("|-"):
+                continue
+            if not in_table:
+                body.append("<table>")
+                in_table = True
+                body.append("<tr>" + "".join(f"<th>{c}</th>" for c in cells) + "</tr>")
+                continue
+            body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+            continue
+        if in_table:
+            body.append("</table>")
+            in_table = False
+        if line.startswith("!["):
+            if plot_path and plot_path.exists():
+                data = base64.b64encode(plot_path.read_bytes()).decode()
+                body.append(f'<img alt="latency distribution" src="data:image/png;base64,{data}">')
+        elif line.startswith("#"):
+            level = len(line) - len(line.lstrip("#"))
+            body.append(f"<h{level}>{html.escape(line.lstrip('#').strip()).replace('**', '')}</h{level}>")
+        elif line.startswith("- "):
+            body.append(f"<li>{html.escape(line[2:])}</li>")
+        elif line.strip():
+            body.append(f"<p>{html.escape(line)}</p>")
+    if in_table:
+        body.append("</table>")
+    color = "#1a7f37" if doc["verdict"] == "CERTIFIED" else "#cf222e"
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>replicheck certification</title>"
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
+        f"td,th{{border:1px solid #ccc;padding:4px 8px}}h1{{color:{color}}}</style></head><body>"
+        + "\n".join(body)
+        + "</body></html>\n"
+    )
+
+
+def latency_plot(values: list[float], path: Path) -> Path | None:
+    if not values:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.5), dpi=100)
+    ax.hist(values, bins=min(40, max(5, len(values) // 3)), color="#4c72b0")
+    for p, style in ((50, "--"), (99, ":")):
+        v = percentile(values, p)
+        ax.axvline(v, color="black", linestyle=style, label=f"p{p} {v:.2f}s")
+    ax.set_xlabel("source update → last copy matches (s)")
+    ax.set_ylabel("updates")
+    ax.set_title(f"Property 6 propagation latency ({len(values)} samples)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def run_lint(paths: list[str]) -> list[dict[str, Any]]:
+    findings: list[dict[str, Any]] = []
+    for path in paths:
+        proc = subprocess.run(
+            [sys.executable, "-m", "replicheck.cli", "lint", "--format", "json", path],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=REPO_ROOT,
+        )
+        if proc.returncode in (0, 1) and proc.stdout.strip():
+            findings += json.loads(proc.stdout)
+        elif proc.returncode not in (0, 1):
+            findings.append(
+                {"path": path, "line": 0, "code": "LINT-ERROR", "message": _first_line(proc.stderr)}
+            )
+    return findings
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def build(
+    pytest_exit: int | None, lint_paths: list[str], results_dir: Path = ALLURE_RESULTS
+) -> tuple[bool, Path]:
+    REPORTS.mkdir(exist_ok=True)
+    env = read_properties(results_dir)
+    records = read_records() if RECORDS_DIR.exists() else []
+    report = Report(env, load_allure(results_dir), records, pytest_exit, run_lint(lint_paths))
+    certified = report.verdict()
+    plot = latency_plot(report.latencies(), REPORTS / "latency.png")
+    artifacts = {}
+    for path in [plot, REPORTS / "bench.json", *sorted(CHAOS_DIR.glob("*.json"))]:
+        if path and path.exists():
+            artifacts[str(path.relative_to(REPORTS))] = sha256(path)
+    if results_dir.exists():
+        sha = hashlib.sha256()
+        for path in sorted(results_dir.iterdir()):
+            if path.is_file():
+                sha.update(path.name.encode() + b"\0" + path.read_bytes())
+        artifacts["allure-results/ (all files)"] = sha.hexdigest()
+    doc = report.to_json(certified, artifacts)
+    md = render_markdown(doc, plot.name if plot else None)
+    (REPORTS / "certification.md").write_text(md)
+    (REPORTS / "certification.html").write_text(render_html(md, doc, plot))
+    doc["artifacts_sha256"]["certification.md"] = sha256(REPORTS / "certification.md")
+    doc["artifacts_sha256"]["certification.html"] = sha256(REPORTS / "certification.html")
+    out = REPORTS / "certification.json"
+    out.write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    return certified, out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m reports.build", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pytest-exit", type=int, default=None, help="exit code of the test run")
+    parser.add_argument(
+        "--lint",
+        action="append",
+        default=None,
+        help="paths to lint (default: the bundled operator's manifests)",
+    )
+    args = parser.parse_args(argv)
+    lint_paths = args.lint or [str(Path("operator_under_test") / "deploy")]
+    certified, out = build(args.pytest_exit, lint_paths)
+    doc = json.loads(out.read_text())
+    print(f"{doc['verdict']}: reports/certification.md, .html, .json")
+    for reason in doc["reasons"]:
+        print(f"  - {reason}")
+    return 0 if certified else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
