@@ -29,12 +29,11 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-PREFIX = "reflector.v1.k8s.emberstack.com/"
-ALLOWED = PREFIX + "reflection-allowed"
-ALLOWED_NS = PREFIX + "reflection-allowed-namespaces"
-AUTO = PREFIX + "reflection-auto-enabled"
-AUTO_NS = PREFIX + "reflection-auto-namespaces"
-REFLECTS = PREFIX + "reflects"
+from fixtures.dialect import ALLOWED, PREFIX, REFLECTS
+from fixtures.dialect import ALLOWED_NAMESPACES as ALLOWED_NS
+from fixtures.dialect import AUTO_ENABLED as AUTO
+from fixtures.dialect import AUTO_NAMESPACES as AUTO_NS
+
 YAML_SUFFIXES = (".yaml", ".yml")
 SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__", ".hypothesis"}
 _LITERAL_NS = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
