@@ -64,7 +64,7 @@ test: setup lint ## set up and run the test suite (what CI runs)
 	$(BIN)/pytest -n auto -m "not slow" --alluredir=reports/allure-results $(PYTEST_ARGS)
 
 unit: venv age ## pure-logic unit tests only (no cluster)
-	$(BIN)/pytest -m "not cluster" tests/unit $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not cluster" tests/unit suites/unit $(PYTEST_ARGS)
 
 conformance: setup ## the main job: every phase on ephemeral clusters, then reports; exit 0 only if CERTIFIED
 	rm -rf reports/allure-results reports/records reports/chaos

@@ -12,6 +12,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import regex
+
+#: Longest time one namespace name may take to match one entry. Names are at most 63 characters, so
+#: an honest pattern needs microseconds; only catastrophic backtracking (e.g. ``(x+)+!``) gets here.
+MATCH_TIMEOUT_SECONDS = 0.05
+
 PREFIX = "reflector.v1.k8s.emberstack.com/"
 
 ALLOWED = PREFIX + "reflection-allowed"
@@ -84,29 +90,55 @@ def glob_hint(entry: str) -> str | None:
     return None
 
 
-def parse_patterns(annotation: str, value: str | None) -> tuple[re.Pattern[str], ...]:
+@dataclass(frozen=True)
+class Pattern:
+    """One list entry, compiled; matching is time-limited and releases the GIL, so a pathological
+    pattern poisons only its own source instead of freezing the controller (Reflector H1)."""
+
+    annotation: str
+    pattern: str
+    compiled: regex.Pattern
+
+    def fullmatch(self, namespace: str) -> bool:
+        try:
+            return self.compiled.fullmatch(namespace, timeout=MATCH_TIMEOUT_SECONDS) is not None
+        except TimeoutError:
+            raise AnnotationError(
+                self.annotation,
+                self.pattern,
+                f"takes over {MATCH_TIMEOUT_SECONDS:g}s to match '{namespace}' (catastrophic backtracking)",
+                "remove nested quantifiers such as '(x+)+'; e.g. '^ns-.*'",
+            ) from None
+
+
+def parse_patterns(annotation: str, value: str | None) -> tuple[Pattern, ...]:
     """Split a comma list, trim, drop empty entries and compile each entry as a full-match regex.
 
     An empty tuple means "no restriction" (missing or empty list = all namespaces).
     """
     if value is None:
         return ()
-    patterns: list[re.Pattern[str]] = []
+    patterns: list[Pattern] = []
     for raw in value.strip().split(","):
         entry = raw.strip()
         if not entry:
             continue
         try:
-            patterns.append(re.compile(entry))
-        except re.error as exc:
+            re.compile(entry)  # Python `re` syntax is the documented dialect
+            compiled = regex.compile(entry, flags=regex.VERSION0)
+        except (re.error, regex.error) as exc:
             raise AnnotationError(
                 annotation, entry, f"is not a valid regular expression ({exc})", suggest_fix(entry)
             ) from None
+        patterns.append(Pattern(annotation, entry, compiled))
     return tuple(patterns)
 
 
-def matches(patterns: tuple[re.Pattern[str], ...], namespace: str) -> bool:
-    """Empty list matches everything; otherwise some entry must match the whole name."""
+def matches(patterns: tuple[Pattern, ...], namespace: str) -> bool:
+    """Empty list matches everything; otherwise some entry must match the whole name.
+
+    Raises :class:`AnnotationError` when an entry cannot be matched in time.
+    """
     return not patterns or any(p.fullmatch(namespace) for p in patterns)
 
 
@@ -115,9 +147,9 @@ class ReflectionSpec:
     """What a source asks for, parsed once per reconcile."""
 
     allowed: bool
-    allowed_patterns: tuple[re.Pattern[str], ...]
+    allowed_patterns: tuple[Pattern, ...]
     auto_enabled: bool
-    auto_patterns: tuple[re.Pattern[str], ...]
+    auto_patterns: tuple[Pattern, ...]
 
     def permits(self, namespace: str) -> bool:
         """Manual mirrors in ``namespace`` may take this source's data."""

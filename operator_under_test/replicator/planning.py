@@ -115,6 +115,32 @@ def plan(
     terminating: Collection[str] = (),
     excluded_source: bool = False,
 ) -> Plan:
+    """Compute the writes for the source at ``source_key``; an unusable annotation (bad or too
+    expensive pattern) yields ``Plan(error=...)``: touch nothing for this source, never delete."""
+    try:
+        return _plan(
+            source_key,
+            source,
+            namespaces,
+            same_name,
+            mirrors,
+            terminating=terminating,
+            excluded_source=excluded_source,
+        )
+    except a.AnnotationError as exc:
+        return Plan(error=exc)
+
+
+def _plan(
+    source_key: tuple[str, str],
+    source: SourceView | None,
+    namespaces: Collection[str],
+    same_name: Mapping[str, ObjectView],
+    mirrors: Iterable[ObjectView] = (),
+    *,
+    terminating: Collection[str] = (),
+    excluded_source: bool = False,
+) -> Plan:
     """Compute the writes for the source at ``source_key``.
 
     ``source`` is ``None`` when the object is gone. ``namespaces`` are the active namespaces,

@@ -1,0 +1,127 @@
+"""Conformance suites: per-implementation expectations, outcome records, scenario fixtures.
+
+* A test labelled with a behaviour key (suites/contract.py) that the implementation's profile lists
+  as a deviation becomes a strict xfail: reported as "known deviation" when it fails with an
+  AssertionError, and as a failure if it passes (the profile is stale) or fails otherwise.
+* Every conformance test appends a `conformance` record (id, outcome, implementation, seconds) for
+  the report builder.
+* `scenario` works on the shared cluster and operator; `private_operator` deploys the implementation
+  on a dedicated control plane, for scenarios that restart it or change its configuration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from fixtures import diagnostics
+from fixtures.cluster import Cluster, NamespaceFactory, dns_label
+from fixtures.deploy import LocalDeployment
+from fixtures.errors import SetupError
+from fixtures.implementations import Implementation, implementation
+from fixtures.record import record
+from suites.contract import contract_of, deviation_marker, outcome_of
+from suites.private import PrivateOperator
+from suites.support import KNOWN_DEVIATION_SLO, SLO, Scenario
+
+
+def _implementation(config: pytest.Config) -> Implementation | None:
+    try:
+        return implementation(config.getoption("--implementation"))
+    except (SetupError, ValueError):
+        return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    impl = _implementation(config)
+    for item in items:
+        if "private_operator" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.cluster)
+        contract = contract_of(getattr(item, "function", None))
+        if contract is None or impl is None:
+            continue
+        text = impl.deviation(contract.key)
+        if text is not None:
+            item.add_marker(deviation_marker(impl.name, contract.key, text))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    contract = contract_of(getattr(item, "function", None))
+    if contract is None:
+        return
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        impl = _implementation(item.config)
+        record(
+            contract.kind,
+            id=contract.cid,
+            key=contract.key,
+            test=item.nodeid,
+            outcome=outcome_of(report),
+            implementation=impl.name if impl else item.config.getoption("--implementation"),
+            seconds=round(report.duration, 3),
+        )
+
+
+def _slo(request: pytest.FixtureRequest) -> float:
+    """Known deviations fail anyway: they get a shorter deadline than the SLO."""
+    return KNOWN_DEVIATION_SLO if request.node.get_closest_marker("xfail") else SLO
+
+
+@pytest.fixture(scope="session")
+def impl(implementation_under_test: Implementation) -> Implementation:
+    return implementation_under_test
+
+
+@pytest.fixture
+def scenario(
+    request: pytest.FixtureRequest,
+    cluster: Cluster,
+    namespaces: NamespaceFactory,
+    impl: Implementation,
+    operator: LocalDeployment,
+) -> Scenario:
+    """A Secret scenario on the shared cluster (the shared operator is running)."""
+    return Scenario(cluster, namespaces, impl, slo=_slo(request))
+
+
+@pytest.fixture
+def private_operator(
+    request: pytest.FixtureRequest, impl: Implementation
+) -> Iterator[Callable[..., PrivateOperator]]:
+    """Factory: `private_operator(watch_timeout_seconds=2, excluded_namespaces=[...])`."""
+    if not impl.can_deploy_locally():
+        pytest.skip(f"{impl.name} cannot run as a local process; this scenario needs a private cluster")
+    plane = request.getfixturevalue("private_control_plane")
+    handle = Cluster(
+        "local",
+        plane.kubeconfig,
+        plane.run_id,
+        pgid=plane.pgid,
+        audit_log=plane.audit_log,
+        run_dir=plane.run_dir,
+    )
+    started: list[LocalDeployment] = []
+
+    def start(**options: object) -> PrivateOperator:
+        run_dir = plane.run_dir / f"operator-{len(started)}"
+        try:
+            deployment = impl.deploy(handle, run_dir, extra_args=impl.private_args(**options))  # type: ignore[arg-type]
+        except SetupError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        started.append(deployment)
+        factory = NamespaceFactory(handle, dns_label(request.node.name, 20))
+        diagnostics.track(
+            request.node, cluster=handle, namespaces=factory, deployment=deployment, label="private"
+        )
+        return PrivateOperator(handle, deployment, factory, impl, _slo(request))
+
+    try:
+        yield start
+    finally:
+        for deployment in started:
+            deployment.stop()
+        handle.close()
