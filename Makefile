@@ -108,4 +108,4 @@ lock: ## regenerate requirements.lock from requirements.in (needs network to PyP
 	/tmp/replicheck-uv/bin/uv pip compile --python-version 3.11 --generate-hashes -q requirements.in -o requirements.lock
 
 clean: ## remove the venv and generated reports (keeps the binary cache)
-	rm -rf $(VENV) reports/allure-results reports/*.json reports/*.md reports/*.html
+	rm -rf $(VENV) reports/allure-results reports/allure-report reports/records reports/chaos reports/*.json reports/*.md reports/*.html reports/*.png

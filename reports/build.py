@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaos.scoring import overall_resilience
 from fixtures.paths import REPO_ROOT
 from fixtures.record import RECORDS_DIR, read_records
 from reports.environment import read_properties
@@ -251,6 +252,7 @@ class Report:
             "properties": self.properties(),
             "conformance": self.conformance(),
             "chaos": self.chaos(),
+            "chaos_overall_resilience": overall_resilience(self.chaos()) if self.chaos() else None,
             "runbook_findings": self.runbooks(),
             "lint_findings": self.lint,
             "environment": self.env,
@@ -325,6 +327,8 @@ def render_markdown(doc: dict[str, Any], plot: str | None) -> str:
         f"{_fmt(c.get('resilience'))} |"
         for c in doc["chaos"]
     ] or ["| (none run) | | | |"]
+    if doc.get("chaos_overall_resilience") is not None:
+        out += ["", f"Overall resilience score (Litmus, weighted): **{doc['chaos_overall_resilience']}%**"]
     out += ["", "## Runbook findings", ""]
     out += [
         f"- **{_fmt(r.get('runbook'))}** ({_fmt(r.get('fault'))}): identified by step "

@@ -158,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             renew_deadline=args.renew_deadline_seconds,
             retry_period=args.retry_period_seconds,
         )
+        controller.lease_valid = elector.holds_lease
         elector.start()
     else:
         controller.set_leading(True)

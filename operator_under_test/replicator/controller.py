@@ -51,6 +51,10 @@ class Options:
     retry_backoff: Backoff = field(default_factory=lambda: Backoff(base=0.2, cap=15.0))
 
 
+#: How long a watch/list must keep being denied before it is reported as missing RBAC.
+FORBIDDEN_CONFIRM_SECONDS = 5.0
+
+
 def rbac_hint(verb: str, resource: str, namespace: str | None = None) -> str:
     """The one line logged when the API says 403 (H5: loud once, then quiet backoff)."""
     where = f"in namespace {namespace}" if namespace else "at cluster scope"
@@ -81,6 +85,7 @@ class Informer(threading.Thread):
         self.resource_version = ""
         self._failures = 0
         self._forbidden = Once(600.0)
+        self._forbidden_since: float | None = None
         self._errors = Once(60.0)
 
     def _up(self) -> None:
@@ -92,6 +97,7 @@ class Informer(threading.Thread):
         self.down_since = None
         self._failures = 0
         self._forbidden.reset(self.rtype.plural)
+        self._forbidden_since = None
         metrics.WATCH_UP.labels(resource=self.rtype.plural).set(1)
 
     def _down(self, exc: KubeError) -> None:
@@ -100,7 +106,19 @@ class Informer(threading.Thread):
         metrics.WATCH_UP.labels(resource=self.rtype.plural).set(0)
         metrics.WATCH_RESTARTS.labels(resource=self.rtype.plural, reason=exc.category).inc()
         if exc.status == 403:
-            if self._forbidden(self.rtype.plural):
+            # A freshly (re)started API server answers 403 until its RBAC authorizer has synced:
+            # only a denial that persists is reported as an RBAC problem.
+            now = time.monotonic()
+            if self._forbidden_since is None:
+                self._forbidden_since = now
+                log.warning(
+                    f"API server denied {exc.verb or 'list'} on {self.rtype.plural}; confirming before "
+                    "reporting (a restarting API server denies requests until its authorizer is ready)",
+                    extra={"status": 403},
+                )
+            elif now - self._forbidden_since >= FORBIDDEN_CONFIRM_SECONDS and self._forbidden(
+                self.rtype.plural
+            ):
                 log.error(rbac_hint(exc.verb or "list", self.rtype.plural), extra={"status": 403})
         elif self._errors((self.rtype.plural, exc.category)):
             log.warning(
@@ -173,6 +191,8 @@ class Controller:
         self.lock = threading.RLock()
         self.stop_event = threading.Event()
         self.leading = threading.Event()
+        #: Set by leader election to "is my Lease renewed recently enough"; always true without it.
+        self.lease_valid: Callable[[], bool] = lambda: True
         self.stores = {kind: KindStore(kind, self.excluded) for kind in KINDS}
         self.namespaces = NamespaceStore()
         self.queue: WorkQueue[Key] = WorkQueue(opts.retry_backoff)
@@ -408,9 +428,17 @@ class Controller:
             )
         return len(done) == len(p.writes)
 
+    def may_write(self) -> bool:
+        """Only a leader whose Lease is still fresh writes: a leader that was frozen (SIGSTOP, a long
+        GC pause, a partition) may have been replaced without noticing yet."""
+        return self.leading.is_set() and self.lease_valid()
+
     def _execute(self, kind: str, source: SourceView | None, w: Write, observed: float | None) -> bool:
         rtype = KINDS[kind]
         store = self.stores[kind]
+        if not self.may_write():
+            log.debug("skipped write: not holding a fresh lease", extra=self._write_fields(kind, w))
+            return False
         try:
             if w.action in ("delete", "recreate"):
                 try:
@@ -426,6 +454,7 @@ class Controller:
                         raise
                 with self.lock:
                     store.forget(w.namespace, w.name, w.resource_version)
+                self.once.reset(("forbidden", "delete", rtype.plural, w.namespace))
                 if w.action == "delete":
                     metrics.WRITES.labels(kind=kind, action="delete").inc()
                     log.debug("deleted copy", extra=self._write_fields(kind, w))
@@ -450,6 +479,8 @@ class Controller:
                 )
             with self.lock:
                 store.apply("MODIFIED", obj)
+            verb = "create" if w.action in ("create", "recreate") else "patch"
+            self.once.reset(("forbidden", verb, rtype.plural, w.namespace))  # a later denial is loud again
             metrics.WRITES.labels(kind=kind, action=w.action).inc()
             if observed is not None:
                 metrics.PROPAGATION.labels(kind=kind, action=w.action).observe(time.monotonic() - observed)

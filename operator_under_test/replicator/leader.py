@@ -184,6 +184,11 @@ class LeaderElector(threading.Thread):
                     self._set(False)
             self.stop_event.wait(self.retry_period)
 
+    def holds_lease(self) -> bool:
+        """Leading and renewed within the renew deadline (monotonic time keeps running while the
+        process is frozen, so a thawed ex-leader sees at once that its lease is stale)."""
+        return self.leading and time.monotonic() - self._last_renew < self.renew_deadline
+
     def release(self) -> None:
         """Stop renewing and hand the lease over at once (called on SIGTERM)."""
         self.stop_event.set()

@@ -1,0 +1,218 @@
+"""Fixtures for chaos experiments: a private cluster and a private operator deployment per experiment.
+
+Experiments never touch the session cluster or the session operator (other xdist workers use them).
+On the local provider the cluster is `private_control_plane`; on kind each experiment gets its own
+kind cluster (minutes each), and the kind variants skip with the reason kind is unusable here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from chaos.context import OPERATOR_NAMESPACE, ChaosContext, KindOperator, LocalOperator, bound_requests
+from chaos.scoring import overall_resilience
+from fixtures import deploy
+from fixtures.cluster import Cluster, new_run_id
+from fixtures.deploy import kubectl
+from fixtures.errors import SetupError
+from fixtures.implementations import Implementation
+from fixtures.kind import KindPlan, kind_unusable_reason, run_plan
+from fixtures.paths import runs_dir
+from fixtures.record import read_records
+
+_LOADED_AT = time.time()
+
+EnvFactory = Callable[..., ChaosContext]
+
+
+def _reap_supervisors(deployment: deploy.LocalDeployment) -> None:
+    """Forget the Popen handles of stopped supervisors (a running handle dropped later would warn)."""
+    pids = {r.supervisor_pid for r in deployment.replicas}
+    for proc in list(deploy.SPAWNED):
+        if proc.pid in pids:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+            if proc.returncode is not None:
+                deploy.SPAWNED.remove(proc)
+
+
+@pytest.fixture
+def chaos_provider(request: pytest.FixtureRequest) -> str:
+    """The provider of a chaos test, parametrized indirectly (default local)."""
+    return getattr(request, "param", "local")
+
+
+class _LiveNamespaces:
+    """The namespaces of the experiment's workload, read when diagnostics are collected."""
+
+    def __init__(self, ctx: ChaosContext) -> None:
+        self.ctx = ctx
+
+    @property
+    def created(self) -> list[str]:
+        wl = self.ctx.workload
+        return [wl.source_ns, *wl.targets] if wl else []
+
+
+def _track_for_diagnostics(node: pytest.Item, ctx: ChaosContext) -> None:
+    """On failure, fixtures.diagnostics also collects from this private cluster (when available)."""
+    try:
+        from fixtures import diagnostics
+    except ImportError:
+        return
+    track = getattr(diagnostics, "track", None)
+    if track is None:
+        return
+    deployment = ctx.operator.deployment if isinstance(ctx.operator, LocalOperator) else None
+    with contextlib.suppress(TypeError):
+        track(
+            node, cluster=ctx.cluster, namespaces=_LiveNamespaces(ctx), deployment=deployment, label="chaos"
+        )
+
+
+@pytest.fixture
+def chaos_env(
+    request: pytest.FixtureRequest, implementation_under_test: Implementation, chaos_provider: str
+) -> Iterator[EnvFactory]:
+    """Call it once: ``chaos_env(replicas=1, extra_args=[...])`` → a :class:`ChaosContext`."""
+    made: list[tuple[ChaosContext, Callable[[], None]]] = []
+    provider = chaos_provider
+    if provider == "kind":
+        reason = kind_unusable_reason()
+        if reason:
+            pytest.skip(f"kind variant of this experiment: {reason}")
+        plane = None
+    else:
+        plane = request.getfixturevalue("private_control_plane")  # set up before us, torn down after us
+
+    def make(*, replicas: int = 1, extra_args: list[str] | None = None) -> ChaosContext:
+        if made:
+            raise RuntimeError("one chaos environment per test")
+        try:
+            if provider == "kind":
+                ctx, cleanup = _kind_env(implementation_under_test, replicas, extra_args or [])
+            else:
+                ctx, cleanup = _local_env(plane, implementation_under_test, replicas, extra_args or [])
+        except SetupError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        made.append((ctx, cleanup))
+        _track_for_diagnostics(request.node, ctx)
+        return ctx
+
+    try:
+        yield make
+    finally:
+        for ctx, cleanup in made:
+            ctx.join_threads(10)
+            cleanup()
+
+
+def _local_env(
+    plane, impl: Implementation, replicas: int, extra_args: list[str]
+) -> tuple[ChaosContext, Callable[[], None]]:
+    cluster = Cluster(
+        "local",
+        plane.kubeconfig,
+        plane.run_id,
+        pgid=plane.pgid,
+        audit_log=plane.audit_log,
+        run_dir=plane.run_dir,
+    )
+    run_dir = Path(plane.run_dir) / "operator"
+    deployment = impl.deploy(cluster, run_dir, replicas=replicas, extra_args=extra_args)
+    ctx = ChaosContext("local", cluster, LocalOperator(deployment), run_dir, plane=plane)
+
+    def cleanup() -> None:
+        from chaos.actions import _local_thaw_replica
+
+        _local_thaw_replica(ctx, None)
+        deployment.stop()
+        _reap_supervisors(deployment)
+        cluster.close()
+
+    return ctx, cleanup
+
+
+def _kind_env(
+    impl: Implementation, replicas: int, extra_args: list[str]
+) -> tuple[ChaosContext, Callable[[], None]]:
+    """A private kind cluster with the operator deployed as its Deployment (scaled and flagged)."""
+    run_id = new_run_id()
+    run_dir = runs_dir() / run_id
+    run_dir.mkdir(mode=0o700, parents=True)
+    plan = KindPlan(name=f"replicheck-{run_id}", kubeconfig=run_dir / "kubeconfig")
+    config = run_dir / "kind.yaml"
+    config.write_text(plan.config_yaml())
+
+    def cleanup() -> None:
+        for cmd in plan.delete_commands():
+            subprocess.run(cmd, check=False, capture_output=True, timeout=300)
+
+    try:
+        run_plan(plan.create_commands(config), Path.cwd(), run_dir / "kind.log")
+        cluster = Cluster("kind", plan.kubeconfig, run_id, context=f"kind-{plan.name}", run_dir=run_dir)
+        bound_requests(cluster.api)
+        deployment = impl.deploy(cluster, run_dir)
+        name = next(d["metadata"]["name"] for d in deployment.manifests if d.get("kind") == "Deployment")
+        patch = [
+            {"op": "add", "path": "/spec/template/spec/containers/0/args/-", "value": a} for a in extra_args
+        ]
+        if patch:
+            kubectl(
+                cluster,
+                "-n",
+                OPERATOR_NAMESPACE,
+                "patch",
+                f"deployment/{name}",
+                "--type=json",
+                "-p",
+                json.dumps(patch),
+            )
+        if replicas != 1:
+            kubectl(
+                cluster, "-n", OPERATOR_NAMESPACE, "scale", f"deployment/{name}", f"--replicas={replicas}"
+            )
+        kubectl(
+            cluster, "-n", OPERATOR_NAMESPACE, "rollout", "status", f"deployment/{name}", "--timeout=180s"
+        )
+    except BaseException:
+        cleanup()
+        raise
+    ctx = ChaosContext("kind", cluster, KindOperator(cluster), run_dir, kind_name=plan.name)
+
+    def full_cleanup() -> None:
+        cluster.close()
+        cleanup()
+
+    return ctx, full_cleanup
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line per chaos experiment run in this session, and the overall (Litmus) resilience."""
+    chaos = [r for r in read_records("chaos") if r["time"] >= _LOADED_AT]
+    runbooks = [r for r in read_records("runbook") if r["time"] >= _LOADED_AT]
+    if not chaos and not runbooks:
+        return
+    tr = terminalreporter
+    tr.section("replicheck chaos")
+    for r in chaos:
+        tr.write_line(
+            f"{'PASS' if r['passed'] else 'FAIL'} {r['experiment']:<34} resilience {r['resilience']:5.1f}% "
+            f"({r['probes_passed']}/{r['probes_total']} probes, weight {r['weight']}) "
+            f"recovery {r['recovery_s'] if r['recovery_s'] is not None else '-'} s"
+        )
+    if chaos:
+        tr.write_line(f"overall resilience (Litmus, weighted): {overall_resilience(chaos)}%")
+    for r in runbooks:
+        tr.write_line(
+            f"runbook {r['runbook']!r} for {r['fault']}: identifying step {r['identifying_step']}, "
+            f"remedy restores: {r['remedy_restores']}"
+            + (f"; finding: {r['finding']}" if r.get("finding") else "")
+        )

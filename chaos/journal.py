@@ -1,0 +1,151 @@
+"""Running one experiment from pytest: load, validate, run on the main thread, keep the journal,
+attach it to Allure, score it, record it for the report, and check for leaked Secret values.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import allure
+from chaoslib.experiment import ensure_experiment_is_valid, run_experiment
+from chaoslib.loader import load_experiment
+
+from chaos.context import CONFIG_KEY, ChaosContext, register, unregister
+from chaos.scoring import Score, score
+from fixtures.paths import REPO_ROOT
+from fixtures.record import record
+
+EXPERIMENTS = Path(__file__).resolve().parent / "experiments"
+JOURNALS = REPO_ROOT / "reports" / "chaos"
+# Rollbacks run whatever happened: RBAC must come back and frozen processes must be thawed even when
+# a probe failed. `settings` is always explicit: with None chaoslib reads ~/.chaostoolkit/settings.yaml.
+SETTINGS: dict[str, Any] = {"runtime": {"rollbacks": {"strategy": "always"}}}
+
+
+@dataclass
+class ChaosResult:
+    experiment: str
+    journal: dict[str, Any]
+    score: Score
+    journal_path: Path
+    recovery: dict[str, float] = field(default_factory=dict)
+    leaks: list[str] = field(default_factory=list)
+
+    def failure_report(self) -> str:
+        lines = [f"chaos experiment {self.experiment!r} failed (journal: {self.journal_path}):"]
+        lines += [f"  - {p}" for p in self.score.problems]
+        lines += [f"  - secret value leaked into {where}" for where in self.leaks]
+        return "\n".join(lines)
+
+    @property
+    def passed(self) -> bool:
+        return self.score.passed and not self.leaks
+
+
+def load(name: str) -> dict[str, Any]:
+    exp = load_experiment(str(EXPERIMENTS / f"{name}.yaml"), settings={})
+    ensure_experiment_is_valid(exp)
+    return exp
+
+
+def experiment_weight(exp: dict[str, Any]) -> int:
+    for ext in exp.get("extensions") or []:
+        if ext.get("name") == "replicheck":
+            return int(ext.get("weight", 5))
+    return 5
+
+
+def run_chaos_experiment(
+    ctx: ChaosContext, name: str, config: dict[str, Any] | None = None, journal_name: str | None = None
+) -> ChaosResult:
+    """Run ``chaos/experiments/<name>.yaml`` against ``ctx`` (a private cluster and operator)."""
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError("chaoslib installs signal handlers: run experiments on the main thread")
+    exp = load(name)
+    key = register(ctx)
+    try:
+        journal = run_experiment(
+            copy.deepcopy(exp),  # chaoslib changes the dict it is given
+            settings=copy.deepcopy(SETTINGS),
+            experiment_vars=({CONFIG_KEY: key, **(config or {})}, {}),  # a 2-tuple: (configuration, secrets)
+        )
+    finally:
+        unregister(key)
+    JOURNALS.mkdir(parents=True, exist_ok=True)
+    path = JOURNALS / f"{journal_name or name}.json"
+    text = json.dumps(journal, indent=2, default=str)
+    path.write_text(text)
+    allure.attach(text, name=f"chaostoolkit journal: {name}", attachment_type=allure.attachment_type.JSON)
+
+    result = ChaosResult(
+        name, journal, score(journal, name, experiment_weight(exp)), path, dict(ctx.recovery)
+    )
+    canaries = set(ctx.leak_canaries) | (ctx.workload.canaries if ctx.workload else set())
+    logs = operator_logs(ctx)
+    result.leaks = find_leaks(canaries, {"journal": text, **logs})
+    for where, log_text in logs.items():
+        if where in result.leaks:
+            continue  # never copy a leaking log into reports/
+        replica = where.rsplit(" ", 1)[-1]
+        (JOURNALS / f"{journal_name or name}.{replica}.log").write_text(log_text)
+        allure.attach(log_text, name=where, attachment_type=allure.attachment_type.TEXT)
+    summary = {
+        "experiment": journal_name or name,
+        "provider": ctx.provider,
+        "passed": result.passed,
+        "recovery_s": round(result.recovery["recovery"], 3) if "recovery" in result.recovery else None,
+        "recovery_detail_s": {k: round(v, 3) for k, v in result.recovery.items()},
+        "resilience": result.score.resilience,
+        "weight": result.score.weight,
+        "probes_passed": result.score.probes_passed,
+        "probes_total": result.score.probes_total,
+        "probes_skipped": result.score.probes_skipped,
+        "problems": result.score.problems[:20],
+        "journal": str(path.relative_to(REPO_ROOT)),
+        "hot_loop": ctx.notes.get("hot_loop"),
+    }
+    leaks_in_record = find_leaks(canaries, {"record": json.dumps(summary, default=str)})
+    if leaks_in_record:
+        raise AssertionError("refusing to write a record that contains a secret value")
+    record("chaos", **summary)
+    allure.attach(
+        json.dumps(summary, indent=2, default=str),
+        name=f"score: {name}",
+        attachment_type=allure.attachment_type.JSON,
+    )
+    for rb in ctx.runbooks:
+        entry = {
+            k: rb.get(k)
+            for k in ("runbook", "fault", "identifying_step", "remedy_restores", "finding", "cause", "steps")
+        }
+        if find_leaks(canaries, {"runbook": json.dumps(rb, default=str)}):
+            raise AssertionError(f"refusing to record runbook {rb['runbook']!r}: it contains a secret value")
+        record("runbook", experiment=journal_name or name, **entry)
+        allure.attach(
+            json.dumps(rb, indent=2, default=str),
+            name=f"runbook: {rb['runbook']} for {rb['fault']}",
+            attachment_type=allure.attachment_type.JSON,
+        )
+    return result
+
+
+def operator_logs(ctx: ChaosContext) -> dict[str, str]:
+    out = {}
+    for name in ctx.replica_names():
+        out[f"operator log {name}"] = ctx.operator.logs(name)
+    return out
+
+
+def find_leaks(canaries: set[str], texts: dict[str, str]) -> list[str]:
+    """Where any canary appears, plain or base64-encoded (never the value itself)."""
+    forms = set()
+    for value in canaries:
+        forms.add(value)
+        forms.add(base64.b64encode(value.encode()).decode())
+    return sorted({where for where, text in texts.items() for f in forms if f and f in text})

@@ -1,0 +1,527 @@
+"""chaostoolkit probes (Python provider).
+
+Every probe returns a JSON-able dict with ``ok`` (True/False) and the evidence, never raises for "the
+condition does not hold" (only for broken plumbing), and polls with its own deadline where waiting
+is part of the check. ``skipped: True`` marks a check this provider cannot make (e.g. the audit log
+exists only on the local provider); the scorer leaves such probes out rather than counting them as
+passed. In the steady-state hypothesis, use the tolerance :func:`ok_is_true`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.error
+from datetime import datetime
+from typing import Any
+
+from kubernetes.client.rest import ApiException
+
+from chaos import audit
+from chaos.actions import lease_holder
+from chaos.context import ChaosContext, context_of, metric_value
+from chaos.workload import wait_until
+
+
+def ok_is_true(value: Any = None) -> bool:
+    """Tolerance: the probe's output says ok (or that the check does not apply on this provider)."""
+    return isinstance(value, dict) and (value.get("ok") is True or value.get("skipped") is True)
+
+
+def _ctx(configuration: dict[str, Any] | None) -> ChaosContext:
+    return context_of(configuration)
+
+
+def _since(ctx: ChaosContext, mark: str | None) -> float:
+    """Wall-clock time of a mark (0 = since the beginning)."""
+    if not mark:
+        return 0.0
+    if mark + "_wall" not in ctx.marks:
+        raise AssertionError(f"mark {mark!r} was never set (the action that sets it did not run)")
+    return ctx.marks[mark + "_wall"]
+
+
+def log_records(ctx: ChaosContext, since_wall: float = 0.0) -> list[dict[str, Any]]:
+    """The operator's JSON log lines (all replicas) at or after ``since_wall``, plus a ``replica`` key."""
+    out = []
+    for name in ctx.replica_names():
+        for line in ctx.operator.logs(name).splitlines():
+            if not line.startswith("{"):
+                continue
+            try:
+                rec = json.loads(line)
+                ts = datetime.fromisoformat(rec["ts"]).timestamp()
+            except (ValueError, KeyError):
+                continue
+            if ts >= since_wall:
+                rec["replica"] = name
+                out.append(rec)
+    return out
+
+
+def metrics_sum(ctx: ChaosContext, name: str, **labels: str) -> float:
+    return sum(metric_value(ctx.operator.metrics(r), name, **labels) for r in ctx.replica_names())
+
+
+# --- replication state ----------------------------------------------------------------------------------
+
+
+def copies_consistent(
+    timeout_s: float = 30.0,
+    recovery_from: str | None = None,
+    label: str = "recovery",
+    configuration: dict | None = None,
+) -> dict[str, Any]:
+    """All copies equal their sources (and no bystander touched), polled until ``timeout_s``.
+
+    With ``recovery_from`` (a mark such as ``fault_at``) the time from that mark to the first
+    consistent observation is stored as the experiment's recovery time ``label``.
+    """
+    ctx = _ctx(configuration)
+    assert ctx.workload is not None
+    ok, waited, last = wait_until(ctx.workload.consistency, timeout_s)
+    out = {"ok": ok, "waited_s": round(waited, 3), **{k: v for k, v in last.items() if k != "ok"}}
+    if recovery_from:
+        start = ctx.marks.get(recovery_from)
+        if start is None:
+            raise AssertionError(f"mark {recovery_from!r} was never set")
+        if ok:
+            ctx.recovery[label] = time.monotonic() - start
+            out["recovery_s"] = round(ctx.recovery[label], 3)
+    return out
+
+
+def copies_intact(configuration: dict | None = None) -> dict[str, Any]:
+    """While the operator cannot write: nothing deleted, nothing corrupted, no bystander touched."""
+    ctx = _ctx(configuration)
+    assert ctx.workload is not None
+    return ctx.workload.intact()
+
+
+def no_copies_of(
+    prefix: str = "poison-", allow: list[str] | None = None, configuration: dict | None = None
+) -> dict[str, Any]:
+    """No Secret whose name starts with ``prefix`` exists outside the source namespace (except ``allow``)."""
+    ctx = _ctx(configuration)
+    assert ctx.workload is not None
+    allowed = set(allow or [])
+    found = [
+        f"{s.metadata.namespace}/{s.metadata.name}"
+        for s in ctx.cluster.core.list_secret_for_all_namespaces().items
+        if s.metadata.name.startswith(prefix) and s.metadata.namespace != ctx.workload.source_ns
+    ]
+    found = [f for f in found if f not in allowed and f not in ctx.notes.get("poison", {}).values()]
+    return {"ok": not found, "unexpected": found[:20]}
+
+
+# --- the operator process --------------------------------------------------------------------------------
+
+
+def operator_ready(configuration: dict | None = None) -> dict[str, Any]:
+    ctx = _ctx(configuration)
+    states = {r.name: ctx.operator.ready(r.name) for r in ctx.operator.replicas()}
+    return {
+        "ok": bool(states) and all(ok for ok, _ in states.values()),
+        "replicas": {n: why for n, (_, why) in states.items()},
+    }
+
+
+def operator_restarted(timeout_s: float = 60.0, configuration: dict | None = None) -> dict[str, Any]:
+    """The killed instance came back (restart count up, new process) and is ready again."""
+    ctx = _ctx(configuration)
+    before = ctx.notes.get("restarts_before", {})
+    t0 = time.monotonic()
+
+    def check() -> dict[str, Any]:
+        now = {r.name: r.restarts for r in ctx.operator.replicas()}
+        restarted = [n for n in now if now[n] > before.get(n, 0)] if ctx.provider == "local" else list(now)
+        ready = {n: ctx.operator.ready(n)[0] for n in now}
+        return {"ok": bool(restarted) and all(ready.values()), "restarts": now, "ready": ready}
+
+    ok, waited, last = wait_until(check, timeout_s)
+    if ok and "fault_at" in ctx.marks:
+        ctx.recovery["operator_ready"] = time.monotonic() - ctx.marks["fault_at"]
+    return {**last, "waited_s": round(waited, 3), "since_probe_start_s": round(time.monotonic() - t0, 3)}
+
+
+def operator_not_restarted(configuration: dict | None = None) -> dict[str, Any]:
+    """Same processes and restart counts as before the fault (replication resumed on its own)."""
+    ctx = _ctx(configuration)
+    pids = {r.name: r.pid for r in ctx.operator.replicas()}
+    restarts = {r.name: r.restarts for r in ctx.operator.replicas()}
+    same = pids == ctx.notes.get("pids_before", pids) and restarts == ctx.notes.get(
+        "restarts_before", restarts
+    )
+    return {
+        "ok": same,
+        "pids": pids,
+        "restarts": restarts,
+        "pids_before": ctx.notes.get("pids_before"),
+        "restarts_before": ctx.notes.get("restarts_before"),
+    }
+
+
+def operator_responsive(timeout_s: float = 2.0, configuration: dict | None = None) -> dict[str, Any]:
+    """/healthz answers on every replica within ``timeout_s`` (a frozen interpreter does not)."""
+    ctx = _ctx(configuration)
+    answers = {}
+    for r in ctx.operator.replicas():
+        t0 = time.monotonic()
+        try:
+            if ctx.provider == "local":
+                status, _ = ctx.operator.replica(r.name).get("/healthz")
+            else:
+                status = 200 if ctx.operator.ready(r.name)[0] else 503
+            answers[r.name] = {"status": status, "seconds": round(time.monotonic() - t0, 3)}
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
+            answers[r.name] = {
+                "status": None,
+                "error": type(exc).__name__,
+                "seconds": round(time.monotonic() - t0, 3),
+            }
+    ok = all(a["status"] == 200 and a["seconds"] <= timeout_s for a in answers.values())
+    return {"ok": ok, "healthz": answers}
+
+
+def fault_landed_mid_fanout(configuration: dict | None = None) -> dict[str, Any]:
+    """The kill happened with some, but not all, copies written (the experiment did what it says)."""
+    ctx = _ctx(configuration)
+    info = ctx.notes.get("fanout_at_kill") or {}
+    written, total = info.get("written", -1), info.get("total", 0)
+    return {"ok": 0 < written < total, **info}
+
+
+# --- logs, metrics, readiness ----------------------------------------------------------------------------
+
+
+def logged(
+    pattern: str,
+    since: str | None = "fault_at",
+    level: str | None = None,
+    timeout_s: float = 15.0,
+    min_count: int = 1,
+    configuration: dict | None = None,
+) -> dict[str, Any]:
+    """The operator logged a line matching ``pattern`` (regex on the message) after the mark."""
+    ctx = _ctx(configuration)
+    since_wall = _since(ctx, since)
+    rx = re.compile(pattern)
+
+    def check() -> dict[str, Any]:
+        hits = [
+            r
+            for r in log_records(ctx, since_wall)
+            if rx.search(r.get("msg", "")) and (level is None or r.get("level") == level)
+        ]
+        return {
+            "ok": len(hits) >= min_count,
+            "count": len(hits),
+            "examples": [f"{h['level']}: {h['msg']}"[:300] for h in hits[:3]],
+        }
+
+    _ok, waited, last = wait_until(check, timeout_s)
+    return {**last, "waited_s": round(waited, 3), "pattern": pattern}
+
+
+def failure_visible(
+    verb: str = "patch", since: str = "fault_at", timeout_s: float = 15.0, configuration: dict | None = None
+) -> dict[str, Any]:
+    """Readiness or metrics show the failure: 403s counted for the verb since the mark, or /readyz 503."""
+    ctx = _ctx(configuration)
+    base = ctx.notes.get(f"metrics_at_{since}", {})
+
+    def check() -> dict[str, Any]:
+        forbidden = metrics_sum(ctx, "replicator_api_requests_total", verb=verb, code="403")
+        errors = metrics_sum(ctx, "replicator_reconcile_errors_total", reason="forbidden")
+        ready = {r: ctx.operator.ready(r)[0] for r in ctx.replica_names()}
+        grew = forbidden > base.get("forbidden", 0.0) and errors > base.get("errors", 0.0)
+        return {
+            "ok": grew or not all(ready.values()),
+            "api_403": forbidden,
+            "reconcile_errors_forbidden": errors,
+            "baseline": base,
+            "ready": ready,
+        }
+
+    _ok, waited, last = wait_until(check, timeout_s)
+    return {**last, "waited_s": round(waited, 3)}
+
+
+def readiness_reports(
+    want_ready: bool = False, timeout_s: float = 30.0, configuration: dict | None = None
+) -> dict[str, Any]:
+    """/readyz eventually says ``want_ready`` on every replica."""
+    ctx = _ctx(configuration)
+
+    def check() -> dict[str, Any]:
+        states = {r: ctx.operator.ready(r) for r in ctx.replica_names()}
+        return {
+            "ok": all(ok == want_ready for ok, _ in states.values()),
+            "readyz": {r: why for r, (_, why) in states.items()},
+        }
+
+    _ok, waited, last = wait_until(check, timeout_s, interval=0.5)
+    return {**last, "waited_s": round(waited, 3)}
+
+
+def no_errors_logged(since: str = "fault_at", configuration: dict | None = None) -> dict[str, Any]:
+    ctx = _ctx(configuration)
+    errors = [r for r in log_records(ctx, _since(ctx, since)) if r.get("level") == "error"]
+    return {"ok": not errors, "count": len(errors), "examples": [e["msg"][:300] for e in errors[:3]]}
+
+
+def work_queue_drained(timeout_s: float = 20.0, configuration: dict | None = None) -> dict[str, Any]:
+    """Nothing left to retry: queue depth 0 and the retry counter stops moving."""
+    ctx = _ctx(configuration)
+    state: dict[str, Any] = {}
+
+    def check() -> dict[str, Any]:
+        depth = metrics_sum(ctx, "replicator_queue_depth")
+        retries = metrics_sum(ctx, "replicator_reconciles_total", result="retry")
+        settled = state.get("retries") == retries
+        state["retries"] = retries
+        return {"ok": depth == 0 and settled, "queue_depth": depth, "retries_total": retries}
+
+    _ok, waited, last = wait_until(check, timeout_s, interval=6.0)  # gauges refresh every 5 s
+    return {**last, "waited_s": round(waited, 3)}
+
+
+def warning_events(
+    reason: str, names: list[str] | None = None, timeout_s: float = 15.0, configuration: dict | None = None
+) -> dict[str, Any]:
+    """Warning Events with ``reason`` exist on the named sources (in the source namespace)."""
+    ctx = _ctx(configuration)
+    assert ctx.workload is not None
+    wanted = set(names or [])
+
+    def check() -> dict[str, Any]:
+        events = ctx.cluster.core.list_namespaced_event(ctx.workload.source_ns).items
+        hit = {e.involved_object.name for e in events if e.reason == reason and e.type == "Warning"}
+        return {
+            "ok": wanted <= hit if wanted else bool(hit),
+            "found_on": sorted(hit),
+            "wanted": sorted(wanted),
+        }
+
+    _ok, waited, last = wait_until(check, timeout_s, interval=0.5)
+    return {**last, "waited_s": round(waited, 3)}
+
+
+def no_warning_events(configuration: dict | None = None) -> dict[str, Any]:
+    ctx = _ctx(configuration)
+    assert ctx.workload is not None
+    events = [
+        e for e in ctx.cluster.core.list_namespaced_event(ctx.workload.source_ns).items if e.type == "Warning"
+    ]
+    return {"ok": not events, "events": [f"{e.reason} on {e.involved_object.name}" for e in events[:10]]}
+
+
+# --- API traffic (audit log) -----------------------------------------------------------------------------
+
+
+def _audit_window(
+    ctx: ChaosContext, since: str, until: str | None = None
+) -> tuple[list[audit.AuditEvent], float, float]:
+    start = _since(ctx, since)
+    end = _since(ctx, until) if until else time.time()
+    events = audit.read(ctx.cluster.audit_log)
+    return audit.window(events, start, end, ctx.operator_user()), start, end
+
+
+def no_hot_loop(since: str = "fault_at", configuration: dict | None = None) -> dict[str, Any]:
+    """The operator's requests while RBAC is revoked stay within what its documented backoff allows,
+    and decline over the window (first third vs last third)."""
+    ctx = _ctx(configuration)
+    if ctx.cluster.audit_log is None:
+        return {"ok": True, "skipped": True, "why": "no API audit log on this provider"}
+    assert ctx.workload is not None
+    events, start, end = _audit_window(ctx, since)
+    window_s = end - start
+    copies = sum(len(ctx.workload.expected_targets(n)) for n in ctx.workload.sources)
+    budget = audit.hot_loop_budget(window_s, writes_per_attempt=copies)
+    thirds = audit.buckets(events, start, end, 3)
+    out = {
+        "window_s": round(window_s, 2),
+        "budget": budget,
+        "requests_per_s": round(len(events) / window_s, 2) if window_s else None,
+        "thirds": thirds,
+        **audit.summary(events),
+    }
+    ctx.notes.setdefault("hot_loop", []).append(out)
+    out["ok"] = len(events) <= budget and thirds[-1] <= max(thirds[0], 10)
+    return out
+
+
+def no_operator_deletes(since: str = "fault_at", configuration: dict | None = None) -> dict[str, Any]:
+    """The operator deleted no Secret since the mark (K1: a restart replay deletes nothing it does not
+    own, and nothing it owns while the source still lists the namespace)."""
+    ctx = _ctx(configuration)
+    if ctx.cluster.audit_log is None:
+        return {"ok": True, "skipped": True, "why": "no API audit log on this provider"}
+    events, _, _ = _audit_window(ctx, since)
+    deletes = [f"{e.namespace}/{e.code}" for e in events if e.verb == "delete" and e.resource == "secrets"]
+    return {"ok": not deletes, "deletes": deletes[:20], **audit.summary(events)}
+
+
+def write_churn_bounded(
+    since: str = "load_started_at", factor: float = 1.5, configuration: dict | None = None
+) -> dict[str, Any]:
+    """Secret writes during the failover stay near one per copy per source update (no duplicate-write
+    storm from two leaders), and precondition conflicts (409: two writers racing) stay rare."""
+    ctx = _ctx(configuration)
+    if ctx.cluster.audit_log is None:
+        return {"ok": True, "skipped": True, "why": "no API audit log on this provider"}
+    assert ctx.workload is not None
+    events, _, _ = _audit_window(ctx, since)
+    writes = [e for e in events if e.resource == "secrets" and e.verb in ("create", "update", "patch")]
+    conflicts = [e for e in writes if e.code == 409]
+    updates = int(ctx.notes.get("load", {}).get("updates", 0))
+    copies_per_round = sum(len(ctx.workload.expected_targets(n)) for n in ctx.workload.sources)
+    per_source = max(1, len(ctx.workload.sources))
+    # each load round updates every source: copies_per_round writes at most, plus one replay
+    budget = int(factor * (updates + 2) * copies_per_round)
+    return {
+        # One writer with a warm cache gets no 409 here; a few are tolerated for a cache that lags the
+        # takeover. Two writers racing on the same copies produce one per copy they both touch.
+        "ok": len(writes) <= budget and len(conflicts) <= 3,
+        "writes": len(writes),
+        "budget": budget,
+        "conflicts_409": len(conflicts),
+        "source_updates": updates,
+        "sources": per_source,
+        **audit.summary(events),
+    }
+
+
+# --- leadership ------------------------------------------------------------------------------------------
+
+
+def single_leader(timeout_s: float = 30.0, configuration: dict | None = None) -> dict[str, Any]:
+    """Exactly one replica says it leads, and it is the Lease holder."""
+    ctx = _ctx(configuration)
+
+    def check() -> dict[str, Any]:
+        leaders = [
+            r
+            for r in ctx.replica_names()
+            if metric_value(ctx.operator.metrics(r), "replicator_is_leader") == 1
+        ]
+        holder = lease_holder(ctx)["holder"]
+        return {"ok": leaders == [holder], "leaders": leaders, "holder": holder}
+
+    _ok, waited, last = wait_until(check, timeout_s, interval=0.5)
+    return {**last, "waited_s": round(waited, 3)}
+
+
+def no_leader_flapping(
+    max_transitions: int = 2, since: str = "load_started_at", configuration: dict | None = None
+) -> dict[str, Any]:
+    """Leadership changed hands at most ``max_transitions`` times (Lease) and each replica logged at
+    most one 'acquired' per fault it went through (no ping-pong)."""
+    ctx = _ctx(configuration)
+    info = lease_holder(ctx)
+    before = ctx.notes.get("lease_before", {}).get("transitions", info["transitions"])
+    acquired: dict[str, int] = {}
+    lost: dict[str, int] = {}
+    for rec in log_records(ctx, _since(ctx, since)):
+        if rec.get("msg") == "leadership acquired":
+            acquired[rec["replica"]] = acquired.get(rec["replica"], 0) + 1
+        elif rec.get("msg") == "leadership lost":
+            lost[rec["replica"]] = lost.get(rec["replica"], 0) + 1
+    transitions = info["transitions"] - before
+    return {
+        "ok": transitions <= max_transitions and sum(acquired.values()) <= max_transitions + 1,
+        "lease_transitions": transitions,
+        "acquired": acquired,
+        "lost": lost,
+        "holder": info["holder"],
+    }
+
+
+def no_writes_without_leadership(
+    since: str = "load_started_at", configuration: dict | None = None
+) -> dict[str, Any]:
+    """No replica writes a copy while it does not hold the Lease: in each replica's log, no
+    'reconciled' line with writes between its 'leadership lost' (or start) and 'leadership acquired'."""
+    ctx = _ctx(configuration)
+    violations: list[str] = []
+    leading: dict[str, bool] = {}
+    for rec in sorted(log_records(ctx, _since(ctx, since)), key=lambda r: r["ts"]):
+        replica = rec["replica"]
+        msg = rec.get("msg")
+        if msg == "starting":
+            leading[replica] = False
+        elif msg == "leadership acquired":
+            leading[replica] = True
+        elif msg == "leadership lost":
+            leading[replica] = False
+        elif msg == "reconciled" and not leading.get(replica, True):
+            written = sum((rec.get("writes") or {}).values())
+            if written:
+                violations.append(
+                    f"{rec['ts'][11:23]} {replica}: {written} write(s) to {rec.get('object')} "
+                    "after it lost the Lease"
+                )
+    return {"ok": not violations, "violations": violations[:10], "count": len(violations)}
+
+
+def copies_never_regressed(configuration: dict | None = None) -> dict[str, Any]:
+    """No copy ever went back to an older source version while the load ran (a stale writer)."""
+    ctx = _ctx(configuration)
+    watcher = ctx.notes.get("copy_watcher")
+    if watcher is None:
+        raise AssertionError("the copy watcher was not started (start_source_updates starts it)")
+    bad = watcher.regressions()
+    seen = sum(len(v) for v in watcher.versions.values())
+    return {
+        "ok": not bad and seen > 0,
+        "versions_seen": seen,
+        "copies_watched": len(watcher.versions),
+        "regressed": {k: v[-6:] for k, v in list(bad.items())[:5]},
+        "regressed_count": len(bad),
+        "watch_errors": watcher.errors,
+    }
+
+
+# --- namespace churn -------------------------------------------------------------------------------------
+
+
+def churn_left_no_leaks(timeout_s: float = 30.0, configuration: dict | None = None) -> dict[str, Any]:
+    """After the churn: every surviving listed namespace has a correct copy, no copy exists anywhere
+    else, every deleted namespace is really gone, and the near-miss namespace got nothing."""
+    ctx = _ctx(configuration)
+    assert ctx.workload is not None
+    churn = ctx.notes["churn"]
+    name = ctx.notes["churn_source"]
+
+    def check() -> dict[str, Any]:
+        problems = []
+        source = ctx.cluster.core.read_namespaced_secret(name, ctx.workload.source_ns)
+        from fixtures.redact import secret_view
+
+        want = secret_view(source)
+        found = ctx.workload.copies_of(name)
+        for ns in churn["survivors"]:
+            if ns not in found:
+                problems.append(f"{ns}: copy missing")
+            elif secret_view(found[ns]) != want:
+                problems.append(f"{ns}: copy differs")
+        for ns in sorted(set(found) - set(churn["survivors"]) - {ctx.workload.source_ns}):
+            problems.append(f"{ns}: leaked copy")
+        lingering = []
+        for ns in churn["deleted"]:
+            try:
+                obj = ctx.cluster.core.read_namespace(ns)
+                lingering.append(f"{ns} ({obj.status.phase})")
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+        problems.extend(f"{ns}: not deleted" for ns in lingering)
+        return {"ok": not problems, "problems": problems[:20], "survivors": len(churn["survivors"])}
+
+    ok, waited, last = wait_until(check, timeout_s, interval=0.5)
+    if ok and "churn_done_at" in ctx.marks:
+        ctx.recovery["recovery"] = time.monotonic() - ctx.marks["churn_done_at"]
+        last["recovery_s"] = round(ctx.recovery["recovery"], 3)
+    return {**last, "waited_s": round(waited, 3)}

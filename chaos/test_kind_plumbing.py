@@ -1,0 +1,61 @@
+"""The kind variant of "kill the operator" (chaosk8s pod deletion) against a real API server.
+
+The local provider runs no pods, but the API accepts Pod objects: an unscheduled Pod labelled like
+the operator's is deleted through exactly the code path the kind variant uses (chaosk8s with the
+least-privilege chaos-runner token, never a kubeconfig), and the audit log shows who deleted it.
+"""
+
+from __future__ import annotations
+
+import pytest
+from kubernetes import client
+
+from chaos import audit
+from chaos.actions import CHAOS_RUNNER_NS, CHAOS_RUNNER_SA, _kind_delete_pods
+from chaos.conftest import EnvFactory
+from chaos.context import OPERATOR_NAMESPACE
+from fixtures.waiting import eventually
+
+pytestmark = [pytest.mark.chaos, pytest.mark.slow]
+
+
+def test_chaosk8s_pod_deletion_uses_explicit_least_privilege_credentials(chaos_env: EnvFactory) -> None:
+    ctx = chaos_env()
+    pod = client.V1Pod(
+        metadata=client.V1ObjectMeta(
+            name="decoy-operator-pod", labels={"app.kubernetes.io/name": "replicheck-replicator"}
+        ),
+        spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="registry.invalid/none:0")]),
+    )
+
+    def create() -> None:  # the ServiceAccount admission needs the namespace's default ServiceAccount
+        try:
+            ctx.cluster.core.create_namespaced_pod(OPERATOR_NAMESPACE, pod)
+        except client.ApiException as exc:
+            raise AssertionError(f"pod create: {exc.status}") from None
+
+    eventually(create, timeout=30, description="the decoy pod to be created")
+    out = _kind_delete_pods(ctx, None)
+    assert out["deleted_pods"] == ["decoy-operator-pod"]
+    names = [p.metadata.name for p in ctx.cluster.core.list_namespaced_pod(OPERATOR_NAMESPACE).items]
+    assert "decoy-operator-pod" not in names
+    with pytest.raises(AssertionError, match="chaosk8s deleted no pod"):
+        _kind_delete_pods(ctx, None)  # chaosk8s itself returns [] silently; the action must not
+    deleters = {
+        e.user for e in audit.read(ctx.cluster.audit_log) if e.verb == "delete" and e.resource == "pods"
+    }
+    # The audit policy only records ServiceAccounts of replicheck-system; the runner lives elsewhere,
+    # so its requests are not in the log, and the operator's ServiceAccount deleted nothing.
+    assert f"system:serviceaccount:{OPERATOR_NAMESPACE}:replicheck-replicator" not in deleters
+    assert ctx.saved["chaos_runner_secrets"]["KUBERNETES_API_KEY"]
+    review = client.AuthorizationV1Api(ctx.cluster.api).create_subject_access_review(
+        client.V1SubjectAccessReview(
+            spec=client.V1SubjectAccessReviewSpec(
+                user=f"system:serviceaccount:{CHAOS_RUNNER_NS}:{CHAOS_RUNNER_SA}",
+                resource_attributes=client.V1ResourceAttributes(
+                    verb="delete", resource="secrets", namespace="default"
+                ),
+            )
+        )
+    )
+    assert review.status.allowed is False, "the chaos runner may delete operator pods and nothing else"

@@ -1,0 +1,23 @@
+"""Experiment 6 (K6): many listed namespaces created and deleted quickly."""
+
+from __future__ import annotations
+
+import pytest
+
+from chaos.conftest import EnvFactory
+from chaos.journal import run_chaos_experiment
+from chaos.workload import Workload
+from fixtures.dialect import replicate_to
+
+pytestmark = [pytest.mark.chaos, pytest.mark.slow]
+
+
+def test_namespace_churn(chaos_env: EnvFactory) -> None:
+    ctx = chaos_env()
+    # No same-name bystander here: its conflict Event would be an (expected) Warning on the source.
+    ctx.workload = Workload.create(ctx.cluster, sources=1, targets=3, hint="k6", bystander=False)
+    prefix = f"{ctx.cluster.run_id}-churn"
+    ctx.workload.create_source("churn-src", [], annotations=replicate_to([f"^{prefix}-.*"]))
+    ctx.notes.update(churn_prefix=prefix, churn_source="churn-src")
+    result = run_chaos_experiment(ctx, "namespace-churn")
+    assert result.passed, result.failure_report()

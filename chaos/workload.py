@@ -1,0 +1,285 @@
+"""The workload an experiment disturbs: sources, the namespaces they replicate to, and bystanders.
+
+Values are random per write and remembered only as *canaries*: after a run the wrapper scans the
+journal, the operator logs and the records for them (plain and base64), so a leak of Secret data is a
+test failure. Every comparison here is by digest (fixtures.redact), never by value.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from fixtures.cluster import Cluster
+from fixtures.dialect import AUTO_REFLECTS, REFLECTED_VERSION, REFLECTS, replicate_to
+from fixtures.redact import digest, secret_view
+
+POOL = 8
+DOCKERCONFIG = "kubernetes.io/dockerconfigjson"
+
+
+def docker_config(password: str, registry: str = "registry.replicheck.invalid") -> str:
+    """A Docker config JSON like the seed's oci-creds (the registry host is never contacted)."""
+    import json
+
+    auth = base64.b64encode(f"replicheck-bot:{password}".encode()).decode()
+    return json.dumps(
+        {"auths": {registry: {"username": "replicheck-bot", "password": password, "auth": auth}}}
+    )
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+@dataclass
+class Workload:
+    """Sources in one namespace, each replicated to every target namespace."""
+
+    cluster: Cluster
+    source_ns: str
+    sources: list[str]
+    targets: list[str]
+    bystanders: dict[str, dict[str, str]] = field(default_factory=dict)  # ns -> {name, rv}
+    canaries: set[str] = field(default_factory=set)
+    generation: int = 0
+    history: dict[str, list[dict]] = field(default_factory=dict)  # name -> redacted views, oldest first
+    types: dict[str, str] = field(default_factory=dict)
+
+    # -- setup ----------------------------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        cluster: Cluster,
+        *,
+        sources: int = 2,
+        targets: int = 10,
+        hint: str = "wl",
+        bystander: bool = True,
+        docker_source: bool = False,
+    ) -> Workload:
+        source_ns = cluster.create_namespace(f"{hint}-src")
+        with ThreadPoolExecutor(POOL) as pool:
+            names = list(pool.map(lambda i: cluster.create_namespace(f"{hint}-t{i}"), range(targets)))
+        wl = cls(cluster, source_ns, [f"creds-{i}" for i in range(sources)], names)
+        if bystander and names:
+            wl.add_bystander(names[0], wl.sources[0])  # before the source exists: never a copy
+        for name in wl.sources:
+            wl.create_source(name, names)
+        if docker_source:
+            wl.sources.append("oci-creds")
+            wl.create_source("oci-creds", names, type_=DOCKERCONFIG)
+        return wl
+
+    def _payload(self, name: str | None = None, type_: str = "Opaque") -> dict[str, str]:
+        value = secrets.token_hex(12)
+        self.canaries.add(value)
+        data = {"password": b64(value), "username": b64("replicheck")}
+        if type_ == DOCKERCONFIG:
+            data = {".dockerconfigjson": b64(docker_config(value))}
+        self.canaries.update(data[k] for k in data if k != "username")
+        if name is not None:
+            self.history.setdefault(name, []).append(
+                {"type": type_, "data": {k: digest(v) for k, v in data.items()}}
+            )
+        return data
+
+    def create_source(
+        self,
+        name: str,
+        targets: list[str],
+        annotations: dict[str, str] | None = None,
+        type_: str = "Opaque",
+    ) -> None:
+        self.types[name] = type_
+        self.cluster.core.create_namespaced_secret(
+            self.source_ns,
+            client.V1Secret(
+                metadata=client.V1ObjectMeta(name=name, annotations=annotations or replicate_to(targets)),
+                data=self._payload(name, type_),
+                type=type_,
+            ),
+        )
+
+    def add_bystander(self, namespace: str, source_name: str) -> None:
+        """A user's own Secret with the *same name* as a source, in a namespace the source lists.
+
+        It is not a reflection, so the operator must neither overwrite nor delete it (H2, K1); an
+        unchanged resourceVersion proves it. That namespace therefore never holds a copy of the source.
+        """
+        made = self.cluster.core.create_namespaced_secret(
+            namespace,
+            client.V1Secret(metadata=client.V1ObjectMeta(name=source_name), data=self._payload()),
+        )
+        self.bystanders[namespace] = {"name": source_name, "rv": made.metadata.resource_version}
+
+    def intact(self) -> dict[str, Any]:
+        """Every expected copy exists and holds *some* version its source had (old or new, never
+        garbage), and no bystander was touched: what must hold while the operator cannot write."""
+        problems: list[str] = []
+        for name in self.sources:
+            known = self.history.get(name, [])
+            found = self.copies_of(name)
+            for ns in self.expected_targets(name):
+                copy = found.get(ns)
+                if copy is None:
+                    problems.append(f"{ns}/{name}: missing (deleted?)")
+                elif secret_view(copy) not in known:
+                    problems.append(f"{ns}/{name}: data matches no version of the source (corrupted)")
+        problems.extend(self.bystander_problems())
+        return {"ok": not problems, "problems": problems[:25], "problem_count": len(problems)}
+
+    def expected_targets(self, name: str) -> list[str]:
+        taken = {ns for ns, info in self.bystanders.items() if info["name"] == name}
+        return [ns for ns in self.targets if ns not in taken]
+
+    # -- changes --------------------------------------------------------------------------------------
+    def update_sources(self, names: list[str] | None = None) -> dict[str, str]:
+        """New random data on the given (default: all) sources; returns name -> new resourceVersion."""
+        self.generation += 1
+        out = {}
+        for name in names or self.sources:
+            data = self._payload(name, self.types.get(name, "Opaque"))
+            patched = self.cluster.core.patch_namespaced_secret(name, self.source_ns, {"data": data})
+            out[name] = patched.metadata.resource_version
+        return out
+
+    # -- observation ----------------------------------------------------------------------------------
+    def copies_of(self, name: str) -> dict[str, Any]:
+        """Every Secret called ``name`` in the cluster, by namespace (one list call)."""
+        items = self.cluster.core.list_secret_for_all_namespaces(field_selector=f"metadata.name={name}").items
+        return {s.metadata.namespace: s for s in items}
+
+    def consistency(self, names: list[str] | None = None) -> dict[str, Any]:
+        """Compare every copy with its source (digests only). ``ok`` plus what differs, by namespace."""
+        problems: list[str] = []
+        copies_total = 0
+        for name in names or self.sources:
+            try:
+                source = self.cluster.core.read_namespaced_secret(name, self.source_ns)
+            except ApiException as exc:
+                problems.append(f"source {self.source_ns}/{name}: HTTP {exc.status}")
+                continue
+            want = secret_view(source)
+            found = self.copies_of(name)
+            expected = self.expected_targets(name)
+            for ns in expected:
+                copy = found.get(ns)
+                if copy is None:
+                    problems.append(f"{ns}/{name}: missing")
+                    continue
+                copies_total += 1
+                ann = copy.metadata.annotations or {}
+                if ann.get(REFLECTS) != f"{self.source_ns}/{name}" or ann.get(AUTO_REFLECTS) != "True":
+                    problems.append(f"{ns}/{name}: not an auto copy of {self.source_ns}/{name}")
+                elif secret_view(copy) != want:
+                    problems.append(f"{ns}/{name}: data differs from the source")
+            extra = sorted(set(found) - set(expected) - {self.source_ns} - set(self.bystanders))
+            problems.extend(f"{ns}/{name}: unexpected copy outside the listed namespaces" for ns in extra)
+        problems.extend(self.bystander_problems())
+        return {
+            "ok": not problems,
+            "problems": problems[:25],
+            "problem_count": len(problems),
+            "copies": copies_total,
+        }
+
+    def bystander_problems(self) -> list[str]:
+        out = []
+        for ns, info in self.bystanders.items():
+            try:
+                obj = self.cluster.core.read_namespaced_secret(info["name"], ns)
+            except ApiException as exc:
+                out.append(f"bystander {ns}/{info['name']}: HTTP {exc.status} (deleted?)")
+                continue
+            if obj.metadata.resource_version != info["rv"]:
+                out.append(f"bystander {ns}/{info['name']}: modified (resourceVersion changed)")
+        return out
+
+
+class CopyVersionWatcher:
+    """Watches the copies of the workload's sources and remembers, per copy, the sequence of source
+    versions (``reflected-version``) it carried: a copy going *back* to an older version means some
+    writer replayed stale data (e.g. a deposed leader). Read timeouts keep the loop responsive to
+    :meth:`stop`; every reconnect resumes from the last resourceVersion seen."""
+
+    def __init__(self, wl: Workload, max_seconds: float = 180.0) -> None:
+        import threading
+
+        self.wl = wl
+        self.names = set(wl.sources)
+        self.versions: dict[str, list[int]] = {}
+        self.errors = 0
+        self._stop = threading.Event()
+        self._deadline = time.monotonic() + max_seconds
+        start = wl.cluster.core.list_secret_for_all_namespaces(limit=1)
+        self._rv = start.metadata.resource_version
+        self._thread = threading.Thread(target=self._run, name="copy-version-watcher", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from kubernetes import watch
+
+        while not self._stop.is_set() and time.monotonic() < self._deadline:
+            w = watch.Watch()
+            try:
+                for event in w.stream(
+                    self.wl.cluster.core.list_secret_for_all_namespaces,
+                    resource_version=self._rv,
+                    timeout_seconds=30,
+                    _request_timeout=(5, 2),
+                ):
+                    obj = event["object"]
+                    self._rv = obj.metadata.resource_version or self._rv
+                    if obj.metadata.name not in self.names or obj.metadata.namespace == self.wl.source_ns:
+                        continue
+                    version = (obj.metadata.annotations or {}).get(REFLECTED_VERSION, "")
+                    if event["type"] != "DELETED" and version.isdigit():
+                        key = f"{obj.metadata.namespace}/{obj.metadata.name}"
+                        seq = self.versions.setdefault(key, [])
+                        if not seq or seq[-1] != int(version):
+                            seq.append(int(version))
+                    if self._stop.is_set():
+                        break
+            except Exception as exc:  # read timeouts (idle stream) and 410s: reconnect
+                if "410" in str(exc):
+                    self._rv = self.wl.cluster.core.list_secret_for_all_namespaces(
+                        limit=1
+                    ).metadata.resource_version
+                elif "timed out" not in str(exc).lower():
+                    self.errors += 1
+            finally:
+                w.stop()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def regressions(self) -> dict[str, list[int]]:
+        """Copies whose version sequence went backwards (with the sequence, for the report)."""
+        out = {}
+        for key, seq in self.versions.items():
+            if any(b < max(seq[: i + 1]) for i, b in enumerate(seq[1:])):
+                out[key] = seq
+        return out
+
+
+def wait_until(check: Any, timeout: float, interval: float = 0.2) -> tuple[bool, float, Any]:
+    """Poll ``check()`` (returns a dict with ``ok``) until ok or the deadline; (ok, seconds, last)."""
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+    last: Any = None
+    while True:
+        last = check()
+        if last.get("ok"):
+            return True, time.monotonic() - t0, last
+        if time.monotonic() >= deadline:
+            return False, time.monotonic() - t0, last
+        time.sleep(min(interval, max(0.0, deadline - time.monotonic())))

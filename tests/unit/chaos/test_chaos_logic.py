@@ -1,0 +1,489 @@
+"""Pure logic of the chaos part: provider selection, journal judging, scoring, audit counting,
+experiment documents and runbook data (no cluster)."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+from chaos import audit, variants
+from chaos.journal import EXPERIMENTS, ChaosResult, find_leaks, load, run_chaos_experiment
+from chaos.runbooks import (
+    CHECKS,
+    MISSING_CHECK,
+    REMEDIES,
+    RUNBOOKS,
+    SEED,
+    Subject,
+    chosen_remedy,
+    classify_logs,
+    diagnose,
+    regex_verdicts,
+)
+from chaos.scoring import journal_problems, overall_resilience, probe_outcomes, score
+from fixtures.paths import REPO_ROOT
+
+# --- provider selection ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fault", "provider", "impl"),
+    [
+        ("kill-operator", "local", "_local_kill_replica"),
+        ("kill-operator", "kind", "_kind_delete_pods"),
+        ("kill-leader", "kind", "_kind_delete_pods"),
+        ("freeze-leader", "local", "_local_freeze_replica"),
+        ("freeze-leader", "kind", "_kind_delete_pods"),
+        ("thaw-leader", "kind", "_noop"),
+        ("restart-apiserver", "local", "_local_restart_apiserver"),
+        ("restart-apiserver", "kind", "_kind_restart_apiserver"),
+    ],
+)
+def test_each_fault_has_the_right_implementation_per_provider(fault: str, provider: str, impl: str) -> None:
+    import chaos.actions
+
+    name, description = variants.variant(fault, provider)
+    assert name == impl
+    assert callable(getattr(chaos.actions, name))
+    assert description
+
+
+def test_every_fault_exists_on_both_providers_and_nowhere_else() -> None:
+    assert set(variants.VARIANTS) == set(variants.FAULTS)
+    for per_provider in variants.VARIANTS.values():
+        assert set(per_provider) == set(variants.PROVIDERS)
+    with pytest.raises(variants.UnsupportedProvider, match="existing"):
+        variants.variant("kill-operator", "existing")
+    with pytest.raises(ValueError, match="unknown fault"):
+        variants.variant("unplug-the-datacenter", "local")
+
+
+def test_kind_apiserver_restart_stops_only_the_apiserver_container() -> None:
+    [cmd] = variants.kind_apiserver_restart_commands("replicheck-rc123456")
+    assert cmd[:3] == ["docker", "exec", "replicheck-rc123456-control-plane"]
+    assert "crictl stop" in cmd[-1]
+    assert "--name kube-apiserver" in cmd[-1]
+    assert "restart" not in cmd  # never `docker restart` the node: that restarts the operator's pod too
+
+
+def test_pod_delete_arguments_target_the_operator_or_one_named_pod() -> None:
+    every = variants.pod_delete_arguments()
+    assert every == {
+        "label_selector": "app.kubernetes.io/name=replicheck-replicator",
+        "ns": "replicheck-system",
+        "grace_period": 0,
+        "all": True,
+    }
+    one = variants.pod_delete_arguments("replicheck-replicator-5f9c.x")
+    assert one["all"] is False
+    assert one["name_pattern"] == r"^replicheck\-replicator\-5f9c\.x$"
+
+
+def test_chaosk8s_gets_explicit_credentials_not_a_kubeconfig(tmp_path: Path, monkeypatch) -> None:
+    """With a kubeconfig present chaosk8s would ignore its secrets (tooling.md 2.2); inside the guard
+    it builds a client from them, and the environment is restored afterwards."""
+    import chaosk8s
+
+    decoy = tmp_path / "kubeconfig"
+    decoy.write_text("not: used")
+    monkeypatch.setenv("KUBECONFIG", str(decoy))
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
+    secrets = {
+        "KUBERNETES_HOST": "https://127.0.0.1:6443",
+        "KUBERNETES_API_KEY": "t0ken",
+        "KUBERNETES_VERIFY_SSL": "true",
+        "KUBERNETES_CA_CERT_FILE": "/ca.crt",
+    }
+    with variants.chaosk8s_explicit_credentials():
+        api = chaosk8s.create_k8s_api_client(secrets)
+    try:
+        cfg = api.configuration
+        assert cfg.host == "https://127.0.0.1:6443"
+        assert cfg.api_key["authorization"] == "t0ken"
+        assert cfg.verify_ssl is True
+        assert cfg.proxy is None
+    finally:
+        api.close()
+    assert os.environ["KUBECONFIG"] == str(decoy)
+    assert os.environ["HTTP_PROXY"] == "http://proxy.invalid:3128"
+
+
+def test_kind_pod_deletion_fails_loudly_when_nothing_matched(monkeypatch) -> None:
+    import chaosk8s.pod.actions as pod_actions
+
+    from chaos import actions
+
+    calls = []
+
+    def fake_terminate(**kwargs):
+        calls.append(kwargs)
+        return []
+
+    monkeypatch.setattr(pod_actions, "terminate_pods", fake_terminate)
+    monkeypatch.setattr(actions, "chaos_runner_secrets", lambda ctx: {"KUBERNETES_HOST": "h"})
+    with pytest.raises(AssertionError, match="deleted no pod"):
+        actions._kind_delete_pods(object(), "leader-pod")
+    assert calls[0]["name_pattern"] == "^leader\\-pod$"
+    assert calls[0]["secrets"] == {"KUBERNETES_HOST": "h"}
+
+
+# --- judging journals -----------------------------------------------------------------------------------
+
+TOL = {
+    "type": "probe",
+    "name": "ok",
+    "provider": {"type": "python", "module": "chaos.probes", "func": "ok_is_true", "arguments": {}},
+}
+
+
+def _probe(name: str) -> dict:
+    return {
+        "type": "probe",
+        "name": name,
+        "tolerance": TOL,
+        "provider": {"type": "python", "module": "m", "func": "f"},
+    }
+
+
+def _run(name: str, kind: str = "probe", status: str = "succeeded", output=None, exc=None) -> dict:
+    run = {"activity": {"name": name, "type": kind}, "status": status, "output": output}
+    if exc:
+        run["exception"] = exc
+    return run
+
+
+def _journal(**over) -> dict:
+    j = {
+        "experiment": {
+            "steady-state-hypothesis": {"title": "t", "probes": [_probe("ss")]},
+            "method": [{"type": "action", "name": "fault"}, {"type": "probe", "name": "check"}],
+        },
+        "status": "completed",
+        "deviated": False,
+        "steady_states": {
+            "before": {
+                "steady_state_met": True,
+                "probes": [{**_run("ss", output={"ok": True}), "tolerance_met": True}],
+            },
+            "after": {
+                "steady_state_met": True,
+                "probes": [{**_run("ss", output={"ok": True}), "tolerance_met": True}],
+            },
+            "during": [],
+        },
+        "run": [_run("fault", "action", output={}), _run("check", output={"ok": True})],
+        "rollbacks": [_run("undo", "action")],
+    }
+    j.update(over)
+    return j
+
+
+def test_a_clean_journal_passes_with_full_score() -> None:
+    s = score(_journal(), "x", weight=4)
+    assert s.passed
+    assert s.problems == []
+    assert (s.probes_passed, s.probes_total, s.resilience) == (3, 3, 100.0)
+
+
+def test_completed_with_a_missed_steady_state_before_is_a_failure() -> None:
+    """chaoslib: tolerance missed before the method → method skipped, status still 'completed'."""
+    before = {
+        "steady_state_met": False,
+        "probes": [{**_run("ss", output={"ok": False}), "tolerance_met": False}],
+    }
+    j = _journal(steady_states={"before": before, "after": None, "during": []}, run=[])
+    problems = journal_problems(j)
+    assert any("before the method not met" in p for p in problems)
+    assert any("after the method was never checked" in p for p in problems)
+    s = score(j, "x")
+    assert s.probes_passed == 0
+    assert s.probes_total == 3
+
+
+def test_an_action_that_raised_is_a_failure_even_though_status_is_completed() -> None:
+    j = _journal(
+        run=[
+            _run("fault", "action", "failed", exc=["Traceback\n", "AssertionError: boom\n"]),
+            _run("check", output={"ok": True}),
+        ]
+    )
+    assert j["status"] == "completed"
+    assert journal_problems(j) == ["action fault failed: AssertionError: boom"]
+
+
+def test_deviated_rollback_failed_and_not_ok_probe_are_each_reported() -> None:
+    j = _journal(
+        deviated=True,
+        rollbacks=[_run("undo", "action", "failed", exc=["x: y"])],
+        run=[_run("fault", "action"), _run("check", output={"ok": False, "problems": ["ns/a: missing"]})],
+    )
+    problems = journal_problems(j)
+    assert any(p.startswith("deviated") for p in problems)
+    assert any(p.startswith("rollback undo failed") for p in problems)
+    assert any(p.startswith("probe check not ok") and "ns/a: missing" in p for p in problems)
+
+
+def test_interrupted_and_aborted_runs_fail() -> None:
+    assert journal_problems(_journal(status="interrupted"))[0] == "status is 'interrupted', not 'completed'"
+
+
+def test_skipped_probes_are_left_out_of_the_score() -> None:
+    j = _journal(
+        run=[_run("fault", "action"), _run("check", output={"ok": True, "skipped": True, "why": "kind"})]
+    )
+    s = score(j, "x")
+    assert (s.probes_total, s.probes_skipped, s.resilience) == (2, 1, 100.0)
+    outcomes = probe_outcomes(j)
+    assert [o.phase for o in outcomes] == ["before", "after", "method"]
+
+
+def test_overall_resilience_is_the_litmus_weighted_mean() -> None:
+    # Litmus' worked example: weights 2, 4, 8 with 0 %, 100 %, 75 % → (0 + 400 + 600) / 14
+    scores = [
+        {"weight": 2, "resilience": 0},
+        {"weight": 4, "resilience": 100},
+        {"weight": 8, "resilience": 75},
+    ]
+    assert overall_resilience(scores) == 71.4
+    assert overall_resilience([]) is None
+
+
+def test_leaks_are_found_plain_and_base64_and_never_echoed() -> None:
+    import base64
+
+    canary = "3f9a0c1d2e"
+    texts = {
+        "journal": "nothing here",
+        "log": f"value={base64.b64encode(canary.encode()).decode()}",
+        "record": f"x {canary} y",
+    }
+    assert find_leaks({canary}, texts) == ["log", "record"]
+    result = ChaosResult("e", {}, score(_journal(), "e"), Path("j.json"), leaks=["log"])
+    assert not result.passed
+    assert canary not in result.failure_report()
+
+
+def test_experiments_must_run_on_the_main_thread() -> None:
+    errors = []
+
+    def run() -> None:
+        try:
+            run_chaos_experiment(None, "kill-operator")  # type: ignore[arg-type]
+        except RuntimeError as exc:
+            errors.append(str(exc))
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join(10)
+    assert errors
+    assert "main thread" in errors[0]
+
+
+# --- audit counting -------------------------------------------------------------------------------------
+
+
+def _audit_line(
+    aid: str, verb: str, resource: str, code: int, ts: str, stage: str = "ResponseComplete"
+) -> str:
+    return json.dumps(
+        {
+            "auditID": aid,
+            "stage": stage,
+            "verb": verb,
+            "user": {"username": "system:serviceaccount:a:b"},
+            "objectRef": {"resource": resource, "namespace": "ns"},
+            "responseStatus": {"code": code},
+            "requestReceivedTimestamp": ts,
+            "userAgent": "ua",
+        }
+    )
+
+
+def test_audit_events_are_counted_once_per_request() -> None:
+    lines = [
+        _audit_line("1", "watch", "secrets", 200, "2026-01-01T00:00:00.000000Z", "ResponseStarted"),
+        _audit_line("1", "watch", "secrets", 200, "2026-01-01T00:00:00.000000Z"),
+        _audit_line("2", "patch", "secrets", 403, "2026-01-01T00:00:01.500000Z"),
+        "{half a line",
+        _audit_line("3", "patch", "secrets", 403, "2026-01-01T00:00:05.000000Z"),
+    ]
+    events = audit.parse(lines)
+    assert [e.audit_id for e in events] == ["1", "2", "3"]
+    start = events[0].received
+    assert audit.summary(events)["by_code"] == {"403": 2, "200": 1}
+    assert audit.buckets(events, start, start + 6, 3) == [2, 0, 1]
+    assert len(audit.window(events, start + 1, start + 6, "system:serviceaccount:a:b")) == 2
+    assert audit.window(events, start, start + 6, "someone-else") == []
+
+
+def test_hot_loop_budget_allows_backoff_and_rejects_a_tight_loop() -> None:
+    # 0.2 s doubling to 15 s with 50 % jitter: at most a handful of attempts in 20 s
+    assert audit.max_attempts(20, 0.2, 15.0) == 8
+    assert audit.max_attempts(0.05, 0.2, 15.0) == 1
+    budget = audit.hot_loop_budget(20, writes_per_attempt=23)
+    assert budget < 400
+    tight_loop = 20 * 10 * 23  # every copy retried ten times a second
+    assert tight_loop > 10 * budget
+
+
+# --- experiment documents ---------------------------------------------------------------------------------
+
+EXPERIMENT_FILES = sorted(EXPERIMENTS.glob("*.yaml"))
+
+
+def test_there_are_six_experiments_each_with_a_pytest_wrapper() -> None:
+    names = [p.stem for p in EXPERIMENT_FILES]
+    assert len(names) == 6, names
+    wrappers = "\n".join(p.read_text() for p in (REPO_ROOT / "chaos").glob("test_*.py"))
+    for name in names:
+        assert f'"{name}"' in wrappers, f"no pytest wrapper runs {name}"
+
+
+@pytest.mark.parametrize("path", EXPERIMENT_FILES, ids=lambda p: p.stem)
+def test_experiment_documents_are_valid_and_complete(path: Path) -> None:
+    exp = load(path.stem)  # loads and runs chaoslib's validation (imports every Python activity)
+    assert exp["configuration"]["replicheck_context"]
+    ext = next(e for e in exp["extensions"] if e["name"] == "replicheck")
+    assert 1 <= ext["weight"] <= 10
+    assert set(ext["runbooks"]) <= set(RUNBOOKS)
+    for probe in exp["steady-state-hypothesis"]["probes"]:
+        assert probe["tolerance"]["provider"]["func"] == "ok_is_true"
+    assert exp.get("rollbacks"), "every experiment restores what it broke"
+    kinds = [a["type"] for a in exp["method"]]
+    assert "action" in kinds
+    assert "probe" in kinds
+    names = [a["name"] for a in exp["method"]]
+    assert len(names) == len(set(names)), "probe outcomes are matched by name"
+    for activity in exp["method"] + exp["rollbacks"]:
+        assert "timeout" not in activity, "chaoslib never enforces an activity timeout: use the function's"
+    used = {
+        a["provider"]["arguments"].get("runbook")
+        for a in exp["method"]
+        if a["provider"].get("func") == "run_runbook"
+    }
+    assert used == set(ext["runbooks"])
+    raw = yaml.safe_load(path.read_text())
+    assert "secrets" not in raw, "credentials are never written into an experiment document"
+
+
+# --- runbooks -----------------------------------------------------------------------------------------------
+
+
+def _seed_text() -> str | None:
+    for base in (REPO_ROOT.parent, Path("/work")):
+        path = base / SEED
+        if path.exists():
+            return path.read_text()
+    return None
+
+
+def test_runbook_steps_are_the_seed_steps_as_written() -> None:
+    text = _seed_text()
+    if text is None:
+        pytest.skip(f"seed {SEED} not present next to the repository")
+    for rb in RUNBOOKS.values():
+        block = text.split(f"**{rb.title}**: {rb.trigger}:", 1)[1].split("\n\n", 1)[0]
+        written = [line.split(". ", 1)[1] for line in block.strip().splitlines()]
+        assert [s.text for s in rb.steps] == written, rb.title
+        assert rb.section in text
+
+
+def test_every_step_has_a_check_and_every_remedy_exists() -> None:
+    for rb in RUNBOOKS.values():
+        assert [s.number for s in rb.steps] == list(range(1, len(rb.steps) + 1))
+        for step in rb.steps:
+            assert step.check in CHECKS
+            assert step.kind in {"query", "log-search", "access-review", "alert", "remedy"}
+            assert step.remedy is None or step.remedy in REMEDIES
+    assert "reflection-auto-enabled" in MISSING_CHECK["auto-disabled"]
+
+
+def test_remedy_choice_prefers_the_identifying_steps_implied_fix() -> None:
+    assert chosen_remedy("Replication Failure", 4)[0] == "grant-rbac"
+    assert chosen_remedy("Replication Failure", None) is None  # no remedy step written
+    assert chosen_remedy("Missing Secret", 2)[0] == "manual-copy"  # step 2 implies nothing → step 4
+    assert chosen_remedy("Missing Secret", 3)[0] == "add-namespace"
+    assert chosen_remedy("Authentication Failure", None)[0] == "rotate-credentials"
+    assert chosen_remedy("Pod Not Running", 1) is None  # alert only
+
+
+def test_log_classification_names_every_cause_in_order() -> None:
+    records = [
+        {"level": "warning", "msg": "watch failed; retrying with backoff", "error": "connection", "ts": "1"},
+        {
+            "level": "error",
+            "msg": "forbidden: cannot watch secrets at cluster scope (RBAC: grant watch on secrets)",
+            "ts": "2",
+        },
+        {"level": "info", "msg": "reconciled", "ts": "3"},
+    ]
+    causes, examples = classify_logs(records)
+    assert causes == ["apiserver-unavailable", "rbac"]
+    assert len(examples) == 2
+
+
+def test_patterns_from_secrets_are_evaluated_with_a_deadline() -> None:
+    verdicts = regex_verdicts(["ns-a", "*", "(a+)+", "late"], "a" * 40 + "c", timeout_s=1.0)
+    assert verdicts["ns-a"] == "nomatch"
+    assert verdicts["*"].startswith("invalid")
+    assert verdicts["(a+)+"] == "timeout"
+    assert verdicts["late"] == "not-evaluated"
+
+
+def test_a_runbook_that_cannot_see_the_cause_is_a_finding(monkeypatch) -> None:
+    from chaos import runbooks
+    from chaos.runbooks import Outcome
+
+    ctx = type("Ctx", (), {"runbooks": [], "marks": {}})()
+    for name in CHECKS:
+        monkeypatch.setitem(runbooks.CHECKS, name, lambda c, s: Outcome("ok", "fine"))
+    result = diagnose(
+        ctx, "Replication Failure", "auto-enabled missing", "auto-disabled", Subject("s", "n", "t")
+    )
+    assert result["identifying_step"] is None
+    assert "cannot diagnose" in result["finding"]
+    assert "reflection-auto-enabled" in result["finding"]
+    assert ctx.runbooks == [result]
+
+
+def test_every_request_of_a_chaos_client_has_a_deadline() -> None:
+    from kubernetes import client
+
+    from chaos.context import bound_requests
+
+    seen = []
+
+    api = client.ApiClient(client.Configuration())
+    real = api.rest_client
+
+    class Inner:
+        def request(self, *args, _request_timeout=None, **kwargs):
+            seen.append(_request_timeout)
+
+        def close(self) -> None:
+            real.close()
+
+    try:
+        api.rest_client = Inner()
+        bound_requests(api)
+        bound_requests(api)  # idempotent
+        api.rest_client.request("GET", "https://127.0.0.1/x")
+        api.rest_client.request("GET", "https://127.0.0.1/x", _request_timeout=(1, 2))
+    finally:
+        api.close()
+    assert seen == [(5.0, 30.0), (1, 2)]
+
+
+def test_a_backtracking_report_is_not_mistaken_for_a_plain_invalid_annotation() -> None:
+    msg = (
+        "invalid annotation on source; source skipped: annotation reflector.v1.k8s.emberstack.com/"
+        "reflection-allowed-namespaces: entry '(a|a)+' takes over 0.05s to match 'aaac' "
+        "(catastrophic backtracking)"
+    )
+    causes, _ = classify_logs([{"level": "error", "msg": msg, "ts": "1"}])
+    assert causes == ["pathological-pattern"]
