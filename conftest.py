@@ -4,14 +4,40 @@ from __future__ import annotations
 
 import os
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 # Our own profiles. Registering "ci" replaces Hypothesis' built-in one, which it would otherwise
 # load silently because CI sets CI=true; the Makefile selects the profile with PROFILE=.
-_COMMON = {"deadline": None, "print_blob": True, "suppress_health_check": [HealthCheck.too_slow]}
-settings.register_profile("dev", max_examples=5, **_COMMON)
-settings.register_profile("ci", max_examples=15, derandomize=True, database=None, **_COMMON)
-settings.register_profile("nightly", max_examples=300, **_COMMON)
+# Cluster examples cost a round trip each: no explain phase (it re-runs failing examples), one bug
+# at a time. stateful_step_count only affects the replication state machine.
+_COMMON = {
+    "deadline": None,
+    "print_blob": True,
+    "suppress_health_check": [HealthCheck.too_slow],
+    "phases": tuple(p for p in Phase if p is not Phase.explain),
+    "report_multiple_bugs": False,
+}
+settings.register_profile("dev", max_examples=5, stateful_step_count=10, **_COMMON)
+settings.register_profile(
+    "ci", max_examples=15, stateful_step_count=15, derandomize=True, database=None, **_COMMON
+)
+settings.register_profile("nightly", max_examples=300, stateful_step_count=30, **_COMMON)
+# `make mutation`: few derandomized examples and no shrinking (a mutant only has to be caught, and
+# shrinking a timed-out example costs a minute per attempt).
+settings.register_profile(
+    "mutation",
+    max_examples=5,
+    stateful_step_count=10,
+    derandomize=True,
+    database=None,
+    **{**_COMMON, "phases": (Phase.explicit, Phase.generate)},
+)
+# Per-property caps: the cluster replication properties (5, 6, 11) use "<profile>.replication" and the
+# state machine "<profile>.machine" when registered (properties.recording.tuned); examples there
+# cost ~0.3 s (machine runs ~1 s), so CI affords more of them than of the kustomize-heavy Property 7.
+settings.register_profile("ci.replication", settings.get_profile("ci"), max_examples=40)
+settings.register_profile("ci.machine", settings.get_profile("ci"), max_examples=25)
+settings.register_profile("nightly.machine", settings.get_profile("nightly"), max_examples=150)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 pytest_plugins = ["fixtures.plugin", "fixtures.diagnostics"]

@@ -1,0 +1,433 @@
+"""Cluster side of the property tests: a watch on every copy of one object, and per-example setup.
+
+:class:`NameWatch` keeps a value-free view of every Secret (or ConfigMap) with one name, in *all*
+namespaces, current through one watch. Checks poll that local view (no API round trip per poll),
+and every change is stamped with its arrival time, so latencies are the moments the API server
+reported the copies, not the next poll. Watching cluster-wide is what lets "nowhere else" mean
+nowhere: an object with the example's unique name in any namespace it did not expect is a stray.
+
+:class:`ExampleEnv` is one Hypothesis example: fresh run-id-prefixed namespaces, the source, a
+witness mirror, unrelated objects; everything it created is removed on exit, pass or fail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from fixtures.cluster import Cluster
+from fixtures.dialect import mirror_of
+from fixtures.record import record
+from fixtures.waiting import assert_mapping_equal, eventually
+from properties import recording
+from properties.model import SLO_SECONDS, Kind, Names, SourceSpec, b64, first_last, object_view
+
+EXAMPLE_LABEL = "replicheck.io/example"
+POLL = 0.02  # the local view is in memory: polling it is cheap
+View = dict[str, Any]
+
+
+class WatchBroken(RuntimeError):
+    """The watch could not be kept open; not an AssertionError, so waits stop at once."""
+
+
+def _lines(resp: Any) -> Iterator[bytes]:
+    buf = b""
+    for chunk in resp.stream(amt=None, decode_content=False):
+        buf += chunk
+        while (nl := buf.find(b"\n")) >= 0:
+            line, buf = buf[:nl], buf[nl + 1 :]
+            if line.strip():
+                yield line
+
+
+class NameWatch:
+    """Views of every ``kind`` object called ``name`` in the cluster, kept current by a watch."""
+
+    def __init__(self, cluster: Cluster, kind: Kind, name: str) -> None:
+        self.kind, self.name = kind, name
+        self.api = client.ApiClient(cluster.api.configuration)  # own pool: the stream holds a connection
+        core = client.CoreV1Api(self.api)
+        self._list_fn = (
+            core.list_secret_for_all_namespaces
+            if kind == "Secret"
+            else core.list_config_map_for_all_namespaces
+        )
+        self.views: dict[str, View] = {}
+        self.history: list[tuple[float, str, View | None]] = []  # (arrival, namespace, view or deleted)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._resp: Any = None
+        self._rv = ""
+        self._error: str | None = None
+        self._thread = threading.Thread(target=self._run, name=f"watch-{name}", daemon=True)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def __enter__(self) -> NameWatch:
+        self._relist()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        resp = self._resp
+        if resp is not None:
+            with contextlib.suppress(Exception):
+                resp.shutdown()
+        if self._thread.is_alive():
+            self._thread.join(10)
+        self.api.close()
+
+    # -- reading -------------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, View]:
+        if self._error:
+            raise WatchBroken(f"watch on {self.kind} {self.name} broke: {self._error}")
+        with self._lock:
+            return dict(self.views)
+
+    def arrivals(self, expected: Mapping[str, View | None], since: float) -> dict[str, float]:
+        """For each namespace, when it first reached its expected view (None = deleted) after ``since``.
+
+        Views are compared on the expected view's keys only.
+        """
+        out: dict[str, float] = {}
+        with self._lock:
+            history = list(self.history)
+        for t, ns, view in history:
+            if t < since or ns in out or ns not in expected:
+                continue
+            want = expected[ns]
+            if (want is None and view is None) or (
+                want is not None and view is not None and project(view, want) == want
+            ):
+                out[ns] = t
+        return out
+
+    # -- the watch thread ------------------------------------------------------------------------
+    def _apply(self, etype: str, obj: Mapping[str, Any], at: float) -> None:
+        meta = obj.get("metadata") or {}
+        ns = meta.get("namespace", "")
+        with self._lock:
+            if etype == "DELETED":
+                self.views.pop(ns, None)
+                self.history.append((at, ns, None))
+            else:
+                view = object_view({"kind": self.kind, **obj}, version=True, identity=True)
+                self.views[ns] = view
+                self.history.append((at, ns, view))
+            if rv := meta.get("resourceVersion"):
+                self._rv = rv
+
+    def _relist(self) -> None:
+        resp = self._list_fn(field_selector=f"metadata.name={self.name}", _preload_content=False)
+        doc = json.loads(resp.data)
+        at = time.monotonic()
+        seen = set()
+        for obj in doc.get("items") or []:
+            seen.add(obj["metadata"]["namespace"])
+            self._apply("ADDED", obj, at)
+        with self._lock:
+            for ns in set(self.views) - seen:
+                self.views.pop(ns, None)
+                self.history.append((at, ns, None))
+            self._rv = doc["metadata"]["resourceVersion"]
+
+    def _run(self) -> None:
+        failures = 0
+        first_failure = 0.0
+        while not self._stop.is_set():
+            try:
+                self._resp = self._list_fn(
+                    field_selector=f"metadata.name={self.name}",
+                    watch=True,
+                    resource_version=self._rv,
+                    allow_watch_bookmarks=True,
+                    timeout_seconds=300,
+                    _preload_content=False,
+                )
+                try:
+                    for line in _lines(self._resp):
+                        event = json.loads(line)
+                        at = time.monotonic()
+                        etype, obj = event.get("type"), event.get("object") or {}
+                        if etype == "ERROR":
+                            if obj.get("code") == 410:
+                                self._relist()
+                                break
+                            raise RuntimeError(f"{obj.get('code')} {obj.get('message')}")
+                        if etype == "BOOKMARK":
+                            self._rv = (obj.get("metadata") or {}).get("resourceVersion") or self._rv
+                            continue
+                        self._apply(etype, obj, at)
+                        failures = 0
+                finally:
+                    with contextlib.suppress(Exception):
+                        self._resp.release_conn()
+            except Exception as exc:  # reconnect: a short outage must not fail the property
+                if self._stop.is_set():
+                    return
+                if failures == 0:
+                    first_failure = time.monotonic()
+                failures += 1
+                if time.monotonic() - first_failure > 15:
+                    self._error = f"{type(exc).__name__}: {exc}"[:300]
+                    return
+                self._stop.wait(0.2)
+                with contextlib.suppress(Exception):
+                    if isinstance(exc, ApiException) and exc.status == 410:
+                        self._relist()
+
+
+def _newer(a: str | None, b: str | None) -> bool:
+    """resourceVersions are opaque; compare them only when both are integers (etcd's are)."""
+    return bool(a and b and a.isdigit() and b.isdigit() and int(a) > int(b))
+
+
+def decided(
+    expected: Mapping[str, View],
+    snapshot: Mapping[str, View],
+    *,
+    final: bool = False,
+    source_rv: str | None = None,
+    src_key: str | None = None,
+) -> str | None:
+    """Why a mismatch can no longer resolve itself within the wait, if it cannot.
+
+    * an object expected untouched (its view pins uid/resourceVersion) was replaced or written;
+    * an object carries the source's current ``reflected-version`` but not the expected content,
+      or sits where no copy belongs (the operator already processed this version);
+    * ``final``: every expected namespace matches (the positive signal) yet objects exist elsewhere.
+    """
+    for ns, view in expected.items():
+        got = snapshot.get(ns)
+        if got is None:
+            continue
+        if "uid" in view and got.get("uid") != view["uid"]:
+            return f"{ns}: the object expected untouched was replaced (uid {view['uid']} -> {got.get('uid')})"
+        if "resourceVersion" in view and _newer(got.get("resourceVersion"), view["resourceVersion"]):
+            return (
+                f"{ns}: the object expected untouched was written "
+                f"(resourceVersion {view['resourceVersion']} -> {got.get('resourceVersion')})"
+            )
+        rv = view.get("reflected-version") or source_rv
+        if rv is not None and got.get("reflected-version") == rv and project(got, view) != view:
+            return f"{ns} claims reflected-version {rv} but differs from that version"
+    strays = sorted(set(snapshot) - set(expected))
+    for ns in strays:
+        got = snapshot[ns]
+        if (
+            source_rv is not None
+            and got.get("reflects") == src_key
+            and got.get("reflected-version") == source_rv
+        ):
+            return f"{ns} holds a copy of the current source version {source_rv} where none belongs"
+    if final and strays and all(project(snapshot.get(ns) or {}, v) == v for ns, v in expected.items()):
+        return f"every expected namespace matches, yet objects exist in {strays}"
+    return None
+
+
+def project(view: View, like: View) -> View:
+    """``view`` restricted to the keys of ``like`` (what an expectation cares about)."""
+    return {k: view.get(k) for k in like}
+
+
+def _strip_identity(view: View) -> View:
+    return {k: v for k, v in view.items() if k not in ("uid", "resourceVersion")}
+
+
+class ExampleEnv:
+    """One example's namespaces and objects. Use as a context manager: everything is removed on exit."""
+
+    def __init__(self, cluster: Cluster, hint: str, kind: Kind = "Secret") -> None:
+        self.cluster = cluster
+        self.hint = hint
+        self.core = cluster.core
+        self.kind: Kind = kind
+        self.names = Names(cluster.namespace_name(hint))
+        self.name = f"oci-creds-{secrets.token_hex(4)}"
+        self.created: list[str] = []
+        self.deleted: set[str] = set()
+        self.watch = NameWatch(cluster, kind, self.name)
+
+    @property
+    def src_key(self) -> str:
+        return f"{self.names.source}/{self.name}"
+
+    def __enter__(self) -> ExampleEnv:
+        self.watch.__enter__()
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        try:
+            self.watch.close()
+        finally:
+            alive = [ns for ns in self.created if ns not in self.deleted]
+            if exc_type is None or not recording.keep_for_diagnostics(self.cluster, alive):
+                for ns in alive:
+                    self.cluster.delete_namespace(ns)
+
+    # -- namespaces ------------------------------------------------------------------------------
+    def create_namespace(self, name: str) -> str:
+        self.cluster.create_namespace(
+            hint=self.hint,
+            labels={EXAMPLE_LABEL: self.names.prefix},
+            name=name,
+        )
+        self.created.append(name)
+        return name
+
+    def delete_namespace(self, name: str) -> None:
+        self.cluster.delete_namespace(name)
+        self.deleted.add(name)
+
+    # -- objects (raw JSON both ways: no model conversion of MiB payloads) ---------------------------
+    def create(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        fn = (
+            self.core.create_namespaced_secret
+            if self.kind == "Secret"
+            else self.core.create_namespaced_config_map
+        )
+        return json.loads(fn(namespace, body, _preload_content=False).data)
+
+    def replace(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        fn = (
+            self.core.replace_namespaced_secret
+            if self.kind == "Secret"
+            else self.core.replace_namespaced_config_map
+        )
+        return json.loads(fn(body["metadata"]["name"], namespace, body, _preload_content=False).data)
+
+    def patch(self, namespace: str, patch: dict[str, Any]) -> dict[str, Any]:
+        fn = (
+            self.core.patch_namespaced_secret
+            if self.kind == "Secret"
+            else self.core.patch_namespaced_config_map
+        )
+        return json.loads(fn(self.name, namespace, patch, _preload_content=False).data)
+
+    def delete(self, namespace: str) -> None:
+        fn = (
+            self.core.delete_namespaced_secret
+            if self.kind == "Secret"
+            else self.core.delete_namespaced_config_map
+        )
+        _ = fn(self.name, namespace, _preload_content=False).data  # read fully: returns the connection
+
+    def create_source(self, spec: SourceSpec, annotations: Mapping[str, str]) -> dict[str, Any]:
+        return self.create(self.names.source, spec.body(self.name, annotations))
+
+    def replace_source(self, spec: SourceSpec, annotations: Mapping[str, str]) -> dict[str, Any]:
+        return self.replace(self.names.source, spec.body(self.name, annotations))
+
+    def create_witness(self) -> dict[str, Any]:
+        """A same-name manual mirror (Opaque, empty) in the witness namespace.
+
+        The source's allowed list always names the witness, so every reconcile of a new source
+        version fills it: its ``reflected-version`` is the positive signal that the operator processed
+        that version, before any "nowhere else" assertion.
+        """
+        body: dict[str, Any] = {"apiVersion": "v1", "kind": self.kind, "metadata": {"name": self.name}}
+        body["metadata"]["annotations"] = mirror_of(self.names.source, self.name)
+        if self.kind == "Secret":
+            body["type"] = "Opaque"
+        return self.create(self.names.witness, body)
+
+    def create_unrelated(self, namespace: str, tag: str) -> dict[str, Any]:
+        """A same-name object nobody replicates: it must never be written or deleted."""
+        body: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": self.kind,
+            "metadata": {"name": self.name, "labels": {"owner": "someone-else"}},
+        }
+        if self.kind == "Secret":
+            body["type"] = "Opaque"
+            body["data"] = {"mine": b64(f"keep-{tag}".encode())}
+        else:
+            body["data"] = {"mine": f"keep-{tag}"}
+        return self.create(namespace, body)
+
+    # -- expectations ----------------------------------------------------------------------------
+    def converge(
+        self,
+        expected: Mapping[str, View],
+        *,
+        description: str,
+        ignore: Iterable[str] = (),
+        deadline: float | None = None,
+        final: bool = False,
+        source_rv: str | None = None,
+    ) -> None:
+        """Wait until the objects called ``name`` in the whole cluster are exactly ``expected``
+        (namespace → view; every other namespace must have none), namespaces in ``ignore`` aside.
+
+        ``deadline`` is the monotonic time the awaited change was requested: the bound is then
+        ``SLO_SECONDS`` from that moment, not from the call.
+
+        The wait stops early, failing, once the outcome is decided (see :func:`decided`):
+        ``source_rv`` is the source's current resourceVersion, ``final`` says that no deletion is
+        pending (so an object where none is expected cannot go away by itself any more).
+        """
+        skip = set(ignore)
+        timeout = SLO_SECONDS if deadline is None else max(0.0, deadline + SLO_SECONDS - time.monotonic())
+        verdict: list[str] = []
+
+        def check() -> None:
+            snapshot = {ns: v for ns, v in self.watch.snapshot().items() if ns not in skip}
+            actual = {
+                ns: project(v, expected[ns]) if ns in expected else _strip_identity(v)
+                for ns, v in snapshot.items()
+            }
+            try:
+                assert_mapping_equal(expected, actual, "namespace")
+            except AssertionError as exc:
+                if reason := decided(
+                    expected, snapshot, final=final, source_rv=source_rv, src_key=self.src_key
+                ):
+                    verdict.append(f"{reason}:\n{exc}")
+                    return
+                raise
+
+        eventually(check, timeout=timeout, interval=POLL, description=description)
+        if verdict:
+            raise AssertionError(f"{description}: {verdict[0]}")
+
+    def latency(
+        self,
+        prop: str,
+        event: str,
+        expected: Mapping[str, View | None],
+        since: float,
+        **extra: Any,
+    ) -> tuple[float | None, float | None]:
+        """Record first/last arrival of ``expected`` after ``since`` (seconds) for the report."""
+        arrivals = self.watch.arrivals(expected, since)
+        first, last = first_last(arrivals, since)
+        if first is not None:
+            record(
+                "latency",
+                property=prop,
+                event=event,
+                object_kind=self.kind,
+                first_copy_s=round(first, 4),
+                last_copy_s=round(last or first, 4),
+                copies=len(arrivals),
+                **extra,
+            )
+        return first, last
+
+
+def timed(action: Callable[[], Any]) -> tuple[float, Any]:
+    """Run an API write; return the monotonic time just before it was sent, and its result."""
+    start = time.monotonic()
+    return start, action()

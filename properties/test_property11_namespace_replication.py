@@ -1,0 +1,109 @@
+"""Property 11: Reflector Namespace Replication.
+
+*For any* sequence of edits: adding a namespace to the allowed list (and to the auto list) yields a
+copy there; creating a listed namespace after the source yields a copy; removing a namespace from
+either list deletes its auto copy. After every edit the cluster converges, within 60 s of the
+request, to exactly the copies the lists name (an empty auto list meaning every allowed namespace).
+
+When an edit should change nothing visible (e.g. listing a namespace that does not exist yet), the
+source's content is bumped and every copy must pick it up: that is the positive signal that the
+operator processed the edit, before asserting that no copy appeared or vanished.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import allure
+import pytest
+from hypothesis import event, given, note
+
+from fixtures.cluster import Cluster
+from properties.model import NamespaceReplicationCase, SourceSpec, copy_view, mirror_view, object_view
+from properties.observe import ExampleEnv, timed
+from properties.recording import tuned
+from properties.strategies import namespace_replication_cases
+
+pytestmark = [pytest.mark.property, pytest.mark.usefixtures("operator")]
+
+BARRIER_KEY = "replicheck-barrier"
+
+
+@allure.feature("reflector-deployment")
+@allure.story("Property 11: Reflector Namespace Replication")
+@tuned("replication")
+@given(case=namespace_replication_cases())
+def test_listed_namespaces_get_copies_and_delisted_ones_lose_them(
+    cluster: Cluster, case: NamespaceReplicationCase
+) -> None:
+    with ExampleEnv(cluster, "p11", case.source.kind) as env:
+        names = env.names
+        slot_ns = {i: names.slot(i, s.logical) for i, s in enumerate(case.slots)}
+        state = case.initial_state()
+        spec = case.source
+        note(f"object {env.name}; source {names.source}; slots {slot_ns}")
+
+        for ns in (names.source, names.witness, *(slot_ns[i] for i in sorted(state.existing))):
+            env.create_namespace(ns)
+        env.create_witness()
+
+        source: dict[str, Any] = {}
+
+        def write(new_spec: SourceSpec, *, create: bool = False) -> float:
+            nonlocal source
+            ann = state.annotations(names, case.slots)
+            write = env.create_source if create else env.replace_source
+            start, source = timed(lambda: write(new_spec, ann))
+            return start
+
+        def rv() -> str:
+            return source["metadata"]["resourceVersion"]
+
+        def expected(version: bool) -> dict[str, dict[str, Any]]:
+            rv = source["metadata"]["resourceVersion"]
+            return {
+                names.source: object_view(source, identity=True),
+                names.witness: mirror_view(spec, env.src_key, rv, version=version),
+                **{slot_ns[i]: copy_view(spec, env.src_key, rv, version=version) for i in state.copies()},
+            }
+
+        start = write(spec, create=True)
+        env.converge(expected(True), description="initial copies", deadline=start, source_rv=rv())
+
+        bumps = 0
+        for step, op in enumerate(case.ops, 1):
+            before = state.copies()
+            if not state.apply(op):
+                continue
+            event(f"op {op.op}")
+            what = f"step {step}: {op.op} {slot_ns[op.slot]}"
+            if op.op == "create":
+                start = time.monotonic()
+                env.create_namespace(slot_ns[op.slot])
+            else:
+                start = write(spec)
+            after = state.copies()
+            env.converge(expected(False), description=f"copies after {what}", deadline=start, source_rv=rv())
+            changed: dict[str, dict[str, Any] | None] = {
+                **{slot_ns[i]: expected(False)[slot_ns[i]] for i in after - before},
+                **{slot_ns[i]: None for i in before - after},
+            }
+            if changed:
+                env.latency("11", op.op, changed, start)
+            else:
+                # Nothing visible should change: bump the content, and once every copy has it the
+                # operator has processed the edit; only then is "no copy appeared" meaningful.
+                bumps += 1
+                spec = spec.with_payload(spec.payload.with_data(**{BARRIER_KEY: str(bumps).encode()}))
+                start = write(spec)
+                want = expected(True)
+                env.converge(
+                    want,
+                    description=f"content bump after {what} (nothing else changes)",
+                    deadline=start,
+                    source_rv=rv(),
+                )
+                env.latency(
+                    "6", "update", {slot_ns[i]: want[slot_ns[i]] for i in after}, start, change="bump"
+                )
