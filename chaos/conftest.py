@@ -117,14 +117,7 @@ def chaos_env(
 def _local_env(
     plane, impl: Implementation, replicas: int, extra_args: list[str]
 ) -> tuple[ChaosContext, Callable[[], None]]:
-    cluster = Cluster(
-        "local",
-        plane.kubeconfig,
-        plane.run_id,
-        pgid=plane.pgid,
-        audit_log=plane.audit_log,
-        run_dir=plane.run_dir,
-    )
+    cluster = plane.cluster()
     run_dir = Path(plane.run_dir) / "operator"
     deployment = impl.deploy(cluster, run_dir, replicas=replicas, extra_args=extra_args)
     ctx = ChaosContext("local", cluster, LocalOperator(deployment), run_dir, plane=plane)

@@ -96,14 +96,7 @@ def private_operator(
     if not impl.can_deploy_locally():
         pytest.skip(f"{impl.name} cannot run as a local process; this scenario needs a private cluster")
     plane = request.getfixturevalue("private_control_plane")
-    handle = Cluster(
-        "local",
-        plane.kubeconfig,
-        plane.run_id,
-        pgid=plane.pgid,
-        audit_log=plane.audit_log,
-        run_dir=plane.run_dir,
-    )
+    handle = plane.cluster()
     started: list[LocalDeployment] = []
 
     def start(**options: object) -> PrivateOperator:
