@@ -196,7 +196,10 @@ def test_a_stale_cluster_is_found_and_removed_next_time() -> None:
         os.kill(owner.pid, signal.SIGKILL)
         owner.wait()
         assert any(state.ours(pid) for pid in state.pids.values()), "expected orphans to clean up"
+        stale_lock = Path(state.run_dir).parent / f".session-{owner.pid}.json.lock"
+        stale_lock.touch()  # what a killed pytest leaves of its session record
         removed = clean_stale_runs()
+        assert not stale_lock.exists()
         assert state.run_id in removed
         eventually(lambda: _all_gone(state), timeout=30, description="the stale run to be removed")
     finally:
