@@ -26,8 +26,8 @@ settings.register_profile("nightly", max_examples=300, stateful_step_count=30, *
 # shrinking a timed-out example costs a minute per attempt).
 settings.register_profile(
     "mutation",
-    max_examples=5,
-    stateful_step_count=10,
+    max_examples=10,
+    stateful_step_count=12,
     derandomize=True,
     database=None,
     **{**_COMMON, "phases": (Phase.explicit, Phase.generate)},

@@ -90,6 +90,23 @@ class NameWatch:
         self.api.close()
 
     # -- reading -------------------------------------------------------------------------------
+    def seen(self) -> int:
+        """The newest resourceVersion the watch has delivered (events arrive in resourceVersion order)."""
+        rv = self._rv
+        return int(rv) if rv.isdigit() else 0
+
+    def wait_for(self, rv: str | None) -> None:
+        """Read your writes: block until the watch has delivered the event of a write that returned
+        ``rv``, so a check right after our own write never passes on the state before it."""
+        if not rv or not rv.isdigit():
+            return
+
+        def delivered() -> None:
+            self.snapshot()  # raises if the watch broke
+            assert self.seen() >= int(rv), f"watch at {self.seen()}, write at {rv}"
+
+        eventually(delivered, timeout=30, interval=0.005, description=f"the watch to deliver our write {rv}")
+
     def snapshot(self) -> dict[str, View]:
         if self._error:
             raise WatchBroken(f"watch on {self.kind} {self.name} broke: {self._error}")
@@ -292,13 +309,18 @@ class ExampleEnv:
         self.deleted.add(name)
 
     # -- objects (raw JSON both ways: no model conversion of MiB payloads) ---------------------------
+    def _written(self, response: Any) -> dict[str, Any]:
+        obj = json.loads(response.data)
+        self.watch.wait_for((obj.get("metadata") or {}).get("resourceVersion"))
+        return obj
+
     def create(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
         fn = (
             self.core.create_namespaced_secret
             if self.kind == "Secret"
             else self.core.create_namespaced_config_map
         )
-        return json.loads(fn(namespace, body, _preload_content=False).data)
+        return self._written(fn(namespace, body, _preload_content=False))
 
     def replace(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
         fn = (
@@ -306,7 +328,7 @@ class ExampleEnv:
             if self.kind == "Secret"
             else self.core.replace_namespaced_config_map
         )
-        return json.loads(fn(body["metadata"]["name"], namespace, body, _preload_content=False).data)
+        return self._written(fn(body["metadata"]["name"], namespace, body, _preload_content=False))
 
     def patch(self, namespace: str, patch: dict[str, Any]) -> dict[str, Any]:
         fn = (
@@ -314,15 +336,25 @@ class ExampleEnv:
             if self.kind == "Secret"
             else self.core.patch_namespaced_config_map
         )
-        return json.loads(fn(self.name, namespace, patch, _preload_content=False).data)
+        return self._written(fn(self.name, namespace, patch, _preload_content=False))
 
     def delete(self, namespace: str) -> None:
+        """Delete the object in ``namespace``; returns once the watch no longer shows that object
+        (a DELETE answers with a Status, no resourceVersion to wait for)."""
         fn = (
             self.core.delete_namespaced_secret
             if self.kind == "Secret"
             else self.core.delete_namespaced_config_map
         )
+        before = self.watch.snapshot().get(namespace, {}).get("uid")
         _ = fn(self.name, namespace, _preload_content=False).data  # read fully: returns the connection
+
+        def gone() -> None:
+            now = self.watch.snapshot().get(namespace)
+            assert now is None or now.get("uid") != before, f"{namespace}: the watch still shows {before}"
+
+        what = f"the watch to deliver our delete in {namespace}"
+        eventually(gone, timeout=30, interval=0.005, description=what)
 
     def create_source(self, spec: SourceSpec, annotations: Mapping[str, str]) -> dict[str, Any]:
         return self.create(self.names.source, spec.body(self.name, annotations))
@@ -348,7 +380,11 @@ class ExampleEnv:
         body: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": self.kind,
-            "metadata": {"name": self.name, "labels": {"owner": "someone-else"}},
+            "metadata": {
+                "name": self.name,
+                "labels": {"owner": "someone-else"},
+                "annotations": {"owner": "someone-else"},
+            },
         }
         if self.kind == "Secret":
             body["type"] = "Opaque"

@@ -62,7 +62,16 @@ PINNED_LARGE = ReplicationCase(
         (", ", ",", " , ", ",", ","),
         (" ", ""),
     ),
-    auto=ListSpec((Entry("anchored", (0,)), Entry("name", (1,)), Entry("source"), Entry("name", (3,)))),
+    # slot 2 is auto-listed but only near misses of it are allowed: a copy there means unanchored matching
+    auto=ListSpec(
+        (
+            Entry("anchored", (0,)),
+            Entry("name", (1,)),
+            Entry("source"),
+            Entry("name", (2,)),
+            Entry("name", (3,)),
+        )
+    ),
     source=SourceSpec(
         "Secret",
         DOCKERCONFIGJSON,

@@ -15,20 +15,54 @@ from typing import Any
 
 import allure
 import pytest
-from hypothesis import event, given, note
+from hypothesis import event, example, given, note
 
 from fixtures.cluster import Cluster
-from properties.model import SourceSpec, TimelinessCase, copy_view, mirror_view, object_view
+from properties.model import (
+    SECRET_SIZE_LIMIT,
+    Payload,
+    Slot,
+    SourceSpec,
+    TimelinessCase,
+    Update,
+    copy_view,
+    mirror_view,
+    object_view,
+)
 from properties.observe import ExampleEnv, timed
 from properties.recording import tuned
-from properties.strategies import timeliness_cases
+from properties.strategies import blob, timeliness_cases
 
 pytestmark = [pytest.mark.property, pytest.mark.usefixtures("operator")]
+
+_BIG = SECRET_SIZE_LIMIT - 2048
+# Pinned: rotating a value just under the 1 MiB limit, then deleting and adding keys, one by one.
+PINNED_NEAR_LIMIT = TimelinessCase(
+    slots=(Slot("a"), Slot("b" * 63), Slot("0")),
+    source=SourceSpec("Secret", "Opaque", Payload({"big.bin": blob(_BIG, 1), "user": b"bot", "empty": b""})),
+    updates=(
+        Update("set", Payload({"big.bin": blob(_BIG, 2), "user": b"bot", "empty": b""})),
+        Update("delete", Payload({"big.bin": blob(_BIG, 2), "empty": b""})),
+        Update("add", Payload({"big.bin": blob(_BIG, 2), "empty": b"", "raw": bytes(range(256))})),
+    ),
+)
+# Pinned: a burst of ConfigMap updates (data and binaryData); only the last must arrive.
+PINNED_BURST = TimelinessCase(
+    slots=(Slot("c"), Slot("d")),
+    source=SourceSpec("ConfigMap", None, Payload({"app.properties": b"x=1"}, {"blob": b"\x00\xff"})),
+    updates=tuple(
+        Update("set", Payload({"app.properties": f"x={n}".encode()}, {"blob": bytes([n, 255 - n])}))
+        for n in range(2, 7)
+    ),
+    burst=True,
+)
 
 
 @allure.feature("reflector-deployment")
 @allure.story("Property 6: Secret Replication Timeliness")
 @tuned("replication")
+@example(case=PINNED_NEAR_LIMIT)
+@example(case=PINNED_BURST)
 @given(case=timeliness_cases())
 def test_every_copy_matches_each_update_within_60s(cluster: Cluster, case: TimelinessCase) -> None:
     with ExampleEnv(cluster, "p6", case.source.kind) as env:

@@ -93,6 +93,7 @@ class ReplicationMachine(RuleBasedStateMachine):
         self.bumps = 0
         self.max_copies = 0
         self.record_update = False
+        self.drifted = False
 
     # -- model -----------------------------------------------------------------------------------
     def annotations(self) -> dict[str, str]:
@@ -128,7 +129,11 @@ class ReplicationMachine(RuleBasedStateMachine):
         return out
 
     def source_rv(self) -> str | None:
-        return None if self.source is None else self.source["metadata"]["resourceVersion"]
+        """The source's current version, for deciding a mismatch early (not while a hand edit is
+        pending repair: the edited copy still claims that version)."""
+        if self.source is None or self.drifted:
+            return None
+        return self.source["metadata"]["resourceVersion"]
 
     def ignored(self) -> set[str]:
         return {s.name for s in self.slots if s.state == "deleted"}
@@ -148,12 +153,25 @@ class ReplicationMachine(RuleBasedStateMachine):
             self.start = time.monotonic()
 
     # -- setup -----------------------------------------------------------------------------------
-    @initialize()
-    def setup(self) -> None:
+    @initialize(
+        logical=st.lists(namespace_names(), max_size=3),
+        spec=st.none() | source_objects(kinds=("Secret",), shape="few"),
+    )
+    def setup(self, logical: list[str], spec: SourceSpec | None) -> None:
+        """The source's and the witness' namespaces, up to three listed namespaces, maybe the source:
+        most runs start with copies to edit, delete and delist."""
         note(f"object {self.env.name}; source {self.names.source}; witness {self.names.witness}")
         self.env.create_namespace(self.names.source)
         self.env.create_namespace(self.names.witness)
         self.witness = object_view(self.env.create_witness(), version=False)
+        for name in logical:
+            slot = MSlot(physical_name(self.names.prefix, len(self.slots), name), "active")
+            self.env.create_namespace(slot.name)
+            self.allowed.add(len(self.slots))
+            self.slots.append(slot)
+        self.start = time.monotonic()
+        if spec is not None:
+            self._write_source(spec, create=True)
 
     # -- namespaces ------------------------------------------------------------------------------
     @precondition(lambda self: len(self.slots) < MAX_SLOTS)
@@ -257,6 +275,7 @@ class ReplicationMachine(RuleBasedStateMachine):
         self.start = time.monotonic()
         self.env.patch(slot.name, {"data": {"hand-edit": b64(value)}})
         self.quiet = False
+        self.drifted = True  # the edited copy keeps its reflected-version until repaired
 
     @precondition(
         lambda self: any(
@@ -278,8 +297,10 @@ class ReplicationMachine(RuleBasedStateMachine):
         self.quiet = True
 
     # -- the invariant ---------------------------------------------------------------------------
-    @invariant()
+    @invariant(check_during_init=True)
     def converged(self) -> None:
+        if not self.witness:
+            return  # before setup: nothing exists yet
         self.env.converge(
             self.expected(),
             ignore=self.ignored(),
@@ -287,6 +308,7 @@ class ReplicationMachine(RuleBasedStateMachine):
             deadline=self.start,
             source_rv=self.source_rv(),
         )
+        self.drifted = False
         if self.record_update:
             self.record_update = False
             want = self.expected(version=True)

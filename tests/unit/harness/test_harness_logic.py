@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -180,3 +182,37 @@ def test_build_script_names_the_fix_for_an_unwritable_cache(tmp_path: Path) -> N
     proc = _build(env)
     assert proc.returncode == 1
     assert f"cache directory {cache} is not writable; set REPLICHECK_CACHE" in proc.stderr
+
+
+def _operator_dir(runs: Path, run_id: str, supervisor_pid: int | None, age: float) -> Path:
+    path = runs / f"operator-{run_id}"
+    path.mkdir(parents=True)
+    if supervisor_pid is not None:
+        (path / "replicheck-replicator-0.state.json").write_text(
+            json.dumps({"supervisor_pid": supervisor_pid, "child_pid": None})
+        )
+    then = time.time() - age
+    os.utime(path, (then, then))
+    return path
+
+
+def test_stale_cleanup_removes_operator_dirs_of_killed_runs_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A killed session leaves operator-<run> next to its (already reaped) cluster: remove it, but
+    never one whose cluster still exists, whose supervisor lives, that is brand new or not local."""
+    from fixtures.local import clean_stale_runs
+    from fixtures.paths import runs_dir
+
+    monkeypatch.setenv("REPLICHECK_CACHE", str(tmp_path))
+    runs = runs_dir()
+    gone = _operator_dir(runs, "rc000001", 2**22 + 7, age=120)  # pid above pid_max: not alive
+    alive = _operator_dir(runs, "rc000002", os.getpid(), age=120)
+    fresh = _operator_dir(runs, "rc000003", 2**22 + 7, age=0)
+    kind = _operator_dir(runs, "rc000004", None, age=120)
+    with_cluster = _operator_dir(runs, "rc000005", 2**22 + 7, age=120)
+    (runs / "rc000005").mkdir()
+    clean_stale_runs()
+    assert not gone.exists()
+    survivors = {p.name: p.exists() for p in (alive, fresh, kind, with_cluster)}
+    assert survivors == dict.fromkeys(survivors, True)
