@@ -216,3 +216,23 @@ def test_stale_cleanup_removes_operator_dirs_of_killed_runs_only(
     assert not gone.exists()
     survivors = {p.name: p.exists() for p in (alive, fresh, kind, with_cluster)}
     assert survivors == dict.fromkeys(survivors, True)
+
+
+def test_reap_collects_finished_children_and_reports_running_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Teardown stops processes by PID; reaping then waits for each handle (no zombie, no
+    ResourceWarning) and names any process that is still running instead of hiding it."""
+    from fixtures import deploy, providers
+
+    monkeypatch.setattr(deploy, "SPAWNED", [])
+    monkeypatch.setattr(providers, "_STARTED", [])
+    finished = subprocess.Popen(["true"])
+    running = subprocess.Popen(["sleep", "60"])
+    deploy.SPAWNED.extend([finished, running])
+    try:
+        leaked = providers.reap_started(timeout=0.5)
+        assert leaked == [running.pid]
+        assert finished.returncode == 0
+        assert deploy.SPAWNED == []
+    finally:
+        os.kill(running.pid, 9)  # by PID: the handle is marked finished, so Popen.kill() is a no-op
+        os.waitpid(running.pid, 0)
