@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import stat
 import subprocess
@@ -234,5 +235,5 @@ def test_reap_collects_finished_children_and_reports_running_ones(monkeypatch: p
         assert finished.returncode == 0
         assert deploy.SPAWNED == []
     finally:
-        os.kill(running.pid, 9)  # by PID: the handle is marked finished, so Popen.kill() is a no-op
+        os.kill(running.pid, signal.SIGKILL)  # the handle is marked finished: Popen.kill() is a no-op
         os.waitpid(running.pid, 0)
