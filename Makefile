@@ -20,7 +20,7 @@ export REPLICHECK_CACHE := $(CACHE)
 export PATH := $(CURDIR)/$(BIN):$(AGE_DIR):$(HELM_DIR):$(PATH)
 export HYPOTHESIS_PROFILE := $(PROFILE)
 
-.PHONY: help setup venv tools binaries age helm test lint unit conformance suites properties chaos report bench mutation \
+.PHONY: help setup venv tools binaries age helm browser test lint unit conformance suites properties chaos report bench mutation \
         cluster-up cluster-down deploy-operator undeploy-operator lock clean
 
 help: ## list targets
@@ -55,11 +55,22 @@ $(HELM_DIR)/helm:
 	@command -v go >/dev/null || { echo "error: Go is not installed; install Go >= 1.26 to build helm"; exit 1; }
 	GOBIN=$(HELM_DIR) GOWORK=off GOTOOLCHAIN=local GOFLAGS=-mod=mod go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
+CHROMIUM ?= /usr/bin/chromium
+export REPLICHECK_CHROMIUM := $(CHROMIUM)
+browser: ## Debian's chromium for the certification page's browser test (apt-get; CI runs as root on Debian)
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "error: $(CHROMIUM) is missing; run 'sudo apt-get install -y chromium' (or set CHROMIUM=/path/to/chromium)"; exit 1; fi; \
+	  echo "installing Debian's chromium (apt-get) for the certification page test"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/tmp/replicheck-apt-chromium.log 2>&1 \
+	    || { apt-get update -q >>/tmp/replicheck-apt-chromium.log 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >>/tmp/replicheck-apt-chromium.log 2>&1; } \
+	    || { echo "error: apt-get install chromium failed; see /tmp/replicheck-apt-chromium.log"; exit 1; }; \
+	fi
+
 lint: venv ## ruff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: setup lint ## set up and run the test suite (what CI runs)
+test: setup browser lint ## set up and run the test suite (what CI runs)
 	rm -rf reports/allure-results reports/records reports/chaos
 	$(BIN)/pytest -n auto -m "not slow" --alluredir=reports/allure-results $(PYTEST_ARGS)
 

@@ -12,10 +12,8 @@ otherwise the reasons say which did not. A failed or partial run still gets a fu
 from __future__ import annotations
 
 import argparse
-import base64
 import datetime as dt
 import hashlib
-import html
 import json
 import re
 import subprocess
@@ -27,17 +25,15 @@ from typing import Any
 from chaos.scoring import overall_resilience
 from fixtures.paths import REPO_ROOT
 from fixtures.record import RECORDS_DIR, read_records
+from reports.catalogue import BEHAVIOUR_TITLES, PROPERTY_TEXT
+from reports.charts import chaos_plot, latency_plot
 from reports.environment import read_properties
+from reports.page import render_html
 
 REPORTS = REPO_ROOT / "reports"
 ALLURE_RESULTS = REPORTS / "allure-results"
 CHAOS_DIR = REPORTS / "chaos"
-PROPERTIES = {
-    "5": "Secret Replication Consistency",
-    "6": "Secret Replication Timeliness",
-    "7": "OCI Credentials Consolidation",
-    "11": "Reflector Namespace Replication",
-}
+PROPERTIES = {number: text.title for number, text in PROPERTY_TEXT.items()}
 CONTRACT_IDS = [f"C{i}" for i in range(1, 22)]
 TIMELINESS_BOUND_S = 60.0
 SCHEMA_VERSION = 1
@@ -52,6 +48,7 @@ class TestResult:
     message: str = ""
     trace: str = ""
     duration_s: float = 0.0
+    uuid: str = ""
 
     def label(self, key: str) -> list[str]:
         return self.labels.get(key, [])
@@ -74,6 +71,7 @@ def load_allure(directory: Path) -> list[TestResult]:
                 message=details.get("message", "") or "",
                 trace=details.get("trace", "") or "",
                 duration_s=max(0.0, (data.get("stop", 0) - data.get("start", 0)) / 1000),
+                uuid=data.get("uuid", "") or "",
             )
         )
     return results
@@ -98,6 +96,24 @@ def _reproduce(result: TestResult, profile: str) -> str:
 def _first_line(text: str, limit: int = 300) -> str:
     line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
     return line[:limit]
+
+
+def diff_lines(message: str, trace: str = "", limit: int = 8, width: int = 200) -> list[str]:
+    """The first lines of a failure: the assertion message, or pytest's `E` lines of the trace."""
+    lines = [ln.rstrip()[:width] for ln in message.splitlines() if ln.strip()]
+    if len(lines) <= 1:
+        explained = [ln[1:].strip()[:width] for ln in trace.splitlines() if ln.startswith("E ")]
+        lines = lines + [ln for ln in explained if ln and ln not in lines]
+    return lines[:limit]
+
+
+OUTCOMES = {"passed": "pass", "failed": "fail", "broken": "fail"}
+
+
+def _outcome(result: TestResult) -> str:
+    if result.status == "skipped":
+        return "known deviation" if "deviation" in result.message.lower() else "skipped"
+    return OUTCOMES.get(result.status, "fail")
 
 
 @dataclass
@@ -145,6 +161,8 @@ class Report:
             row = {
                 "property": number,
                 "title": title,
+                "statement": PROPERTY_TEXT[number].statement,
+                "validates": PROPERTY_TEXT[number].validates,
                 "status": status,
                 "tests": len(tests),
                 "examples": sum(int(r.get("examples", 0)) for r in recs) or None,
@@ -156,7 +174,9 @@ class Report:
                     {
                         "test": t.full_name,
                         "message": _first_line(t.message),
+                        "diff": diff_lines(t.message, t.trace),
                         "reproduce": _reproduce(t, profile),
+                        "allure_uuid": t.uuid,
                     }
                     for t in failed
                 ],
@@ -174,32 +194,45 @@ class Report:
         return rows
 
     def conformance(self) -> list[dict[str, Any]]:
-        by_id: dict[str, dict[str, Any]] = {}
+        """One row per behaviour C1-C21: its title, outcome, scenarios (with Allure ids), first diff."""
+        rows = {
+            cid: {
+                "id": cid,
+                "title": BEHAVIOUR_TITLES.get(cid, ""),
+                "outcome": "not run",
+                "detail": "",
+                "diff": [],
+                "scenarios": [],
+            }
+            for cid in CONTRACT_IDS
+        }
         for rec in self.records:
             if rec["kind"] == "conformance" and rec.get("id") in CONTRACT_IDS:
-                prev = by_id.get(rec["id"])
-                if prev is None or prev["outcome"] == "pass":  # a failure or deviation wins
-                    by_id[rec["id"]] = {
-                        "id": rec["id"],
-                        "outcome": rec.get("outcome", "fail"),
-                        "detail": rec.get("detail", ""),
-                    }
+                row = rows[rec["id"]]
+                if row["outcome"] in ("not run", "pass"):  # a failure or deviation wins
+                    row["outcome"] = rec.get("outcome", "fail")
+                    row["detail"] = rec.get("detail", "")
         for r in self.results:
             for story in r.label("story"):
-                match = re.match(r"(C\d+)\b", story)
+                match = re.match(r"(C\d+)\b:?\s*(.*)", story)
                 if not match or match.group(1) not in CONTRACT_IDS:
                     continue
-                outcome = {"passed": "pass", "failed": "fail", "broken": "fail"}.get(r.status)
-                if r.status == "skipped":
-                    outcome = "known deviation" if "deviation" in r.message.lower() else "skipped"
-                current = by_id.get(match.group(1))
-                if current is None or (current["outcome"] == "pass" and outcome != "pass"):
-                    by_id[match.group(1)] = {
-                        "id": match.group(1),
+                row, outcome = rows[match.group(1)], _outcome(r)
+                row["scenarios"].append(
+                    {
+                        "title": match.group(2) or r.name,
+                        "test": r.full_name,
                         "outcome": outcome,
-                        "detail": _first_line(r.message),
+                        "allure_uuid": r.uuid,
                     }
-        return [by_id.get(cid, {"id": cid, "outcome": "not run", "detail": ""}) for cid in CONTRACT_IDS]
+                )
+                if row["outcome"] == "not run" or (row["outcome"] == "pass" and outcome != "pass"):
+                    row["outcome"] = outcome
+                    row["detail"] = _first_line(r.message)
+                    row["diff"] = diff_lines(r.message, r.trace) if outcome == "fail" else []
+        for row in rows.values():
+            row["scenarios"].sort(key=lambda sc: (sc["outcome"] == "pass", sc["title"]))
+        return [rows[cid] for cid in CONTRACT_IDS]
 
     def chaos(self) -> list[dict[str, Any]]:
         return [
@@ -242,7 +275,9 @@ class Report:
             reasons.append(f"chaos experiments failed: {', '.join(failed_chaos)}")
         return not reasons
 
-    def to_json(self, certified: bool, artifacts: dict[str, str]) -> dict[str, Any]:
+    def to_json(
+        self, certified: bool, artifacts: dict[str, str], plots: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         return {
             "schema_version": SCHEMA_VERSION,
             "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -257,6 +292,7 @@ class Report:
             "lint_findings": self.lint,
             "environment": self.env,
             "artifacts_sha256": artifacts,
+            "plots": plots or {},
         }
 
 
@@ -269,7 +305,8 @@ def _fmt(value: Any) -> str:
     return str(value).replace("|", "\\|")
 
 
-def render_markdown(doc: dict[str, Any], plot: str | None) -> str:
+def render_markdown(doc: dict[str, Any]) -> str:
+    """The plain-text twin of the page (for diffs and terminals), from the same JSON."""
     out = [f"# replicheck certification: **{doc['verdict']}**", ""]
     env = doc["environment"]
     out.append(
@@ -311,10 +348,13 @@ def render_markdown(doc: dict[str, Any], plot: str | None) -> str:
         f"{_fmt(lat['max'])} | {lat['bound']:.0f} |",
         "",
     ]
-    if plot:
-        out += [f"![latency distribution]({plot})", ""]
-    out += ["## Conformance (C1-C21)", "", "| id | outcome | detail |", "|---|---|---|"]
-    out += [f"| {c['id']} | {c['outcome']} | {_fmt(c['detail'])} |" for c in doc["conformance"]]
+    if doc.get("plots", {}).get("latency"):
+        out += [f"![latency distribution]({doc['plots']['latency']})", ""]
+    out += ["## Conformance (C1-C21)", "", "| id | behaviour | outcome | detail |", "|---|---|---|---|"]
+    out += [
+        f"| {c['id']} | {_fmt(c.get('title', ''))} | {c['outcome']} | {_fmt(c['detail'])} |"
+        for c in doc["conformance"]
+    ]
     out += [
         "",
         "## Chaos",
@@ -345,70 +385,6 @@ def render_markdown(doc: dict[str, Any], plot: str | None) -> str:
     out += ["", "## Artifacts (SHA-256)", "", "| file | sha256 |", "|---|---|"]
     out += [f"| {k} | `{v}` |" for k, v in sorted(doc["artifacts_sha256"].items())]
     return "\n".join(out) + "\n"
-
-
-def render_html(markdown: str, doc: dict[str, Any], plot_path: Path | None) -> str:
-    """A self-contained page (plot inlined) from the same content; tables rendered as tables."""
-    body, in_table = [], False
-    for line in markdown.splitlines():
-        if line.startswith("|"):
-            cells = [html.escape(c.strip()).replace("\\|", "|") for c in line.strip("|").split(" | ")]
-            if set(line) <= set("|-"):
-                continue
-            if not in_table:
-                body.append("<table>")
-                in_table = True
-                body.append("<tr>" + "".join(f"<th>{c}</th>" for c in cells) + "</tr>")
-                continue
-            body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-            continue
-        if in_table:
-            body.append("</table>")
-            in_table = False
-        if line.startswith("!["):
-            if plot_path and plot_path.exists():
-                data = base64.b64encode(plot_path.read_bytes()).decode()
-                body.append(f'<img alt="latency distribution" src="data:image/png;base64,{data}">')
-        elif line.startswith("#"):
-            level = len(line) - len(line.lstrip("#"))
-            body.append(f"<h{level}>{html.escape(line.lstrip('#').strip()).replace('**', '')}</h{level}>")
-        elif line.startswith("- "):
-            body.append(f"<li>{html.escape(line[2:])}</li>")
-        elif line.strip():
-            body.append(f"<p>{html.escape(line)}</p>")
-    if in_table:
-        body.append("</table>")
-    color = "#1a7f37" if doc["verdict"] == "CERTIFIED" else "#cf222e"
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>replicheck certification</title>"
-        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
-        f"td,th{{border:1px solid #ccc;padding:4px 8px}}h1{{color:{color}}}</style></head><body>"
-        + "\n".join(body)
-        + "</body></html>\n"
-    )
-
-
-def latency_plot(values: list[float], path: Path) -> Path | None:
-    if not values:
-        return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 3.5), dpi=100)
-    ax.hist(values, bins=min(40, max(5, len(values) // 3)), color="#4c72b0")
-    for p, style in ((50, "--"), (99, ":")):
-        v = percentile(values, p)
-        ax.axvline(v, color="black", linestyle=style, label=f"p{p} {v:.2f}s")
-    ax.set_xlabel("source update → last copy matches (s)")
-    ax.set_ylabel("updates")
-    ax.set_title(f"Property 6 propagation latency ({len(values)} samples)")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
 
 
 def run_lint(paths: list[str]) -> list[dict[str, Any]]:
@@ -442,10 +418,20 @@ def build(
     records = read_records() if RECORDS_DIR.exists() else []
     report = Report(env, load_allure(results_dir), records, pytest_exit, run_lint(lint_paths))
     certified = report.verdict()
-    plot = latency_plot(report.latencies(), REPORTS / "latency.png")
+    plots = {}
+    for key, made in (
+        ("latency", latency_plot(report.latencies(), REPORTS / "latency.png")),
+        ("chaos", chaos_plot(report.chaos(), REPORTS / "chaos.png")),
+    ):
+        if made:
+            plots[key] = made.name
     artifacts = {}
-    for path in [plot, REPORTS / "bench.json", *sorted(CHAOS_DIR.glob("*.json"))]:
-        if path and path.exists():
+    for path in [
+        *(REPORTS / name for name in plots.values()),
+        REPORTS / "bench.json",
+        *sorted(CHAOS_DIR.glob("*.json")),
+    ]:
+        if path.exists():
             artifacts[str(path.relative_to(REPORTS))] = sha256(path)
     if results_dir.exists():
         sha = hashlib.sha256()
@@ -453,10 +439,10 @@ def build(
             if path.is_file():
                 sha.update(path.name.encode() + b"\0" + path.read_bytes())
         artifacts["allure-results/ (all files)"] = sha.hexdigest()
-    doc = report.to_json(certified, artifacts)
-    md = render_markdown(doc, plot.name if plot else None)
+    doc = report.to_json(certified, artifacts, plots)
+    md = render_markdown(doc)
     (REPORTS / "certification.md").write_text(md)
-    (REPORTS / "certification.html").write_text(render_html(md, doc, plot))
+    (REPORTS / "certification.html").write_text(render_html(doc, REPORTS))
     doc["artifacts_sha256"]["certification.md"] = sha256(REPORTS / "certification.md")
     doc["artifacts_sha256"]["certification.html"] = sha256(REPORTS / "certification.html")
     out = REPORTS / "certification.json"

@@ -16,7 +16,9 @@ def _result(directory: Path, name: str, status: str, story: str | None = None, m
     labels = [{"name": "feature", "value": "x"}]
     if story:
         labels.append({"name": "story", "value": story})
+    result_id = str(uuid.uuid4())
     doc = {
+        "uuid": result_id,
         "name": name,
         "fullName": f"suites.test_x#{name}",
         "status": status,
@@ -25,7 +27,7 @@ def _result(directory: Path, name: str, status: str, story: str | None = None, m
         "start": 0,
         "stop": 1500,
     }
-    (directory / f"{uuid.uuid4()}-result.json").write_text(json.dumps(doc))
+    (directory / f"{result_id}-result.json").write_text(json.dumps(doc))
 
 
 def _all_green(directory: Path) -> list[dict]:
@@ -117,12 +119,76 @@ def test_rendered_markdown_and_html_show_verdict_and_tables(tmp_path: Path) -> N
     report = _report(tmp_path, _all_green(tmp_path))
     certified = report.verdict()
     doc = report.to_json(certified, {"latency.png": "ab" * 32})
-    md = build.render_markdown(doc, None)
+    md = build.render_markdown(doc)
     assert md.startswith("# replicheck certification: **CERTIFIED**")
-    assert "| C21 | pass |" in md
-    page = build.render_html(md, doc, None)
-    assert "<table>" in page
-    assert "<td>C21</td>" in page
+    assert "| C21 | Helm release Secrets | pass |" in md
+    page = build.render_html(doc, tmp_path)
+    assert '<p class="verdict">CERTIFIED</p>' in page
+    assert '<tr id="C21">' in page
+    assert "**" not in page
+    assert "`" not in page
+
+
+def test_conformance_rows_carry_title_scenarios_and_the_first_diff_lines(tmp_path: Path) -> None:
+    records = _all_green(tmp_path)
+    diff = "AssertionError: copies differ\nassert 1 == 2\n  - 2\n  + 1"
+    _result(tmp_path, "test_c12_hand_delete", "failed", "C12: copy deleted by hand", diff)
+    rows = {c["id"]: c for c in _report(tmp_path, records).conformance()}
+    c12 = rows["C12"]
+    assert (c12["title"], c12["outcome"]) == ("copy deleted by hand", "fail")
+    assert c12["diff"] == ["AssertionError: copies differ", "assert 1 == 2", "  - 2", "  + 1"]
+    assert [sc["outcome"] for sc in c12["scenarios"]] == ["fail", "pass"]  # failures first
+    assert c12["scenarios"][0]["allure_uuid"]
+    assert all(rows[cid]["title"] for cid in build.CONTRACT_IDS)
+
+
+def test_diff_lines_fall_back_to_pytest_explanation_lines() -> None:
+    trace = "def test():\n>   assert a == b\nE   assert 1 == 2\nE     +1\nE     -2\n"
+    assert build.diff_lines("assert 1 == 2", trace) == ["assert 1 == 2", "+1", "-2"]
+    assert build.diff_lines("", "") == []
+    assert len(build.diff_lines("\n".join(f"line {i}" for i in range(50)))) == 8
+
+
+def test_page_escapes_what_tests_printed(tmp_path: Path) -> None:
+    records = _all_green(tmp_path)
+    _result(tmp_path, "test_c3", "failed", "C3: list whitespace", "<script>alert(1)</script> & more")
+    report = _report(tmp_path, records)
+    doc = report.to_json(report.verdict(), {})
+    page = build.render_html(doc, tmp_path)
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in page
+
+
+def test_plots_are_embedded_and_the_page_needs_no_network(tmp_path: Path) -> None:
+    report = _report(tmp_path, _all_green(tmp_path))
+    plots = {"latency": build.latency_plot(report.latencies(), tmp_path / "latency.png").name}
+    plots["chaos"] = build.chaos_plot(report.chaos(), tmp_path / "chaos.png").name
+    page = build.render_html(report.to_json(report.verdict(), {}, plots), tmp_path)
+    assert page.count('src="data:image/png;base64,') == 2
+    assert "http://" not in page
+    assert "https://" not in page
+
+
+def test_a_section_is_one_template_and_one_json_key(tmp_path: Path) -> None:
+    from reports import page
+
+    keys = [s.key for s in page.sections()]
+    assert keys[:2] == ["environment", "properties"]
+    assert "conformance" in keys
+    assert all(s.title for s in page.sections())
+    extra = tmp_path / "sections"
+    extra.mkdir()
+    (extra / "45-mutation.html.j2").write_text("{# title: Mutation score #}\n{{ section.score }}%")
+    (extra / "notes.txt").write_text("not a section")
+    found = page.sections(extra)
+    assert [(s.key, s.title, s.always) for s in found] == [("mutation", "Mutation score", False)]
+
+
+def test_stale_plots_are_removed_when_a_phase_did_not_run(tmp_path: Path) -> None:
+    stale = tmp_path / "chaos.png"
+    stale.write_bytes(b"old")
+    assert build.chaos_plot([], stale) is None
+    assert not stale.exists()
 
 
 def test_environment_properties_round_trip(tmp_path: Path) -> None:
