@@ -39,21 +39,25 @@ $(VENV)/.stamp: requirements.lock pyproject.toml
 
 tools: binaries age helm ## control-plane binaries, age and helm (all from the Go module proxy)
 
-binaries: ## build etcd/kube-apiserver/kube-controller-manager once per machine (cached outside the clone)
-	@bash tools/build-binaries.sh >/dev/null
+binaries: venv ## build etcd/kube-apiserver/kube-controller-manager once per machine (cached outside the clone)
+	@$(BIN)/python -m fixtures.build_progress >/dev/null
 
 age: $(AGE_DIR)/age
 
 $(AGE_DIR)/age:
 	@command -v go >/dev/null || { echo "error: Go is not installed; install Go >= 1.26 to build age"; exit 1; }
-	GOBIN=$(AGE_DIR) GOWORK=off GOTOOLCHAIN=local GOFLAGS=-mod=mod go install \
-	  filippo.io/age/cmd/age@$(AGE_VERSION) filippo.io/age/cmd/age-keygen@$(AGE_VERSION)
+	@echo "building age $(AGE_VERSION) once for this machine (Go module proxy, about 1 min) into $(AGE_DIR)"
+	@start=$$(date +%s); GOBIN=$(AGE_DIR) GOWORK=off GOTOOLCHAIN=local GOFLAGS=-mod=mod go install \
+	  filippo.io/age/cmd/age@$(AGE_VERSION) filippo.io/age/cmd/age-keygen@$(AGE_VERSION) \
+	  && echo "  done: age in $$(( $$(date +%s) - start ))s"
 
 helm: $(HELM_DIR)/helm
 
 $(HELM_DIR)/helm:
 	@command -v go >/dev/null || { echo "error: Go is not installed; install Go >= 1.26 to build helm"; exit 1; }
-	GOBIN=$(HELM_DIR) GOWORK=off GOTOOLCHAIN=local GOFLAGS=-mod=mod go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	@echo "building helm $(HELM_VERSION) once for this machine (Go module proxy, about 3 min) into $(HELM_DIR)"
+	@start=$$(date +%s); GOBIN=$(HELM_DIR) GOWORK=off GOTOOLCHAIN=local GOFLAGS=-mod=mod go install \
+	  helm.sh/helm/v3/cmd/helm@$(HELM_VERSION) && echo "  done: helm in $$(( $$(date +%s) - start ))s"
 
 CHROMIUM ?= /usr/bin/chromium
 export REPLICHECK_CHROMIUM := $(CHROMIUM)
@@ -77,6 +81,7 @@ test: setup browser lint ## set up and run the test suite (what CI runs)
 unit: venv age ## pure-logic unit tests only (no cluster)
 	$(BIN)/pytest -m "not cluster" tests/unit suites/unit $(PYTEST_ARGS)
 
+conformance: export REPLICHECK_MAKE_STARTED := $(shell date +%s)
 conformance: setup ## the main job: every phase on ephemeral clusters, then reports; exit 0 only if CERTIFIED
 	rm -rf reports/allure-results reports/records reports/chaos
 	$(BIN)/python -m reports.conformance $(PYTEST_ARGS)

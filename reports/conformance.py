@@ -2,19 +2,23 @@
 
 Each phase is one pytest run (its own cluster, torn down at its end), so progress is visible per
 phase with its elapsed time, a failing phase does not stop the others, and the reports are built
-whatever happened. Exit code 0 only if the run is CERTIFIED.
+whatever happened. The last lines printed are the verdict, one line per phase with its time, and
+the paths of the reports. Exit code 0 only if the run is CERTIFIED.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
+from fixtures.build_progress import format_duration
 from fixtures.paths import REPO_ROOT
 from reports import build
 
@@ -25,6 +29,42 @@ PHASES = [
     ("chaos experiments and runbooks", ["chaos"]),
 ]
 NO_TESTS_COLLECTED = 5
+REPORT_FILES = [
+    ("certification.html", "the certification page (self-contained; attach this one)"),
+    ("certification.json", "the same content as data"),
+    ("certification.md", "the same content as Markdown"),
+    ("allure-results", "every test's result; `make report` renders allure-report/index.html"),
+    ("chaos", "chaostoolkit journals"),
+    ("records", "raw measurements"),
+]
+
+
+def summary(
+    verdict: str,
+    phases: list[tuple[str, int, float]],
+    reports_s: float,
+    total_s: float,
+    reports_dir: Path,
+    setup_s: float | None = None,
+) -> list[str]:
+    """The closing lines: verdict and total, one line per phase with its time, the report paths."""
+    width = max([len(title) for title, _, _ in phases] + [len("building the reports")])
+    lines = [f"replicheck conformance: {verdict} after {format_duration(total_s + (setup_s or 0))}"]
+    if setup_s is not None:
+        lines.append(f"  setup      {'venv, tools, binaries':<{width}}  {format_duration(setup_s):>7}")
+    for index, (title, code, seconds) in enumerate(phases, 1):
+        state = "ok" if code == 0 else "no tests" if code == NO_TESTS_COLLECTED else f"pytest exit {code}"
+        lines.append(
+            f"  phase {index}/{len(phases)}  {title:<{width}}  {format_duration(seconds):>7}  {state}"
+        )
+    lines.append(f"  reports    {'building the reports':<{width}}  {format_duration(reports_s):>7}")
+    lines.append("reports:")
+    for name, what in REPORT_FILES:
+        path = reports_dir / name
+        if path.exists():
+            shown = path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
+            lines.append(f"  {shown}{'/' if path.is_dir() else ''}  {what}")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     rows, worst = [], 0
     started = time.monotonic()
+    # `make conformance` exports when it started, so the summary can show the setup's time too
+    make_started = os.environ.get("REPLICHECK_MAKE_STARTED", "")
+    setup_s = time.time() - float(make_started) if make_started.isdigit() else None
     for index, (title, paths) in enumerate(PHASES, 1):
         console.rule(f"[bold]phase {index}/{len(PHASES)}: {title}")
         t0 = time.monotonic()
@@ -57,12 +100,16 @@ def main(argv: list[str] | None = None) -> int:
             f"phase {index} finished with exit {code} after {elapsed:.0f}s "
             f"(total {time.monotonic() - started:.0f}s)"
         )
-    table = Table("phase", "pytest exit", "seconds", title="replicheck conformance")
-    for title, code, elapsed in rows:
-        table.add_row(title, str(code), f"{elapsed:.0f}")
-    console.print(table)
     console.rule("[bold]reports")
-    return build.main(["--pytest-exit", str(worst)])
+    t0 = time.monotonic()
+    code = build.main(["--pytest-exit", str(worst)])
+    reports_s = time.monotonic() - t0
+    out = build.REPORTS / "certification.json"
+    verdict = json.loads(out.read_text())["verdict"] if out.exists() else "NO REPORT"
+    console.rule("[bold]summary")
+    for line in summary(verdict, rows, reports_s, time.monotonic() - started, build.REPORTS, setup_s):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+    return code
 
 
 if __name__ == "__main__":
