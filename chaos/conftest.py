@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from chaos.context import OPERATOR_NAMESPACE, ChaosContext, KindOperator, LocalOperator, bound_requests
+from chaos.faults.local import thaw_frozen
 from chaos.scoring import overall_resilience
 from fixtures import deploy
 from fixtures.cluster import Cluster, new_run_id
@@ -123,9 +124,7 @@ def _local_env(
     ctx = ChaosContext("local", cluster, LocalOperator(deployment), run_dir, plane=plane)
 
     def cleanup() -> None:
-        from chaos.actions import _local_thaw_replica
-
-        _local_thaw_replica(ctx, None)
+        thaw_frozen(ctx)
         deployment.stop()
         _reap_supervisors(deployment)
         cluster.close()

@@ -19,8 +19,8 @@ from typing import Any
 from kubernetes.client.rest import ApiException
 
 from chaos import audit
-from chaos.actions import lease_holder
 from chaos.context import ChaosContext, context_of, metric_value
+from chaos.faults.shared import lease_holder
 from chaos.workload import wait_until
 
 

@@ -11,9 +11,9 @@ import pytest
 from kubernetes import client
 
 from chaos import audit
-from chaos.actions import CHAOS_RUNNER_NS, CHAOS_RUNNER_SA, _kind_delete_pods
 from chaos.conftest import EnvFactory
 from chaos.context import OPERATOR_NAMESPACE
+from chaos.faults.kind import CHAOS_RUNNER_NS, CHAOS_RUNNER_SA, delete_pods
 from fixtures.waiting import eventually
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
@@ -35,12 +35,12 @@ def test_chaosk8s_pod_deletion_uses_explicit_least_privilege_credentials(chaos_e
             raise AssertionError(f"pod create: {exc.status}") from None
 
     eventually(create, timeout=30, description="the decoy pod to be created")
-    out = _kind_delete_pods(ctx, None)
+    out = delete_pods(ctx, None)
     assert out["deleted_pods"] == ["decoy-operator-pod"]
     names = [p.metadata.name for p in ctx.cluster.core.list_namespaced_pod(OPERATOR_NAMESPACE).items]
     assert "decoy-operator-pod" not in names
     with pytest.raises(AssertionError, match="chaosk8s deleted no pod"):
-        _kind_delete_pods(ctx, None)  # chaosk8s itself returns [] silently; the action must not
+        delete_pods(ctx, None)  # chaosk8s itself returns [] silently; the action must not
     deleters = {
         e.user for e in audit.read(ctx.cluster.audit_log) if e.verb == "delete" and e.resource == "pods"
     }

@@ -18,7 +18,8 @@ import pytest
 
 from chaos.conftest import EnvFactory, _reap_supervisors
 from chaos.context import LocalOperator
-from chaos.runbooks import Subject, apply_remedy, diagnose, service_state
+from chaos.runbooks.base import Subject
+from chaos.runbooks.engine import apply_remedy, diagnose, service_state
 from chaos.workload import Workload, wait_until
 from fixtures.dialect import replicate_to
 from fixtures.record import record

@@ -11,20 +11,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chaos import audit, variants
+from chaos import audit
+from chaos.faults import kind, local, variants
 from chaos.journal import EXPERIMENTS, ChaosResult, find_leaks, load, run_chaos_experiment
-from chaos.runbooks import (
-    CHECKS,
-    MISSING_CHECK,
-    REMEDIES,
-    RUNBOOKS,
-    SEED,
-    Subject,
-    chosen_remedy,
-    classify_logs,
-    diagnose,
-    regex_verdicts,
-)
+from chaos.runbooks.base import Outcome, Subject
+from chaos.runbooks.catalogue import MISSING_CHECK, RUNBOOKS, SEED
+from chaos.runbooks.checks import CHECKS
+from chaos.runbooks.engine import chosen_remedy, diagnose
+from chaos.runbooks.logs import classify_logs
+from chaos.runbooks.patterns import regex_verdicts
+from chaos.runbooks.remedies import REMEDIES
 from chaos.scoring import journal_problems, overall_resilience, probe_outcomes, score
 from fixtures.paths import REPO_ROOT
 
@@ -34,22 +30,20 @@ from fixtures.paths import REPO_ROOT
 @pytest.mark.parametrize(
     ("fault", "provider", "impl"),
     [
-        ("kill-operator", "local", "_local_kill_replica"),
-        ("kill-operator", "kind", "_kind_delete_pods"),
-        ("kill-leader", "kind", "_kind_delete_pods"),
-        ("freeze-leader", "local", "_local_freeze_replica"),
-        ("freeze-leader", "kind", "_kind_delete_pods"),
-        ("thaw-leader", "kind", "_noop"),
-        ("restart-apiserver", "local", "_local_restart_apiserver"),
-        ("restart-apiserver", "kind", "_kind_restart_apiserver"),
+        ("kill-operator", "local", local.kill_replica),
+        ("kill-operator", "kind", kind.delete_every_operator_pod),
+        ("kill-leader", "kind", kind.delete_pods),
+        ("freeze-leader", "local", local.freeze_replica),
+        ("freeze-leader", "kind", kind.delete_pods),
+        ("thaw-leader", "kind", kind.nothing_to_do),
+        ("restart-apiserver", "local", local.restart_apiserver),
+        ("restart-apiserver", "kind", kind.restart_apiserver),
     ],
 )
-def test_each_fault_has_the_right_implementation_per_provider(fault: str, provider: str, impl: str) -> None:
-    import chaos.actions
-
-    name, description = variants.variant(fault, provider)
-    assert name == impl
-    assert callable(getattr(chaos.actions, name))
+def test_each_fault_has_the_right_implementation_per_provider(fault: str, provider: str, impl) -> None:
+    fn, description = variants.variant(fault, provider)
+    assert fn is impl
+    assert callable(fn)
     assert description
 
 
@@ -64,7 +58,7 @@ def test_every_fault_exists_on_both_providers_and_nowhere_else() -> None:
 
 
 def test_kind_apiserver_restart_stops_only_the_apiserver_container() -> None:
-    [cmd] = variants.kind_apiserver_restart_commands("replicheck-rc123456")
+    [cmd] = kind.kind_apiserver_restart_commands("replicheck-rc123456")
     assert cmd[:3] == ["docker", "exec", "replicheck-rc123456-control-plane"]
     assert "crictl stop" in cmd[-1]
     assert "--name kube-apiserver" in cmd[-1]
@@ -72,14 +66,14 @@ def test_kind_apiserver_restart_stops_only_the_apiserver_container() -> None:
 
 
 def test_pod_delete_arguments_target_the_operator_or_one_named_pod() -> None:
-    every = variants.pod_delete_arguments()
+    every = kind.pod_delete_arguments()
     assert every == {
         "label_selector": "app.kubernetes.io/name=replicheck-replicator",
         "ns": "replicheck-system",
         "grace_period": 0,
         "all": True,
     }
-    one = variants.pod_delete_arguments("replicheck-replicator-5f9c.x")
+    one = kind.pod_delete_arguments("replicheck-replicator-5f9c.x")
     assert one["all"] is False
     assert one["name_pattern"] == r"^replicheck\-replicator\-5f9c\.x$"
 
@@ -99,7 +93,7 @@ def test_chaosk8s_gets_explicit_credentials_not_a_kubeconfig(tmp_path: Path, mon
         "KUBERNETES_VERIFY_SSL": "true",
         "KUBERNETES_CA_CERT_FILE": "/ca.crt",
     }
-    with variants.chaosk8s_explicit_credentials():
+    with kind.chaosk8s_explicit_credentials():
         api = chaosk8s.create_k8s_api_client(secrets)
     try:
         cfg = api.configuration
@@ -116,8 +110,6 @@ def test_chaosk8s_gets_explicit_credentials_not_a_kubeconfig(tmp_path: Path, mon
 def test_kind_pod_deletion_fails_loudly_when_nothing_matched(monkeypatch) -> None:
     import chaosk8s.pod.actions as pod_actions
 
-    from chaos import actions
-
     calls = []
 
     def fake_terminate(**kwargs):
@@ -125,9 +117,9 @@ def test_kind_pod_deletion_fails_loudly_when_nothing_matched(monkeypatch) -> Non
         return []
 
     monkeypatch.setattr(pod_actions, "terminate_pods", fake_terminate)
-    monkeypatch.setattr(actions, "chaos_runner_secrets", lambda ctx: {"KUBERNETES_HOST": "h"})
+    monkeypatch.setattr(kind, "chaos_runner_secrets", lambda ctx: {"KUBERNETES_HOST": "h"})
     with pytest.raises(AssertionError, match="deleted no pod"):
-        actions._kind_delete_pods(object(), "leader-pod")
+        kind.delete_pods(object(), "leader-pod")
     assert calls[0]["name_pattern"] == "^leader\\-pod$"
     assert calls[0]["secrets"] == {"KUBERNETES_HOST": "h"}
 
@@ -436,12 +428,9 @@ def test_patterns_from_secrets_are_evaluated_with_a_deadline() -> None:
 
 
 def test_a_runbook_that_cannot_see_the_cause_is_a_finding(monkeypatch) -> None:
-    from chaos import runbooks
-    from chaos.runbooks import Outcome
-
     ctx = type("Ctx", (), {"runbooks": [], "marks": {}})()
     for name in CHECKS:
-        monkeypatch.setitem(runbooks.CHECKS, name, lambda c, s: Outcome("ok", "fine"))
+        monkeypatch.setitem(CHECKS, name, lambda c, s: Outcome("ok", "fine"))
     result = diagnose(
         ctx, "Replication Failure", "auto-enabled missing", "auto-disabled", Subject("s", "n", "t")
     )

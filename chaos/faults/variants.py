@@ -1,0 +1,68 @@
+"""Which implementation of a fault runs where: the local provider (processes) or kind (pods, containers).
+
+Each fault of the experiments has one implementation per provider: a table of functions (not names),
+so a missing implementation fails at import and a unit test can compare the functions themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from chaos.context import ChaosContext
+from chaos.faults import kind, local
+
+FAULTS = ("kill-operator", "kill-leader", "freeze-leader", "thaw-leader", "restart-apiserver")
+PROVIDERS = ("local", "kind")
+
+Fault = Callable[[ChaosContext, str | None], dict[str, Any]]
+
+# fault -> provider -> (implementation, what it does)
+VARIANTS: dict[str, dict[str, tuple[Fault, str]]] = {
+    "kill-operator": {
+        "local": (local.kill_replica, "SIGKILL the controller process; the supervisor restarts it"),
+        "kind": (kind.delete_every_operator_pod, "delete the operator pod with chaosk8s (grace period 0)"),
+    },
+    "kill-leader": {
+        "local": (local.kill_replica, "SIGKILL the leader's process (container restart: same identity)"),
+        "kind": (kind.delete_pods, "delete the leader's pod with chaosk8s (a new pod, a new identity)"),
+    },
+    "freeze-leader": {
+        "local": (local.freeze_replica, "SIGSTOP the leader (a hung node): the follower must take over"),
+        "kind": (kind.delete_pods, "delete the leader's pod with chaosk8s: the follower must take over"),
+    },
+    "thaw-leader": {
+        "local": (local.thaw_replica, "SIGCONT the old leader: it must step down, not write"),
+        "kind": (kind.nothing_to_do, "nothing to thaw: the old leader's pod is gone"),
+    },
+    "restart-apiserver": {
+        "local": (local.restart_apiserver, "stop and start kube-apiserver with the same flags"),
+        "kind": (kind.restart_apiserver, "crictl stop the kube-apiserver container; kubelet restarts it"),
+    },
+}
+
+
+class UnsupportedProvider(Exception):
+    """The fault has no implementation on this provider (the wrapper skips with this reason)."""
+
+
+def variant(fault: str, provider: str) -> tuple[Fault, str]:
+    """(implementation, description) of ``fault`` on ``provider``."""
+    try:
+        per_provider = VARIANTS[fault]
+    except KeyError:
+        raise ValueError(f"unknown fault {fault!r}; known: {', '.join(FAULTS)}") from None
+    if provider not in per_provider:
+        raise UnsupportedProvider(
+            f"fault {fault!r} has no {provider!r} implementation (chaos experiments need a private "
+            f"cluster the suite owns: local or kind)"
+        )
+    return per_provider[provider]
+
+
+def inject(ctx: ChaosContext, fault: str, target: str | None = None) -> dict[str, Any]:
+    """Carry out ``fault`` the way this context's provider does it; the output names the variant."""
+    impl, description = variant(fault, ctx.provider)
+    out = impl(ctx, target)
+    out.update({"fault": fault, "provider": ctx.provider, "variant": description})
+    return out

@@ -1,0 +1,283 @@
+"""One check per diagnostic step of the runbooks: a kubectl-equivalent query, a search of the operator's
+log, or a SubjectAccessReview for its ServiceAccount, applied to this setup's equivalents of the
+objects the runbooks name (and saying so in the evidence)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable
+
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from chaos.context import OPERATOR_NAMESPACE, ChaosContext
+from chaos.faults.shared import operator_can
+from chaos.probes import log_records
+from chaos.runbooks.base import TIMEOUT, Outcome, Subject, list_entries, read_secret
+from chaos.runbooks.logs import classify_logs
+from chaos.runbooks.patterns import regex_verdicts
+from fixtures.dialect import ALLOWED, ALLOWED_NAMESPACES
+from fixtures.redact import secret_view
+
+
+def pod_status(ctx: ChaosContext, subject: Subject) -> Outcome:
+    literal = ctx.cluster.core.list_namespaced_pod("reflector-system", _request_timeout=TIMEOUT).items
+    note = (
+        f"as written the step lists pods in reflector-system ({len(literal)} found: nothing runs there in "
+        f"this setup); applied to the operator in {OPERATOR_NAMESPACE}: "
+    )
+    replicas = ctx.operator.replicas()
+    if not replicas or all(r.pid is None and ctx.provider == "local" for r in replicas):
+        return Outcome("problem", note + "no operator instance running", "operator-down")
+    restarted = [r for r in replicas if r.restarts > 0]
+    view = ", ".join(
+        f"{r.name}: restarts={r.restarts} last exit={r.last_exit_codes[-1:] or '-'}" for r in replicas
+    )
+    if restarted:
+        return Outcome(
+            "problem",
+            note + view + " (a restart after being killed: exit -9 / 137 = SIGKILL)",
+            "operator-restarted",
+        )
+    not_ready = [r.name for r in replicas if not ctx.operator.ready(r.name)[0]]
+    if not_ready:
+        return Outcome("problem", note + view + f"; not ready: {not_ready}", "operator-down")
+    return Outcome("ok", note + view)
+
+
+def pod_logs(ctx: ChaosContext, subject: Subject) -> Outcome:
+    text = "\n".join(ctx.operator.logs(n) for n in ctx.replica_names())
+    exits = [ln for ln in text.splitlines() if ln.startswith("supervisor: process exited")]
+    note = "as written: deploy/reflector in reflector-system; applied to the operator's log: "
+    if exits:
+        return Outcome(
+            "problem", note + f"{len(exits)} exit(s), e.g. {exits[-1][:120]!r}", "operator-restarted"
+        )
+    causes, examples = classify_logs(log_records(ctx, ctx.marks.get("fault_at_wall", 0.0)))
+    if causes:
+        return Outcome("problem", note + "; ".join(examples), causes)
+    return Outcome("ok", note + ("no warnings or errors" if not examples else "; ".join(examples)))
+
+
+def helmrelease_status(ctx: ChaosContext, subject: Subject) -> Outcome:
+    groups = client.ApisApi(ctx.cluster.api).get_api_versions(_request_timeout=TIMEOUT).groups or []
+    if not any(g.name == "helm.toolkit.fluxcd.io" for g in groups):
+        return Outcome(
+            "not-applicable",
+            "the HelmRelease API (helm.toolkit.fluxcd.io, Flux) is not served by this "
+            "cluster: the operator is deployed by kustomize/helm CLI, so the step cannot be carried out",
+        )
+    return Outcome("ok", "HelmRelease API present (status not evaluated: no release named reflector here)")
+
+
+def crash_looping(ctx: ChaosContext, subject: Subject) -> Outcome:
+    replicas = ctx.operator.replicas()
+    looping = [r.name for r in replicas if r.restarts >= 3]
+    if looping:
+        return Outcome(
+            "alert",
+            f"crash-looping: {looping} (alert only; the runbook prescribes no repair)",
+            "operator-down",
+        )
+    return Outcome("ok", "not crash-looping (restarts < 3); nothing to alert")
+
+
+def logs_for_errors(ctx: ChaosContext, subject: Subject) -> Outcome:
+    causes, examples = classify_logs(log_records(ctx, ctx.marks.get("fault_at_wall", 0.0)))
+    if causes:
+        return Outcome("problem", "; ".join(examples), causes)
+    if examples:
+        return Outcome("ok", "warnings/errors not pointing at a cause: " + "; ".join(examples))
+    return Outcome("ok", "no warnings or errors logged since the fault")
+
+
+def annotations_correct(ctx: ChaosContext, subject: Subject) -> Outcome:
+    """As the design's Data Models section defines them: reflection-allowed "true" and an explicit
+    reflection-allowed-namespaces list (nothing else is described there)."""
+    source = read_secret(ctx, subject.source, subject.source_ns)
+    if source is None:
+        return Outcome("problem", "source missing", "source-missing")
+    ann = source.metadata.annotations or {}
+    if ann.get(ALLOWED, "").strip().lower() != "true":
+        return Outcome("problem", f"{ALLOWED} is {ann.get(ALLOWED)!r}, not true", "auto-disabled")
+    entries = list_entries(ann.get(ALLOWED_NAMESPACES))
+    if not entries:
+        return Outcome("problem", f"{ALLOWED_NAMESPACES} is missing or empty", "namespace-not-allowed")
+    verdicts = regex_verdicts(entries, subject.target_ns)
+    invalid = [(e, v) for e, v in verdicts.items() if v.startswith("invalid")]
+    if invalid:
+        return Outcome(
+            "problem",
+            "; ".join(f"entry {e!r} is not a valid regular expression" for e, _ in invalid),
+            "invalid-annotation",
+        )
+    return Outcome(
+        "ok",
+        f"{ALLOWED}=true and {len(entries)} valid list entries (the data model mentions no other annotation)",
+    )
+
+
+def target_namespace_exists(ctx: ChaosContext, subject: Subject) -> Outcome:
+    try:
+        ns = ctx.cluster.core.read_namespace(subject.target_ns, _request_timeout=TIMEOUT)
+    except ApiException as exc:
+        if exc.status == 404:
+            return Outcome("problem", f"namespace {subject.target_ns} does not exist", "namespace-missing")
+        raise
+    if ns.status.phase != "Active":
+        return Outcome("problem", f"namespace {subject.target_ns} is {ns.status.phase}", "namespace-missing")
+    return Outcome("ok", f"namespace {subject.target_ns} is Active")
+
+
+def target_in_allowed_list(ctx: ChaosContext, subject: Subject) -> Outcome:
+    source = read_secret(ctx, subject.source, subject.source_ns)
+    if source is None:
+        return Outcome("problem", "source missing", "source-missing")
+    entries = list_entries((source.metadata.annotations or {}).get(ALLOWED_NAMESPACES))
+    if not entries:
+        return Outcome("ok", "no list: every namespace is allowed")
+    verdicts = regex_verdicts(entries, subject.target_ns)
+    if any(v == "match" for v in verdicts.values()):
+        return Outcome("ok", f"{subject.target_ns} matches the list")
+    if any(v == "timeout" for v in verdicts.values()):
+        slow = [e for e, v in verdicts.items() if v == "timeout"]
+        return Outcome("problem", f"entries {slow} take longer than 3 s to evaluate", "pathological-pattern")
+    if any(v.startswith("invalid") for v in verdicts.values()):
+        return Outcome("problem", "the list has invalid entries", "invalid-annotation")
+    return Outcome(
+        "problem", f"{subject.target_ns} matches none of {len(entries)} entries", "namespace-not-allowed"
+    )
+
+
+def lag_alert(ctx: ChaosContext, subject: Subject) -> Outcome:
+    source = read_secret(ctx, subject.source, subject.source_ns)
+    copy = read_secret(ctx, subject.source, subject.target_ns)
+    if source is None or copy is None:
+        return Outcome("ok", "no copy to measure lag on")
+    if secret_view(copy) == secret_view(source):
+        return Outcome("ok", "copy is current; no lag")
+    changed = max((f.time for f in source.metadata.managed_fields or [] if f.time), default=None)
+    lag = time.time() - changed.timestamp() if changed else 0.0
+    if lag > 300:
+        return Outcome("alert", f"copy behind the source for {lag:.0f} s (> 5 min): alert", "stale-copy")
+    return Outcome("ok", f"copy behind the source for {lag:.0f} s: below the 5-minute alert threshold")
+
+
+def source_exists(ctx: ChaosContext, subject: Subject) -> Outcome:
+    note = "as written: oci-creds in flux-system; applied to the experiment's source: "
+    if read_secret(ctx, subject.source, subject.source_ns) is None:
+        return Outcome("problem", note + f"{subject.source_ns}/{subject.source} not found", "source-missing")
+    return Outcome("ok", note + f"{subject.source_ns}/{subject.source} exists")
+
+
+RBAC_NEEDS = [
+    ("get", True),
+    ("create", True),
+    ("update", True),
+    ("patch", True),
+    ("delete", True),
+    ("list", False),
+    ("watch", False),
+]
+
+
+def operator_rbac(ctx: ChaosContext, subject: Subject) -> Outcome:
+    missing = []
+    for verb, namespaced in RBAC_NEEDS:
+        if not operator_can(ctx, verb, "secrets", subject.target_ns if namespaced else None):
+            missing.append(f"{verb} secrets" + (f" in {subject.target_ns}" if namespaced else " (cluster)"))
+    for verb in ("list", "watch"):
+        if not operator_can(ctx, verb, "namespaces"):
+            missing.append(f"{verb} namespaces")
+    if missing:
+        return Outcome(
+            "problem",
+            "SubjectAccessReview for the operator's ServiceAccount denies: " + ", ".join(missing),
+            "rbac",
+        )
+    return Outcome("ok", "SubjectAccessReview: every verb the operator needs is allowed")
+
+
+def logs_permission_errors(ctx: ChaosContext, subject: Subject) -> Outcome:
+    hits = [
+        r for r in log_records(ctx, ctx.marks.get("fault_at_wall", 0.0)) if "forbidden" in r.get("msg", "")
+    ]
+    if hits:
+        return Outcome(
+            "problem", f"{len(hits)} permission error line(s), e.g. {hits[-1]['msg'][:160]!r}", "rbac"
+        )
+    return Outcome("ok", "no permission errors logged since the fault")
+
+
+def copy_exists(ctx: ChaosContext, subject: Subject) -> Outcome:
+    copy = read_secret(ctx, subject.source, subject.target_ns)
+    if copy is None:
+        return Outcome("problem", f"{subject.target_ns}/{subject.source} not found", "missing-copy")
+    return Outcome("ok", f"{subject.target_ns}/{subject.source} exists")
+
+
+def copy_is_docker_config(ctx: ChaosContext, subject: Subject) -> Outcome:
+    copy = read_secret(ctx, subject.source, subject.target_ns)
+    if copy is None:
+        return Outcome("problem", "no copy", "missing-copy")
+    if copy.type != "kubernetes.io/dockerconfigjson":
+        return Outcome("not-applicable", f"type {copy.type}: not a Docker config")
+    try:
+        doc = json.loads(base64.b64decode((copy.data or {}).get(".dockerconfigjson", "")))
+        registries = len(doc["auths"])
+    except (ValueError, KeyError, TypeError):
+        return Outcome("problem", "content is not a valid Docker config JSON", "corrupt-copy")
+    return Outcome(
+        "ok",
+        f"valid Docker config JSON with {registries} registry entr{'y' if registries == 1 else 'ies'}"
+        " (valid, but not compared with the source)",
+    )
+
+
+def credentials_not_expired(ctx: ChaosContext, subject: Subject) -> Outcome:
+    return Outcome("cannot-check", "a Docker config carries no expiry; only the registry can tell (step 4)")
+
+
+def registry_accessible(ctx: ChaosContext, subject: Subject) -> Outcome:
+    return Outcome(
+        "cannot-check", "no OCI registry in this setup, and the suite sends traffic to 127.0.0.1 only"
+    )
+
+
+def operator_running(ctx: ChaosContext, subject: Subject) -> Outcome:
+    replicas = ctx.operator.replicas()
+    ready = {r.name: ctx.operator.ready(r.name)[0] for r in replicas}
+    if not ready or not any(ready.values()):
+        return Outcome("problem", f"no ready operator instance ({ready or 'none'})", "operator-down")
+    return Outcome("ok", f"ready: {ready}")
+
+
+def remedy(ctx: ChaosContext, subject: Subject) -> Outcome:
+    return Outcome("remedy", "a remedy: applied only after diagnosis")
+
+
+CHECKS: dict[str, Callable[[ChaosContext, Subject], Outcome]] = {
+    f.__name__: f
+    for f in (
+        pod_status,
+        pod_logs,
+        helmrelease_status,
+        crash_looping,
+        logs_for_errors,
+        annotations_correct,
+        target_namespace_exists,
+        target_in_allowed_list,
+        lag_alert,
+        source_exists,
+        operator_rbac,
+        logs_permission_errors,
+        copy_exists,
+        copy_is_docker_config,
+        credentials_not_expired,
+        registry_accessible,
+        operator_running,
+        remedy,
+    )
+}

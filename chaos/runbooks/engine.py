@@ -1,0 +1,163 @@
+"""Running a runbook: carry out every diagnostic step, record which one identifies the injected cause,
+then apply the remedy the runbook prescribes and check that it restores service durably."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from chaos.context import ChaosContext
+from chaos.runbooks.base import Outcome, Subject, read_secret
+from chaos.runbooks.catalogue import MISSING_CHECK, RUNBOOKS
+from chaos.runbooks.checks import CHECKS
+from chaos.runbooks.remedies import REMEDIES
+from fixtures.dialect import AUTO_REFLECTS, REFLECTS
+from fixtures.redact import secret_view
+
+
+def diagnose(ctx: ChaosContext, title: str, fault: str, cause: str, subject: Subject) -> dict[str, Any]:
+    """Carry out every diagnostic step; which one identifies ``cause``? (remedies are not run here)."""
+    rb = RUNBOOKS[title]
+    # Is the fault visible where the runbook looks (the subject lacks the current data)? The runbook
+    # is run either way; a non-identification of an invisible fault is reported as such.
+    try:
+        manifest = title == "Pod Not Running" or not service_state(ctx, subject)["ok"]
+    except Exception:
+        manifest = True
+    steps = []
+    for step in rb.steps:
+        t0 = time.monotonic()
+        try:
+            outcome = CHECKS[step.check](ctx, subject)
+        except Exception as exc:  # a check that cannot run is a finding too, not a crash of the run
+            outcome = Outcome("cannot-check", f"check failed: {type(exc).__name__}: {str(exc)[:160]}")
+        steps.append(
+            {
+                "step": step.number,
+                "text": step.text,
+                "kind": step.kind,
+                "status": outcome.status,
+                "causes": outcome.causes,
+                "evidence": outcome.evidence,
+                "seconds": round(time.monotonic() - t0, 3),
+            }
+        )
+    identifying = next(
+        (s for s in steps if s["status"] in ("problem", "alert") and cause in s["causes"]), None
+    )
+    misleading = {
+        s["step"]: [c for c in s["causes"] if c != cause]
+        for s in steps
+        if s["status"] == "problem" and any(c != cause for c in s["causes"])
+    }
+    findings = []
+    if identifying is None:
+        blind = [s["step"] for s in steps if s["status"] in ("not-applicable", "cannot-check")]
+        findings.append(
+            f"'{title}' cannot diagnose {fault}: {MISSING_CHECK.get(cause, 'no step points at ' + cause)}"
+            + (f"; steps {blind} cannot be carried out here" if blind else "")
+            + ("" if manifest else " (the fault was not visible at the subject when the runbook ran)")
+        )
+    for s in steps:
+        if s["status"] == "not-applicable" and identifying is not None:
+            findings.append(f"step {s['step']} cannot be carried out here: {s['evidence']}")
+    for number, others in misleading.items():
+        findings.append(f"step {number} also points at {', '.join(others)} (misleading for this fault)")
+    result = {
+        "runbook": title,
+        "fault": fault,
+        "cause": cause,
+        "subject": {"source": f"{subject.source_ns}/{subject.source}", "target_namespace": subject.target_ns},
+        "manifest": manifest,
+        "identifying_step": identifying["step"] if identifying else None,
+        "identifying_text": identifying["text"] if identifying else None,
+        "steps": steps,
+        "remedy": None,
+        "remedy_restores": False,
+        "self_healed": None,
+        "finding": "; ".join(findings) or None,
+    }
+    ctx.runbooks.append(result)
+    return result
+
+
+def chosen_remedy(title: str, identifying_step: int | None) -> tuple[str, str] | None:
+    """The remedy the runbook prescribes: the identifying check's implied fix, else its remedy step."""
+    rb = RUNBOOKS[title]
+    if identifying_step is not None:
+        step = rb.steps[identifying_step - 1]
+        if step.remedy and step.kind != "remedy":
+            return step.remedy, f"implied by step {step.number} ({step.text})"
+    explicit = rb.remedy_step()
+    if explicit and explicit.remedy:
+        return explicit.remedy, f"step {explicit.number} as written ({explicit.text})"
+    return None
+
+
+def service_state(ctx: ChaosContext, subject: Subject) -> dict[str, Any]:
+    """Does the target hold the source's current data, and is it a managed copy?"""
+    source = read_secret(ctx, subject.source, subject.source_ns)
+    copy = read_secret(ctx, subject.source, subject.target_ns)
+    managed = (
+        bool(copy)
+        and (copy.metadata.annotations or {}).get(REFLECTS) == f"{subject.source_ns}/{subject.source}"
+    )
+    auto = bool(copy) and (copy.metadata.annotations or {}).get(AUTO_REFLECTS) == "True"
+    current = bool(source and copy and secret_view(copy) == secret_view(source))
+    return {"ok": current, "present": copy is not None, "managed": managed, "auto": auto}
+
+
+def _wait_service(ctx: ChaosContext, subject: Subject, timeout_s: float) -> tuple[bool, dict[str, Any]]:
+    from chaos.workload import wait_until
+
+    ok, _, last = wait_until(lambda: service_state(ctx, subject), timeout_s, interval=0.3)
+    return ok, last
+
+
+def apply_remedy(ctx: ChaosContext, result: dict[str, Any], subject: Subject, slo_s: float) -> dict[str, Any]:
+    """Apply the prescribed remedy; it restores service if the target gets the current credential
+    and still follows one further rotation within the SLO."""
+    choice = chosen_remedy(result["runbook"], result["identifying_step"])
+    if choice is None:
+        ok, state = _wait_service(ctx, subject, slo_s)
+        result.update(
+            remedy="none prescribed (alert only)", remedy_restores=False, self_healed=ok, service_after=state
+        )
+        note = (
+            "service came back on its own (restart policy / retries), not through the runbook"
+            if ok
+            else "service not restored and the runbook offers no remedy"
+        )
+        result["finding"] = "; ".join(x for x in (result["finding"], note) if x)
+        return result
+    key, why = choice
+    label, fn = REMEDIES[key]
+    done = fn(ctx, subject)
+    restored, state = _wait_service(ctx, subject, slo_s)
+    durable, later = False, {}
+    if restored:
+        assert ctx.workload is not None
+        ctx.workload.update_sources([subject.source])
+        durable, later = _wait_service(ctx, subject, slo_s)
+    result.update(
+        remedy=f"{label}: {why}; {done}",
+        remedy_restores=restored and durable,
+        service_after=state,
+        service_after_rotation=later,
+    )
+    if restored and not durable:
+        extra = (
+            f"the remedy ({label}) restores service only until the next rotation: the target no longer "
+            "follows the source"
+            + (
+                " (a hand-made Secret is not a reflection, so the operator never "
+                "updates it; the runbook never says to adopt or remove it)"
+                if not later.get("managed")
+                else ""
+            )
+        )
+        result["finding"] = "; ".join(x for x in (result["finding"], extra) if x)
+    elif not restored:
+        extra = f"the remedy ({label}) does not restore service: {state}"
+        result["finding"] = "; ".join(x for x in (result["finding"], extra) if x)
+    return result
