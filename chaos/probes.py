@@ -4,7 +4,7 @@ Every probe returns a JSON-able dict with ``ok`` (True/False) and the evidence, 
 condition does not hold" (only for broken plumbing), and polls with its own deadline where waiting
 is part of the check. ``skipped: True`` marks a check this provider cannot make (e.g. the audit log
 exists only on the local provider); the scorer leaves such probes out rather than counting them as
-passed. In the steady-state hypothesis, use the tolerance :func:`ok_is_true`.
+passed. In the steady-state hypothesis, use the tolerance :func:`chaos.scoring.ok_is_true`.
 """
 
 from __future__ import annotations
@@ -22,11 +22,6 @@ from chaos import audit
 from chaos.context import ChaosContext, context_of, metric_value
 from chaos.faults.shared import lease_holder
 from chaos.workload import wait_until
-
-
-def ok_is_true(value: Any = None) -> bool:
-    """Tolerance: the probe's output says ok (or that the check does not apply on this provider)."""
-    return isinstance(value, dict) and (value.get("ok") is True or value.get("skipped") is True)
 
 
 def _ctx(configuration: dict[str, Any] | None) -> ChaosContext:

@@ -9,6 +9,9 @@ resilience of a set of faults is ``sum(weight * probe success %) / sum(weight)``
 1-10 per fault. Every declared probe counts, steady-state probes once before and once after the
 method; a probe that never ran (skipped method, aborted run) counts as failed. A probe whose output
 says ``skipped`` (the check does not exist on this provider, e.g. no audit log on kind) is left out.
+
+Pure (no cluster, no chaos runtime): the report builder imports it, and :func:`ok_is_true` is also
+the steady-state tolerance the experiment documents name (``module: chaos.scoring``).
 """
 
 from __future__ import annotations
@@ -16,7 +19,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from chaos.probes import ok_is_true
+
+def ok_is_true(value: Any = None) -> bool:
+    """Tolerance: the probe's output says ok (or that the check does not apply on this provider)."""
+    return isinstance(value, dict) and (value.get("ok") is True or value.get("skipped") is True)
 
 
 @dataclass

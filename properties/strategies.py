@@ -1,7 +1,7 @@
 """Hypothesis strategies shared by the property tests.
 
 Small, named and composable. The GitOps-layout strategies (Property 7) build the frozen specs
-from :mod:`operator_under_test.consolidate.testing`; they are pure data, nothing touches disk
+from :mod:`testing.consolidate`; they are pure data, nothing touches disk
 until a test calls ``write_layout``.
 """
 
@@ -12,13 +12,6 @@ import random
 
 from hypothesis import strategies as st
 
-from operator_under_test.consolidate.testing import (
-    CredsSpec,
-    DockerConfig,
-    LayoutSpec,
-    Registry,
-    ServiceSpec,
-)
 from properties.model import (
     DNS1123_LABEL,
     DOCKERCONFIGJSON,
@@ -35,6 +28,13 @@ from properties.model import (
     SourceSpec,
     TimelinessCase,
     Update,
+)
+from testing.consolidate import (
+    CredsSpec,
+    DockerConfig,
+    LayoutSpec,
+    Registry,
+    ServiceSpec,
 )
 
 _ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"

@@ -20,7 +20,8 @@ import pytest
 from hypothesis import event, example, given
 
 from operator_under_test.consolidate import ALLOWED, ALLOWED_NS, AUTO, load_secret, tools
-from operator_under_test.consolidate.testing import (
+from properties.strategies import gitops_layouts
+from testing.consolidate import (
     CredsSpec,
     DockerConfig,
     LayoutSpec,
@@ -34,7 +35,6 @@ from operator_under_test.consolidate.testing import (
     tree_digest,
     write_layout,
 )
-from properties.strategies import gitops_layouts
 
 pytestmark = [
     pytest.mark.property,

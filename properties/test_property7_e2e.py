@@ -14,7 +14,7 @@ from kubernetes.client.rest import ApiException
 from fixtures.cluster import Cluster, NamespaceFactory
 from fixtures.waiting import assert_mapping_equal, eventually
 from operator_under_test.consolidate import consolidated_secret, tools
-from operator_under_test.consolidate.testing import (
+from testing.consolidate import (
     CredsSpec,
     DockerConfig,
     LayoutSpec,

@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from chaos.scoring import overall_resilience
+from fixtures.environment import read_properties
 from fixtures.paths import REPO_ROOT
 from fixtures.record import RECORDS_DIR, read_records
 from reports.catalogue import BEHAVIOUR_TITLES, PROPERTY_TEXT
 from reports.charts import chaos_plot, latency_plot
-from reports.environment import read_properties
 from reports.page import render_html
 
 REPORTS = REPO_ROOT / "reports"

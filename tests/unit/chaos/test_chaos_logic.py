@@ -129,7 +129,7 @@ def test_kind_pod_deletion_fails_loudly_when_nothing_matched(monkeypatch) -> Non
 TOL = {
     "type": "probe",
     "name": "ok",
-    "provider": {"type": "python", "module": "chaos.probes", "func": "ok_is_true", "arguments": {}},
+    "provider": {"type": "python", "module": "chaos.scoring", "func": "ok_is_true", "arguments": {}},
 }
 
 

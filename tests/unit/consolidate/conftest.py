@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from operator_under_test.consolidate import tools
-from operator_under_test.consolidate.testing import (
+from testing.consolidate import (
     CredsSpec,
     DockerConfig,
     LayoutSpec,

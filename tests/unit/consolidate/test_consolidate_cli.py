@@ -22,7 +22,7 @@ from operator_under_test.consolidate import (
     consolidated_secret,
     load_secret,
 )
-from operator_under_test.consolidate.testing import (
+from testing.consolidate import (
     CredsSpec,
     ServiceSpec,
     age_key_env,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.environment import read_properties, write_properties
 from reports import build
-from reports.environment import read_properties, write_properties
 
 
 def _result(directory: Path, name: str, status: str, story: str | None = None, message: str = "") -> None:

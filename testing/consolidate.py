@@ -1,5 +1,7 @@
 """Test support for the consolidation tool: layout specs, a layout writer, age keys, tree hashes.
 
+Kept outside the shipped `operator_under_test` package (tests depend on it, never the tool).
+
 Used by ``tests/unit/consolidate`` and ``properties/test_property7_consolidation.py``. The layout
 spec classes are plain frozen dataclasses so Hypothesis strategies can build them.
 """
@@ -17,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import tools
+from operator_under_test.consolidate import tools
 
 SOPS_RULES = """\
 # sops creation rules (Flux convention: only data/stringData are encrypted)
@@ -318,7 +320,7 @@ def files_containing(root: Path, needles: list[str]) -> list[Path]:
 
 def run_cli(argv: list[str]) -> tuple[int, str, str]:
     """Run ``consolidate-oci-creds`` in-process; returns (exit code, stdout, stderr)."""
-    from .cli import main
+    from operator_under_test.consolidate.cli import main
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
