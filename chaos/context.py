@@ -9,7 +9,6 @@ points at its own private cluster and its own operator deployment.
 
 from __future__ import annotations
 
-import re
 import secrets
 import signal
 import threading
@@ -151,16 +150,6 @@ class KindOperator:
 
     def signal(self, name: str, sig: int) -> int:
         raise NotImplementedError("on kind, faults go through the API (chaosk8s), not signals")
-
-
-def metric_value(text: str, name: str, **labels: str) -> float:
-    """Sum of the samples of ``name`` whose labels include ``labels`` (Prometheus text format)."""
-    total = 0.0
-    for m in re.finditer(rf"^{re.escape(name)}(?:\{{([^}}]*)\}})? (\S+)$", text, re.MULTILINE):
-        found = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(1) or ""))
-        if all(found.get(k) == v for k, v in labels.items()):
-            total += float(m.group(2))
-    return total
 
 
 class _DeadlineREST:

@@ -4,7 +4,6 @@ attach it to Allure, score it, record it for the report, and check for leaked Se
 
 from __future__ import annotations
 
-import base64
 import copy
 import json
 import threading
@@ -18,6 +17,7 @@ from chaoslib.loader import load_experiment
 
 from chaos.context import CONFIG_KEY, ChaosContext, register, unregister
 from chaos.scoring import Score, score
+from fixtures.encoding import b64
 from fixtures.paths import REPO_ROOT
 from fixtures.record import record
 
@@ -147,5 +147,5 @@ def find_leaks(canaries: set[str], texts: dict[str, str]) -> list[str]:
     forms = set()
     for value in canaries:
         forms.add(value)
-        forms.add(base64.b64encode(value.encode()).decode())
+        forms.add(b64(value))
     return sorted({where for where, text in texts.items() for f in forms if f and f in text})

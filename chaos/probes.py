@@ -19,9 +19,10 @@ from typing import Any
 from kubernetes.client.rest import ApiException
 
 from chaos import audit
-from chaos.context import ChaosContext, context_of, metric_value
+from chaos.context import ChaosContext, context_of
 from chaos.faults.shared import lease_holder
-from chaos.workload import wait_until
+from fixtures.metrics import metric_value
+from fixtures.waiting import report_within
 
 
 def _ctx(configuration: dict[str, Any] | None) -> ChaosContext:
@@ -75,7 +76,7 @@ def copies_consistent(
     """
     ctx = _ctx(configuration)
     assert ctx.workload is not None
-    ok, waited, last = wait_until(ctx.workload.consistency, timeout_s)
+    ok, waited, last = report_within(ctx.workload.consistency, timeout=timeout_s)
     out = {"ok": ok, "waited_s": round(waited, 3), **{k: v for k, v in last.items() if k != "ok"}}
     if recovery_from:
         start = ctx.marks.get(recovery_from)
@@ -134,7 +135,7 @@ def operator_restarted(timeout_s: float = 60.0, configuration: dict | None = Non
         ready = {n: ctx.operator.ready(n)[0] for n in now}
         return {"ok": bool(restarted) and all(ready.values()), "restarts": now, "ready": ready}
 
-    ok, waited, last = wait_until(check, timeout_s)
+    ok, waited, last = report_within(check, timeout=timeout_s)
     if ok and "fault_at" in ctx.marks:
         ctx.recovery["operator_ready"] = time.monotonic() - ctx.marks["fault_at"]
     return {**last, "waited_s": round(waited, 3), "since_probe_start_s": round(time.monotonic() - t0, 3)}
@@ -215,7 +216,7 @@ def logged(
             "examples": [f"{h['level']}: {h['msg']}"[:300] for h in hits[:3]],
         }
 
-    _ok, waited, last = wait_until(check, timeout_s)
+    _ok, waited, last = report_within(check, timeout=timeout_s)
     return {**last, "waited_s": round(waited, 3), "pattern": pattern}
 
 
@@ -239,7 +240,7 @@ def failure_visible(
             "ready": ready,
         }
 
-    _ok, waited, last = wait_until(check, timeout_s)
+    _ok, waited, last = report_within(check, timeout=timeout_s)
     return {**last, "waited_s": round(waited, 3)}
 
 
@@ -256,7 +257,7 @@ def readiness_reports(
             "readyz": {r: why for r, (_, why) in states.items()},
         }
 
-    _ok, waited, last = wait_until(check, timeout_s, interval=0.5)
+    _ok, waited, last = report_within(check, timeout=timeout_s, interval=0.5)
     return {**last, "waited_s": round(waited, 3)}
 
 
@@ -278,7 +279,7 @@ def work_queue_drained(timeout_s: float = 20.0, configuration: dict | None = Non
         state["retries"] = retries
         return {"ok": depth == 0 and settled, "queue_depth": depth, "retries_total": retries}
 
-    _ok, waited, last = wait_until(check, timeout_s, interval=6.0)  # gauges refresh every 5 s
+    _ok, waited, last = report_within(check, timeout=timeout_s, interval=6.0)  # gauges refresh every 5 s
     return {**last, "waited_s": round(waited, 3)}
 
 
@@ -299,7 +300,7 @@ def warning_events(
             "wanted": sorted(wanted),
         }
 
-    _ok, waited, last = wait_until(check, timeout_s, interval=0.5)
+    _ok, waited, last = report_within(check, timeout=timeout_s, interval=0.5)
     return {**last, "waited_s": round(waited, 3)}
 
 
@@ -405,7 +406,7 @@ def single_leader(timeout_s: float = 30.0, configuration: dict | None = None) ->
         holder = lease_holder(ctx)["holder"]
         return {"ok": leaders == [holder], "leaders": leaders, "holder": holder}
 
-    _ok, waited, last = wait_until(check, timeout_s, interval=0.5)
+    _ok, waited, last = report_within(check, timeout=timeout_s, interval=0.5)
     return {**last, "waited_s": round(waited, 3)}
 
 
@@ -515,7 +516,7 @@ def churn_left_no_leaks(timeout_s: float = 30.0, configuration: dict | None = No
         problems.extend(f"{ns}: not deleted" for ns in lingering)
         return {"ok": not problems, "problems": problems[:20], "survivors": len(churn["survivors"])}
 
-    ok, waited, last = wait_until(check, timeout_s, interval=0.5)
+    ok, waited, last = report_within(check, timeout=timeout_s, interval=0.5)
     if ok and "churn_done_at" in ctx.marks:
         ctx.recovery["recovery"] = time.monotonic() - ctx.marks["churn_done_at"]
         last["recovery_s"] = round(ctx.recovery["recovery"], 3)

@@ -20,9 +20,10 @@ from chaos.conftest import EnvFactory, _reap_supervisors
 from chaos.context import LocalOperator
 from chaos.runbooks.base import Subject
 from chaos.runbooks.engine import apply_remedy, diagnose, service_state
-from chaos.workload import Workload, wait_until
+from chaos.workload import Workload
 from fixtures.dialect import replicate_to
 from fixtures.record import record
+from fixtures.waiting import report_within
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 
@@ -86,7 +87,7 @@ def test_runbooks_on_misconfigurations(chaos_env: EnvFactory, implementation_und
             hit = [e for e in events if e.reason == "ReflectionConflict" and e.involved_object.name == "late"]
             return {"ok": bool(hit)}
 
-        reported, _, _ = wait_until(conflict_reported, 30)
+        reported, _, _ = report_within(conflict_reported, timeout=30)
         state = service_state(ctx, subject)
         result["after_operator_restart"] = {"conflict_event": reported, **state}
         result["finding"] = "; ".join(

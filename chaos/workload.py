@@ -7,7 +7,6 @@ test failure. Every comparison here is by digest (fixtures.redact), never by val
 
 from __future__ import annotations
 
-import base64
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +18,8 @@ from kubernetes.client.rest import ApiException
 
 from fixtures.cluster import Cluster
 from fixtures.dialect import AUTO_REFLECTS, REFLECTED_VERSION, REFLECTS, replicate_to
+from fixtures.encoding import b64
+from fixtures.lookup import named
 from fixtures.redact import digest, secret_view
 
 POOL = 8
@@ -29,14 +30,10 @@ def docker_config(password: str, registry: str = "registry.replicheck.invalid") 
     """A Docker config JSON like the seed's oci-creds (the registry host is never contacted)."""
     import json
 
-    auth = base64.b64encode(f"replicheck-bot:{password}".encode()).decode()
+    auth = b64(f"replicheck-bot:{password}")
     return json.dumps(
         {"auths": {registry: {"username": "replicheck-bot", "password": password, "auth": auth}}}
     )
-
-
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
 
 
 @dataclass
@@ -154,8 +151,7 @@ class Workload:
     # -- observation ----------------------------------------------------------------------------------
     def copies_of(self, name: str) -> dict[str, Any]:
         """Every Secret called ``name`` in the cluster, by namespace (one list call)."""
-        items = self.cluster.core.list_secret_for_all_namespaces(field_selector=f"metadata.name={name}").items
-        return {s.metadata.namespace: s for s in items}
+        return named(self.cluster.core, name)
 
     def consistency(self, names: list[str] | None = None) -> dict[str, Any]:
         """Compare every copy with its source (digests only). ``ok`` plus what differs, by namespace."""
@@ -269,17 +265,3 @@ class CopyVersionWatcher:
             if any(b < max(seq[: i + 1]) for i, b in enumerate(seq[1:])):
                 out[key] = seq
         return out
-
-
-def wait_until(check: Any, timeout: float, interval: float = 0.2) -> tuple[bool, float, Any]:
-    """Poll ``check()`` (returns a dict with ``ok``) until ok or the deadline; (ok, seconds, last)."""
-    t0 = time.monotonic()
-    deadline = t0 + timeout
-    last: Any = None
-    while True:
-        last = check()
-        if last.get("ok"):
-            return True, time.monotonic() - t0, last
-        if time.monotonic() >= deadline:
-            return False, time.monotonic() - t0, last
-        time.sleep(min(interval, max(0.0, deadline - time.monotonic())))

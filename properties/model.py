@@ -21,7 +21,6 @@ objects carry digests (``fixtures.redact.digest``).
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -37,6 +36,7 @@ from fixtures.dialect import (
     REFLECTED_VERSION,
     REFLECTS,
 )
+from fixtures.encoding import b64
 from fixtures.redact import digest
 
 SLO_SECONDS = 60.0  # the design's Property 6 bound, used as the convergence bound everywhere
@@ -100,10 +100,6 @@ class Payload:
             else:
                 data[k] = v
         return Payload(data, self.binary)
-
-
-def b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode()
 
 
 # --------------------------------------------------------------------------------------------

@@ -25,10 +25,11 @@ from kubernetes.client.rest import ApiException
 
 from fixtures.cluster import Cluster
 from fixtures.dialect import mirror_of
+from fixtures.encoding import b64
 from fixtures.record import record
 from fixtures.waiting import assert_mapping_equal, eventually
 from properties import recording
-from properties.model import SLO_SECONDS, Kind, Names, SourceSpec, b64, first_last, object_view
+from properties.model import SLO_SECONDS, Kind, Names, SourceSpec, first_last, object_view
 
 EXAMPLE_LABEL = "replicheck.io/example"
 POLL = 0.02  # the local view is in memory: polling it is cheap

@@ -7,11 +7,11 @@ until a test calls ``write_layout``.
 
 from __future__ import annotations
 
-import base64
 import random
 
 from hypothesis import strategies as st
 
+from fixtures.encoding import b64
 from properties.model import (
     DNS1123_LABEL,
     DOCKERCONFIGJSON,
@@ -277,7 +277,7 @@ def text_values() -> st.SearchStrategy[bytes]:
 
 
 def _fake_pem(kind: str, raw: bytes) -> bytes:
-    body = base64.b64encode(raw).decode()
+    body = b64(raw)
     lines = [body[i : i + 64] for i in range(0, len(body), 64)] or [""]
     return (f"-----BEGIN {kind}-----\n" + "\n".join(lines) + f"\n-----END {kind}-----\n").encode()
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import allure
 import pytest
 from hypothesis import event, example, given
 
-from operator_under_test.consolidate import ALLOWED, ALLOWED_NS, AUTO, load_secret, tools
+from operator_under_test.consolidate import ALLOWED, ALLOWED_NS, AUTO, load_secret
 from properties.strategies import gitops_layouts
 from testing.consolidate import (
     CredsSpec,
@@ -27,9 +26,8 @@ from testing.consolidate import (
     LayoutSpec,
     Registry,
     ServiceSpec,
-    age_key_env,
+    age_identity_fixture,
     files_containing,
-    generate_age_key,
     kustomize_build,
     run_cli,
     tree_digest,
@@ -43,19 +41,8 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def age_identity() -> Iterator[tuple[Path, str]]:
-    """One real age key for the module; ``SOPS_AGE_KEY_FILE`` points at it meanwhile."""
-    try:
-        tools.ensure_tools_on_path()
-        tools.find_program("sops")
-        tools.find_program("kubectl")
-    except tools.ToolMissingError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    with tempfile.TemporaryDirectory(prefix="p7-age-") as tmp:
-        key, pub = generate_age_key(Path(tmp))
-        with age_key_env(key):
-            yield key, pub
+# One real age key for the module; ``SOPS_AGE_KEY_FILE`` points at it meanwhile.
+age_identity = age_identity_fixture("module", "p7-age-", export=True)
 
 
 def _oci_files(overlay: Path) -> list[Path]:

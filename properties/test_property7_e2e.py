@@ -3,7 +3,6 @@ operator running, yields copies in exactly the services' namespaces."""
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 
 import allure
@@ -12,16 +11,17 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from fixtures.cluster import Cluster, NamespaceFactory
+from fixtures.encoding import b64
 from fixtures.waiting import assert_mapping_equal, eventually
-from operator_under_test.consolidate import consolidated_secret, tools
+from operator_under_test.consolidate import consolidated_secret
 from testing.consolidate import (
     CredsSpec,
     DockerConfig,
     LayoutSpec,
     Registry,
     ServiceSpec,
+    age_identity_fixture,
     age_key_env,
-    generate_age_key,
     run_cli,
     write_layout,
 )
@@ -31,7 +31,7 @@ SLO = 60.0  # the design's Property 6 bound
 
 
 def _to_api_body(manifest: dict) -> client.V1Secret:
-    data = {k: base64.b64encode(v.encode()).decode() for k, v in (manifest.get("stringData") or {}).items()}
+    data = {k: b64(v) for k, v in (manifest.get("stringData") or {}).items()}
     data.update(manifest.get("data") or {})
     meta = manifest["metadata"]
     return client.V1Secret(
@@ -41,16 +41,18 @@ def _to_api_body(manifest: dict) -> client.V1Secret:
     )
 
 
+age_identity = age_identity_fixture("function", "p7-e2e-age-")
+
+
 @allure.feature("reflector-deployment")
 @allure.story("Property 7: OCI Credentials Consolidation")
 @pytest.mark.property
 @pytest.mark.usefixtures("operator")
 def test_consolidated_secret_replicates_to_exactly_the_service_namespaces(
-    cluster: Cluster, namespaces: NamespaceFactory, tmp_path: Path
+    cluster: Cluster, namespaces: NamespaceFactory, tmp_path: Path, age_identity: tuple[Path, str]
 ) -> None:
     # Setup: three services with credentials (one sops-encrypted), one without, one bystander ns.
-    tools.ensure_tools_on_path()
-    key, pub = generate_age_key(tmp_path)
+    key, pub = age_identity
     svc = [namespaces("svc") for _ in range(3)]
     no_creds, bystander = namespaces("nocreds"), namespaces("bystander")
     config = DockerConfig((Registry("ghcr.io", "opencenter-bot", "e2e-not-a-real-password"),))

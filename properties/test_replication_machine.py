@@ -40,11 +40,11 @@ from hypothesis.stateful import (
 
 from fixtures.cluster import Cluster
 from fixtures.dialect import ALLOWED, ALLOWED_NAMESPACES, AUTO_ENABLED, AUTO_NAMESPACES
+from fixtures.encoding import b64
 from fixtures.implementations import Implementation
 from properties import recording
 from properties.model import (
     SourceSpec,
-    b64,
     copy_view,
     mirror_view,
     object_view,

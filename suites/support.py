@@ -8,7 +8,6 @@ also covers the namespaces of other tests running in parallel against the shared
 
 from __future__ import annotations
 
-import base64
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -18,24 +17,17 @@ from typing import Any, TypeVar
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from fixtures import lookup
 from fixtures.cluster import Cluster, NamespaceFactory
+from fixtures.encoding import b64
 from fixtures.implementations import Implementation, ReflectorDialect
 from fixtures.record import record
-from fixtures.redact import digest
 from fixtures.waiting import assert_mapping_equal, eventually
 
 SLO = 30.0  # seconds; generous for a 2-core machine running tests in parallel
 #: deadline in tests the implementation is known to fail (a strict xfail): no need to wait the full SLO
 KNOWN_DEVIATION_SLO = 10.0
 T = TypeVar("T")
-
-
-def b64(value: str | bytes) -> str:
-    return base64.b64encode(value.encode() if isinstance(value, str) else value).decode()
-
-
-def _digests(values: Mapping[str, str] | None) -> dict[str, str]:
-    return {k: digest(v) for k, v in (values or {}).items()}
 
 
 @dataclass(frozen=True)
@@ -105,18 +97,11 @@ class Kind:
 
     def named(self, core: client.CoreV1Api, name: str) -> dict[str, Any]:
         """Every object of this kind called `name`, in the whole cluster, by namespace."""
-        selector = f"metadata.name={name}"
-        if self.is_secret:
-            items = core.list_secret_for_all_namespaces(field_selector=selector).items
-        else:
-            items = core.list_config_map_for_all_namespaces(field_selector=selector).items
-        return {obj.metadata.namespace: obj for obj in items}
+        return lookup.named(core, name, self.name)
 
     def view(self, obj: Any) -> dict[str, Any]:
         """Comparable and redacted: equal views mean equal payload (and type); a diff names the key."""
-        if self.is_secret:
-            return {"type": obj.type, "data": _digests(obj.data)}
-        return {"data": _digests(obj.data), "binaryData": _digests(obj.binary_data)}
+        return lookup.view(obj, self.name)
 
 
 SECRET = Kind("Secret")

@@ -8,17 +8,21 @@ spec classes are plain frozen dataclasses so Hypothesis strategies can build the
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 import io
 import json
 import os
 import subprocess
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from fixtures.encoding import b64
 from operator_under_test.consolidate import tools
 
 SOPS_RULES = """\
@@ -40,7 +44,7 @@ class Registry:
 
     @property
     def auth(self) -> str:
-        return base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+        return b64(f"{self.username}:{self.password}")
 
 
 @dataclass(frozen=True)
@@ -154,7 +158,7 @@ def secret_yaml(name: str, namespace: str, spec: CredsSpec, annotations: dict[st
         meta.append("  annotations:")
         meta += [f'    {k}: "{v}"' for k, v in annotations.items()]
     if spec.form == "data":
-        body = ["data:", f"  .dockerconfigjson: {base64.b64encode(spec.config.text().encode()).decode()}"]
+        body = ["data:", f"  .dockerconfigjson: {b64(spec.config.text())}"]
     else:
         text = spec.config.text()
         if "\n" in text.rstrip("\n"):
@@ -353,3 +357,27 @@ def age_key_env(key_file: Path | None) -> Iterator[None]:
             os.environ.pop("SOPS_AGE_KEY_FILE", None)
         else:
             os.environ["SOPS_AGE_KEY_FILE"] = old
+
+
+def age_identity_fixture(scope: str, prefix: str, *, export: bool = False) -> Callable[..., Any]:
+    """The ``age_identity`` fixture: (key file, public key) of a real age key made by ``age-keygen`` once
+    per ``scope``, after checking that sops and kubectl are installed (a missing tool fails the test
+    with one line naming the fix). With ``export``, ``SOPS_AGE_KEY_FILE`` points at it meanwhile.
+
+    Use: ``age_identity = age_identity_fixture("module", "p7-age-", export=True)`` in a test module.
+    """
+
+    @pytest.fixture(scope=scope, name="age_identity")  # type: ignore[call-overload]
+    def age_identity() -> Iterator[tuple[Path, str]]:
+        try:
+            tools.ensure_tools_on_path()
+            tools.find_program("sops")
+            tools.find_program("kubectl")
+        except tools.ToolMissingError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+            key, pub = generate_age_key(Path(tmp))
+            with age_key_env(key) if export else contextlib.nullcontext():
+                yield key, pub
+
+    return age_identity

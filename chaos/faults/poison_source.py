@@ -11,7 +11,6 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from chaos.context import context_of
-from chaos.workload import b64
 from fixtures.dialect import (
     ALLOWED,
     ALLOWED_NAMESPACES,
@@ -20,6 +19,7 @@ from fixtures.dialect import (
     REFLECTS,
     replicate_to,
 )
+from fixtures.encoding import b64
 
 POISON_PREFIX = "poison-"
 

@@ -11,8 +11,9 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from chaos.context import OPERATOR_RBAC, ChaosContext, context_of, metric_value
+from chaos.context import OPERATOR_RBAC, ChaosContext, context_of
 from chaos.faults.shared import operator_can
+from fixtures.metrics import metric_value
 from fixtures.waiting import eventually
 
 

@@ -13,6 +13,7 @@ from chaos.runbooks.checks import CHECKS
 from chaos.runbooks.remedies import REMEDIES
 from fixtures.dialect import AUTO_REFLECTS, REFLECTS
 from fixtures.redact import secret_view
+from fixtures.waiting import report_within
 
 
 def diagnose(ctx: ChaosContext, title: str, fault: str, cause: str, subject: Subject) -> dict[str, Any]:
@@ -108,9 +109,7 @@ def service_state(ctx: ChaosContext, subject: Subject) -> dict[str, Any]:
 
 
 def _wait_service(ctx: ChaosContext, subject: Subject, timeout_s: float) -> tuple[bool, dict[str, Any]]:
-    from chaos.workload import wait_until
-
-    ok, _, last = wait_until(lambda: service_state(ctx, subject), timeout_s, interval=0.3)
+    ok, _, last = report_within(lambda: service_state(ctx, subject), timeout=timeout_s, interval=0.3)
     return ok, last
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,12 +17,14 @@ from fixtures.diagnostics import (
     redact_object,
     summarize,
 )
-from fixtures.implementations import BUNDLED, REFLECTOR, implementation, metric_value
+from fixtures.encoding import b64
+from fixtures.implementations import BUNDLED, REFLECTOR, implementation
+from fixtures.metrics import metric_value
 from fixtures.waiting import WaitTimeout, assert_mapping_equal, eventually
 from suites.contract import behaviour, contract_of, outcome_of, reflector_issue
 
 SECRET_VALUE = "hunter2-do-not-print"  # noqa: S105 (a fake value the output must not show)
-B64 = base64.b64encode(SECRET_VALUE.encode()).decode()
+B64 = b64(SECRET_VALUE)
 
 
 def test_read_since_returns_only_what_was_appended(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ all tests of the session (a catch-all pattern would replicate into other tests' 
 
 from __future__ import annotations
 
-import base64
 import secrets
 
 import pytest
@@ -25,15 +24,12 @@ from fixtures.dialect import (
     mirror_of,
     replicate_to,
 )
+from fixtures.encoding import b64
 from fixtures.redact import secret_view
 from fixtures.waiting import assert_mapping_equal, eventually
 
 SLO = 30.0  # seconds; generous for a 2-core machine running tests in parallel
 pytestmark = pytest.mark.usefixtures("operator")
-
-
-def b64(text: str | bytes) -> str:
-    return base64.b64encode(text.encode() if isinstance(text, str) else text).decode()
 
 
 def make_secret(

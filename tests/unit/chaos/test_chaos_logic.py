@@ -22,6 +22,7 @@ from chaos.runbooks.logs import classify_logs
 from chaos.runbooks.patterns import regex_verdicts
 from chaos.runbooks.remedies import REMEDIES
 from chaos.scoring import journal_problems, overall_resilience, probe_outcomes, score
+from fixtures.encoding import b64
 from fixtures.paths import REPO_ROOT
 
 # --- provider selection ---------------------------------------------------------------------------------
@@ -246,12 +247,11 @@ def test_overall_resilience_is_the_litmus_weighted_mean() -> None:
 
 
 def test_leaks_are_found_plain_and_base64_and_never_echoed() -> None:
-    import base64
 
     canary = "3f9a0c1d2e"
     texts = {
         "journal": "nothing here",
-        "log": f"value={base64.b64encode(canary.encode()).decode()}",
+        "log": f"value={b64(canary)}",
         "record": f"x {canary} y",
     }
     assert find_leaks({canary}, texts) == ["log", "record"]

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from operator_under_test.consolidate import tools
 from testing.consolidate import (
     CredsSpec,
     DockerConfig,
     LayoutSpec,
     Registry,
     ServiceSpec,
+    age_identity_fixture,
     age_key_env,
-    generate_age_key,
     write_layout,
 )
 
@@ -27,17 +24,7 @@ OTHER = DockerConfig(
 )
 
 
-@pytest.fixture(scope="session")
-def age_identity() -> Iterator[tuple[Path, str]]:
-    try:
-        tools.ensure_tools_on_path()
-        tools.find_program("sops")
-        tools.find_program("kubectl")
-    except tools.ToolMissingError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    with tempfile.TemporaryDirectory(prefix="consolidate-age-") as tmp:
-        key, pub = generate_age_key(Path(tmp))
-        yield key, pub
+age_identity = age_identity_fixture("session", "consolidate-age-")
 
 
 @pytest.fixture

@@ -15,13 +15,15 @@ import pytest
 import yaml
 
 from fixtures.cluster import dns_label, new_run_id
+from fixtures.encoding import b64
 from fixtures.errors import SetupError
 from fixtures.existing import resolve_existing
 from fixtures.kind import KindPlan
 from fixtures.local import ensure_port_free
+from fixtures.lookup import view
 from fixtures.paths import REPO_ROOT
 from fixtures.pki import create_pki
-from fixtures.waiting import WaitTimeout, assert_mapping_equal, eventually
+from fixtures.waiting import WaitTimeout, assert_mapping_equal, eventually, report_within
 
 
 def test_run_ids_are_short_and_dns_safe() -> None:
@@ -119,6 +121,45 @@ def test_eventually_returns_once_the_check_passes() -> None:
 
     assert eventually(check, timeout=5, interval=0.01) == "done"
     assert len(seen) == 3
+
+
+def test_a_reporting_check_is_polled_until_ok_and_its_last_report_kept() -> None:
+    seen = []
+
+    def check() -> dict:
+        seen.append(1)
+        return {"ok": len(seen) >= 3, "seen": len(seen)}
+
+    ok, waited, last = report_within(check, timeout=5, interval=0.01)
+    assert ok
+    assert last == {"ok": True, "seen": 3}
+    assert waited < 5
+    ok, waited, last = report_within(lambda: {"ok": False, "why": "never"}, timeout=0.2, interval=0.05)
+    assert not ok
+    assert last == {"ok": False, "why": "never"}
+    assert waited >= 0.2
+
+
+def test_a_reporting_check_that_breaks_is_not_retried() -> None:
+    def check() -> dict:
+        raise AssertionError("broken plumbing")
+
+    with pytest.raises(AssertionError, match="broken plumbing"):
+        report_within(check, timeout=5, interval=0.01)
+
+
+def test_one_base64_and_one_redacted_view_for_both_kinds() -> None:
+    assert b64("v") == b64(b"v") == "dg=="
+
+    class Obj:
+        type = "Opaque"
+        data = {"k": b64("v")}
+        binary_data = None
+
+    secret, config_map = view(Obj()), view(Obj(), "ConfigMap")
+    assert secret["type"] == "Opaque"
+    assert "dg==" not in str(secret)
+    assert config_map == {"data": secret["data"], "binaryData": {}}
 
 
 def test_mapping_diff_names_only_the_differing_keys() -> None:
