@@ -70,9 +70,10 @@ browser: ## Debian's chromium for the certification page's browser test (apt-get
 	    || { echo "error: apt-get install chromium failed; see /tmp/replicheck-apt-chromium.log"; exit 1; }; \
 	fi
 
-lint: venv ## ruff
+lint: venv ## ruff, and the import contracts of ARCHITECTURE.md (import-linter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 test: setup browser lint ## set up and run the test suite (what CI runs)
 	rm -rf reports/allure-results reports/records reports/chaos
