@@ -7,7 +7,6 @@ kind cluster (minutes each), and the kind variants skip with the reason kind is 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import subprocess
 import time
@@ -19,29 +18,18 @@ import pytest
 from chaos.context import OPERATOR_NAMESPACE, ChaosContext, KindOperator, LocalOperator, bound_requests
 from chaos.faults.local import thaw_frozen
 from chaos.scoring import overall_resilience
-from fixtures import deploy
 from fixtures.cluster import Cluster, new_run_id
 from fixtures.deploy import kubectl
 from fixtures.errors import SetupError
 from fixtures.implementations import Implementation
 from fixtures.kind import KindPlan, kind_unusable_reason, run_plan
 from fixtures.paths import runs_dir
+from fixtures.private import PrivateOperators
 from fixtures.record import read_records
 
 _LOADED_AT = time.time()
 
 EnvFactory = Callable[..., ChaosContext]
-
-
-def _reap_supervisors(deployment: deploy.LocalDeployment) -> None:
-    """Forget the Popen handles of stopped supervisors (a running handle dropped later would warn)."""
-    pids = {r.supervisor_pid for r in deployment.replicas}
-    for proc in list(deploy.SPAWNED):
-        if proc.pid in pids:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)
-            if proc.returncode is not None:
-                deploy.SPAWNED.remove(proc)
 
 
 @pytest.fixture
@@ -51,31 +39,16 @@ def chaos_provider(request: pytest.FixtureRequest) -> str:
 
 
 class _LiveNamespaces:
-    """The namespaces of the experiment's workload, read when diagnostics are collected."""
+    """The namespaces of the experiment's workload, read when diagnostics are collected (the context
+    is set once the operator is deployed)."""
 
-    def __init__(self, ctx: ChaosContext) -> None:
-        self.ctx = ctx
+    def __init__(self) -> None:
+        self.ctx: ChaosContext | None = None
 
     @property
     def created(self) -> list[str]:
-        wl = self.ctx.workload
+        wl = self.ctx.workload if self.ctx else None
         return [wl.source_ns, *wl.targets] if wl else []
-
-
-def _track_for_diagnostics(node: pytest.Item, ctx: ChaosContext) -> None:
-    """On failure, fixtures.diagnostics also collects from this private cluster (when available)."""
-    try:
-        from fixtures import diagnostics
-    except ImportError:
-        return
-    track = getattr(diagnostics, "track", None)
-    if track is None:
-        return
-    deployment = ctx.operator.deployment if isinstance(ctx.operator, LocalOperator) else None
-    with contextlib.suppress(TypeError):
-        track(
-            node, cluster=ctx.cluster, namespaces=_LiveNamespaces(ctx), deployment=deployment, label="chaos"
-        )
 
 
 @pytest.fixture
@@ -92,19 +65,21 @@ def chaos_env(
         plane = None
     else:
         plane = request.getfixturevalue("private_control_plane")  # set up before us, torn down after us
+    operators: PrivateOperators = request.getfixturevalue("private_operators")  # stopped before the plane
 
     def make(*, replicas: int = 1, extra_args: list[str] | None = None) -> ChaosContext:
         if made:
             raise RuntimeError("one chaos environment per test")
         try:
             if provider == "kind":
-                ctx, cleanup = _kind_env(implementation_under_test, replicas, extra_args or [])
+                ctx, cleanup = _kind_env(operators, implementation_under_test, replicas, extra_args or [])
             else:
-                ctx, cleanup = _local_env(plane, implementation_under_test, replicas, extra_args or [])
+                ctx, cleanup = _local_env(
+                    plane, operators, implementation_under_test, replicas, extra_args or []
+                )
         except SetupError as exc:
             pytest.fail(str(exc), pytrace=False)
         made.append((ctx, cleanup))
-        _track_for_diagnostics(request.node, ctx)
         return ctx
 
     try:
@@ -116,24 +91,26 @@ def chaos_env(
 
 
 def _local_env(
-    plane, impl: Implementation, replicas: int, extra_args: list[str]
+    plane, operators: PrivateOperators, impl: Implementation, replicas: int, extra_args: list[str]
 ) -> tuple[ChaosContext, Callable[[], None]]:
     cluster = plane.cluster()
     run_dir = Path(plane.run_dir) / "operator"
-    deployment = impl.deploy(cluster, run_dir, replicas=replicas, extra_args=extra_args)
-    ctx = ChaosContext("local", cluster, LocalOperator(deployment), run_dir, plane=plane)
+    live = _LiveNamespaces()
+    deployment = operators.deploy(
+        impl, cluster, run_dir, namespaces=live, label="chaos", replicas=replicas, extra_args=extra_args
+    )
+    ctx = live.ctx = ChaosContext("local", cluster, LocalOperator(deployment), run_dir, plane=plane)
 
     def cleanup() -> None:
-        thaw_frozen(ctx)
-        deployment.stop()
-        _reap_supervisors(deployment)
+        thaw_frozen(ctx)  # a stopped process would not see the SIGTERM
+        operators.stop(deployment)
         cluster.close()
 
     return ctx, cleanup
 
 
 def _kind_env(
-    impl: Implementation, replicas: int, extra_args: list[str]
+    operators: PrivateOperators, impl: Implementation, replicas: int, extra_args: list[str]
 ) -> tuple[ChaosContext, Callable[[], None]]:
     """A private kind cluster with the operator deployed as its Deployment (scaled and flagged)."""
     run_id = new_run_id()
@@ -151,7 +128,8 @@ def _kind_env(
         run_plan(plan.create_commands(config), Path.cwd(), run_dir / "kind.log")
         cluster = Cluster("kind", plan.kubeconfig, run_id, context=f"kind-{plan.name}", run_dir=run_dir)
         bound_requests(cluster.api)
-        deployment = impl.deploy(cluster, run_dir)
+        live = _LiveNamespaces()
+        deployment = operators.deploy(impl, cluster, run_dir, namespaces=live, label="chaos")
         name = next(d["metadata"]["name"] for d in deployment.manifests if d.get("kind") == "Deployment")
         patch = [
             {"op": "add", "path": "/spec/template/spec/containers/0/args/-", "value": a} for a in extra_args
@@ -177,7 +155,7 @@ def _kind_env(
     except BaseException:
         cleanup()
         raise
-    ctx = ChaosContext("kind", cluster, KindOperator(cluster), run_dir, kind_name=plan.name)
+    ctx = live.ctx = ChaosContext("kind", cluster, KindOperator(cluster), run_dir, kind_name=plan.name)
 
     def full_cleanup() -> None:
         cluster.close()

@@ -16,12 +16,13 @@ from pathlib import Path
 import allure
 import pytest
 
-from chaos.conftest import EnvFactory, _reap_supervisors
+from chaos.conftest import EnvFactory
 from chaos.context import LocalOperator
 from chaos.runbooks.base import Subject
 from chaos.runbooks.engine import apply_remedy, diagnose, service_state
 from chaos.workload import Workload
 from fixtures.dialect import replicate_to
+from fixtures.private import PrivateOperators
 from fixtures.record import record
 from fixtures.waiting import report_within
 
@@ -44,7 +45,9 @@ def _record(result: dict, experiment: str) -> None:
     )
 
 
-def test_runbooks_on_misconfigurations(chaos_env: EnvFactory, implementation_under_test) -> None:
+def test_runbooks_on_misconfigurations(
+    chaos_env: EnvFactory, implementation_under_test, private_operators: PrivateOperators
+) -> None:
     ctx = chaos_env()
     wl = ctx.workload = Workload.create(ctx.cluster, sources=1, targets=2, hint="rb", bystander=False)
     ctx.mark("fault_at")
@@ -77,7 +80,9 @@ def test_runbooks_on_misconfigurations(chaos_env: EnvFactory, implementation_und
 
     # The operator comes back: the hand-made Secret is not a reflection, so it is never updated (H2)
     # and the conflict is reported on the source instead.
-    second = implementation_under_test.deploy(ctx.cluster, Path(ctx.run_dir) / "again")
+    second = private_operators.deploy(
+        implementation_under_test, ctx.cluster, Path(ctx.run_dir) / "again", label="chaos: operator back"
+    )
     try:
         ctx.operator = LocalOperator(second)
         wl.update_sources(["late"])
@@ -109,5 +114,4 @@ def test_runbooks_on_misconfigurations(chaos_env: EnvFactory, implementation_und
         assert not state["ok"], state
         assert not state["managed"], state
     finally:
-        second.stop()
-        _reap_supervisors(second)
+        private_operators.stop(second)

@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from fixtures import diagnostics
 from fixtures.cluster import Cluster, NamespaceFactory, dns_label
 from fixtures.deploy import LocalDeployment
 from fixtures.errors import SetupError
@@ -96,25 +95,25 @@ def private_operator(
     if not impl.can_deploy_locally():
         pytest.skip(f"{impl.name} cannot run as a local process; this scenario needs a private cluster")
     plane = request.getfixturevalue("private_control_plane")
+    operators = request.getfixturevalue("private_operators")  # after the plane: stopped before it
     handle = plane.cluster()
-    started: list[LocalDeployment] = []
+    count = 0
 
     def start(**options: object) -> PrivateOperator:
-        run_dir = plane.run_dir / f"operator-{len(started)}"
-        try:
-            deployment = impl.deploy(handle, run_dir, extra_args=impl.private_args(**options))  # type: ignore[arg-type]
-        except SetupError as exc:
-            pytest.fail(str(exc), pytrace=False)
-        started.append(deployment)
+        nonlocal count
+        run_dir = plane.run_dir / f"operator-{count}"
+        count += 1
         factory = NamespaceFactory(handle, dns_label(request.node.name, 20))
-        diagnostics.track(
-            request.node, cluster=handle, namespaces=factory, deployment=deployment, label="private"
+        deployment = operators.deploy(
+            impl,
+            handle,
+            run_dir,
+            namespaces=factory,
+            extra_args=impl.private_args(**options),  # type: ignore[arg-type]
         )
         return PrivateOperator(handle, deployment, factory, impl, _slo(request))
 
     try:
         yield start
     finally:
-        for deployment in started:
-            deployment.stop()
         handle.close()
