@@ -8,7 +8,7 @@ kind cluster (minutes each), and the kind variants skip with the reason kind is 
 from __future__ import annotations
 
 import json
-import subprocess
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,8 +23,10 @@ from fixtures.deploy import kubectl
 from fixtures.errors import SetupError
 from fixtures.implementations import Implementation
 from fixtures.kind import KindPlan, kind_unusable_reason, run_plan
-from fixtures.paths import runs_dir
+from fixtures.local import stop_run
+from fixtures.paths import REPO_ROOT, runs_dir
 from fixtures.private import PrivateOperators
+from fixtures.procs import RunState
 from fixtures.record import read_records
 
 _LOADED_AT = time.time()
@@ -119,13 +121,14 @@ def _kind_env(
     plan = KindPlan(name=f"replicheck-{run_id}", kubeconfig=run_dir / "kubeconfig")
     config = run_dir / "kind.yaml"
     config.write_text(plan.config_yaml())
+    state = RunState(run_id, str(run_dir), str(run_dir), os.getpid(), info={"kind": plan.name})
+    state.save()  # a killed run's kind cluster is found and deleted by the next start
 
     def cleanup() -> None:
-        for cmd in plan.delete_commands():
-            subprocess.run(cmd, check=False, capture_output=True, timeout=300)
+        stop_run(state)
 
     try:
-        run_plan(plan.create_commands(config), Path.cwd(), run_dir / "kind.log")
+        run_plan(plan.create_commands(config), REPO_ROOT, run_dir / "kind.log")
         cluster = Cluster("kind", plan.kubeconfig, run_id, context=f"kind-{plan.name}", run_dir=run_dir)
         bound_requests(cluster.api)
         live = _LiveNamespaces()

@@ -260,6 +260,54 @@ def test_stale_cleanup_removes_operator_dirs_of_killed_runs_only(
     assert survivors == dict.fromkeys(survivors, True)
 
 
+def test_a_killed_runs_kind_cluster_is_deleted_like_a_local_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kind run records its cluster in its state file; when its owner is gone the next start deletes
+    the cluster (kind's own delete command) and the run's files. A live owner's run is left alone."""
+    from fixtures import kind
+    from fixtures.local import clean_stale_runs
+    from fixtures.paths import runs_dir
+    from fixtures.procs import RunState
+
+    monkeypatch.setenv("REPLICHECK_CACHE", str(tmp_path))
+    ran: list[list[str]] = []
+    monkeypatch.setattr(kind.subprocess, "run", lambda cmd, **kw: ran.append(cmd))
+    runs = runs_dir()
+    for run_id, owner in (("rc00000a", 2**22 + 7), ("rc00000b", os.getpid())):
+        (runs / run_id).mkdir(parents=True)
+        RunState(
+            run_id, str(runs / run_id), str(runs / run_id), owner, info={"kind": f"replicheck-{run_id}"}
+        ).save()
+    removed = clean_stale_runs()
+    assert removed == ["rc00000a"]
+    assert ran == [
+        [
+            "kind",
+            "delete",
+            "cluster",
+            "--name",
+            "replicheck-rc00000a",
+            "--kubeconfig",
+            str(runs / "rc00000a" / "kubeconfig"),
+        ]
+    ]
+    assert not (runs / "rc00000a").exists()
+    assert (runs / "rc00000b").exists()
+
+
+def test_only_an_explicitly_requested_unusable_kind_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fixtures import providers
+
+    monkeypatch.setattr(providers, "kind_unusable_reason", lambda: "no Docker engine answers")
+    requested = providers.choose_provider("kind", None, None, None)
+    assert (requested.provider, requested.unusable) == ("kind", "no Docker engine answers")
+    auto = providers.choose_provider("auto", None, None, None)
+    assert (auto.provider, auto.unusable) == ("local", None)
+    assert auto.reason == "auto: no Docker engine answers"
+    assert providers.choose_provider("local", None, None, None).unusable is None
+
+
 def test_reap_collects_finished_children_and_reports_running_ones(monkeypatch: pytest.MonkeyPatch) -> None:
     """Teardown stops processes by PID; reaping then waits for each handle (no zombie, no
     ResourceWarning) and names any process that is still running instead of hiding it."""
