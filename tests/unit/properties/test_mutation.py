@@ -10,7 +10,18 @@ import pytest
 
 from fixtures import junit_verdict
 from fixtures.junit_verdict import Case, parse, verdict
-from fixtures.mutation import PHASES, Outcome, describe, first_failure, prepare, pytest_command, summary
+from fixtures.mutation import (
+    PHASES,
+    UNIT,
+    Outcome,
+    describe,
+    first_failure,
+    hints,
+    phase_paths,
+    prepare,
+    pytest_command,
+    summary,
+)
 from fixtures.paths import REPO_ROOT
 
 MUTANTS = sorted((REPO_ROOT / "tests" / "mutants").glob("*.patch"))
@@ -122,24 +133,40 @@ def test_first_failure_reads_junit(tmp_path: Path) -> None:
     assert first_failure(tmp_path / "missing.xml") == ("", "")
 
 
-def test_the_phases_partition_the_conformance_test_set_by_marker() -> None:
-    # every test is exactly one of: pure (not cluster, not slow), cluster not slow, slow
-    def phase_of(cluster: bool, slow: bool) -> list[str]:
-        env = {"cluster": cluster, "slow": slow}
-        return [p.name for p in PHASES if eval(p.marker, {}, env)]  # noqa: S307 (our own constant)
+def test_fast_and_slow_partition_the_conformance_test_set_and_likely_comes_first() -> None:
+    def phases_of(slow: bool) -> list[str]:
+        return [p.name for p in PHASES if not p.targeted and eval(p.marker, {}, {"slow": slow})]  # noqa: S307
 
-    assert [phase_of(c, s) for c in (False, True) for s in (False, True)] == [
-        ["unit"],
-        ["slow"],
-        ["fast"],
-        ["slow"],
-    ]
+    assert (phases_of(False), phases_of(True)) == (["fast"], ["slow"])
+    assert PHASES[0].targeted
+    assert PHASES[0].name == "likely"
+
+
+def test_hints_are_read_from_the_header_and_filtered_by_the_selected_paths(tmp_path: Path) -> None:
+    patch = tmp_path / "x.patch"
+    patch.write_text(
+        "Mutant x: breaks.\nTests: suites/a.py::test_1, chaos/b.py::test_2\n\n--- a/f\n+++ b/f\nTests: no\n"
+    )
+    assert hints(patch) == ["suites/a.py::test_1", "chaos/b.py::test_2"]
+    likely, fast = PHASES[0], PHASES[1]
+    assert phase_paths(likely, ["suites", "tests"], hints(patch)) == [UNIT, "suites/a.py::test_1"]
+    assert phase_paths(likely, ["chaos"], hints(patch)) == ["chaos/b.py::test_2"]
+    assert phase_paths(fast, ["suites"], hints(patch)) == ["suites"]
+
+
+@pytest.mark.parametrize("patch", MUTANTS, ids=lambda p: p.stem)
+def test_every_hinted_test_exists(patch: Path) -> None:
+    for test in hints(patch):
+        file, _, name = test.partition("::")
+        source = REPO_ROOT / file
+        assert source.is_file(), f"{patch.name} names {file}, which does not exist"
+        assert f"def {name.split('[')[0]}(" in source.read_text(), f"{patch.name}: no {test}"
 
 
 def test_each_phase_runs_fail_fast_over_the_selected_paths(tmp_path: Path) -> None:
     cmd = pytest_command(PHASES[1], ["suites", "chaos"], "2", tmp_path / "j.xml", ["--deselect", "x"])
     assert "-x" in cmd
-    assert cmd[cmd.index("-m", 3) + 1] == "cluster and not slow"
+    assert cmd[cmd.index("-m", 3) + 1] == "not slow"
     assert cmd[-2:] == ["suites", "chaos"]
     assert cmd[cmd.index("-n") + 1] == "2"
 
