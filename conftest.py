@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 import os
+import sys
+
+# `make mutation` (fixtures/mutation.py): the unit tests import the mutant copy of the operator, not
+# the repository's, so a bug in pure planning code is caught without a cluster. Done before any
+# plugin or test imports operator_under_test.
+if os.environ.get("REPLICHECK_OPERATOR_SRC"):
+    if "operator_under_test" in sys.modules:
+        raise RuntimeError("operator_under_test was imported before the mutant copy could be put first")
+    sys.path.insert(0, os.environ["REPLICHECK_OPERATOR_SRC"])
 
 from hypothesis import HealthCheck, Phase, settings
 

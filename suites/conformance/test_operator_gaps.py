@@ -1,0 +1,240 @@
+"""The implementation away from the world: stopped while objects change, paused while its watch
+expires (etcd compacted, API server restarted), restarted with copies in place, and retrying
+against a persistent error. Each runs on a private control plane (the shared operator is never
+paused), and what the implementation *sent* is read from the API server's audit log, not inferred.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import os
+import signal
+import time
+import urllib.request
+from collections.abc import Callable
+
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from chaos import audit
+from fixtures.implementations import metric_value
+from fixtures.local import LocalControlPlane
+from fixtures.waiting import eventually
+from suites.contract import behaviour
+from suites.private import PrivateOperator
+from suites.support import SLO
+
+DATA = {"user": "app", "password": "s3cr3t"}
+TLS = {"tls.crt": "certificate", "tls.key": "key"}
+OPERATOR_USER = "system:serviceaccount:replicheck-system:replicheck-replicator"
+WRITES = ("create", "update", "patch", "delete")
+PAYLOADS = ("secrets", "configmaps")
+
+
+def metric(op: PrivateOperator, name: str, **labels: str) -> float:
+    status, body = op.deployment.replicas[0].get("/metrics")
+    assert status == 200, f"/metrics answered {status}"
+    return metric_value(body, name, **labels)
+
+
+def writes_since(cluster_audit: object, since: float) -> list[audit.AuditEvent]:
+    """Writes to Secrets/ConfigMaps the operator sent since `since` (epoch seconds)."""
+    events = audit.read(cluster_audit)  # type: ignore[arg-type]
+    return [
+        e
+        for e in audit.window(events, since, float("inf"), OPERATOR_USER)
+        if e.verb in WRITES and e.resource in PAYLOADS
+    ]
+
+
+DENIAL = "replicheck: creating Secrets here always fails"
+
+
+def deny_creates_of_secrets_in(api: client.ApiClient, namespace: str, name: str) -> None:
+    """A persistent, real error: a ValidatingAdmissionPolicy (CEL) refusing every Secret create in
+    `namespace` (the private control plane is discarded with it after the test)."""
+    admission = client.AdmissionregistrationV1Api(api)
+    rule = {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["secrets"]}
+    admission.create_validating_admission_policy(
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingAdmissionPolicy",
+            "metadata": {"name": name},
+            "spec": {
+                "failurePolicy": "Fail",
+                "matchConstraints": {"resourceRules": [rule]},
+                "validations": [{"expression": "false", "message": DENIAL, "reason": "Forbidden"}],
+            },
+        }
+    )
+    selector = {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
+    admission.create_validating_admission_policy_binding(
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingAdmissionPolicyBinding",
+            "metadata": {"name": name},
+            "spec": {
+                "policyName": name,
+                "validationActions": ["Deny"],
+                "matchResources": {"namespaceSelector": selector},
+            },
+        }
+    )
+
+
+def compact_etcd(plane: LocalControlPlane) -> int:
+    """Compact etcd at its current revision (through its gRPC gateway): older versions are gone."""
+    base = f"http://127.0.0.1:{plane.ports['etcd']}/v3/kv"
+
+    def post(path: str, body: dict) -> dict:
+        request = urllib.request.Request(  # noqa: S310 (loopback etcd)
+            base + path, json.dumps(body).encode(), {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310 (loopback etcd)
+            return json.loads(resp.read())
+
+    revision = int(post("/range", {"key": base64.b64encode(b"/").decode()})["header"]["revision"])
+    post("/compaction", {"revision": revision, "physical": True})
+    return revision
+
+
+@behaviour("K1", "changes while the implementation is stopped converge when it starts", key="K1.stopped")
+def test_changes_while_the_operator_is_stopped_converge_when_it_starts(
+    private_operator: Callable[..., PrivateOperator],
+) -> None:
+    op = private_operator()
+    s = op.scenario()
+    src, a, b = s.ns("src"), s.ns("a"), s.ns("b")
+    gone, retyped = s.another(), s.another()
+    s.source(src, DATA, to=[a, b])
+    gone.source(src, DATA, to=[a])
+    retyped.source(src, DATA, to=[a])
+    s.expect_copies(src, [a, b])
+    gone.expect_copies(src, [a])
+    retyped.expect_copies(src, [a])
+
+    op.deployment.stop()
+    # Every kind of change while nobody watches: data, list narrowed, source deleted, and a type
+    # change (delete, then create the same name with another type).
+    s.update(src, {"password": "rotated-while-stopped"})
+    s.redeclare(src, to=[a])
+    gone.delete(src)
+    retyped.delete(src)
+    retyped.source(src, TLS, to=[a], type_="kubernetes.io/tls")
+    private_operator()
+
+    s.expect_copies(src, [a], description="copies updated and the copy in b deleted")
+    gone.wait(lambda: gone.assert_only_in([]), "copies of the source deleted while stopped gone")
+    retyped.expect_copies(src, [a], description="the copy recreated with the new type")
+
+
+@behaviour("K2", "watch expired while the implementation was paused: re-list, no ghosts", key="K2.gap")
+def test_a_watch_expired_during_a_pause_relists_and_leaves_no_ghosts(
+    private_operator: Callable[..., PrivateOperator], private_control_plane: LocalControlPlane
+) -> None:
+    op = private_operator()
+    s = op.scenario()
+    src, a, b = s.ns("src"), s.ns("a"), s.ns("b")
+    gone = s.another()
+    s.source(src, DATA, to=[a, b])
+    gone.source(src, DATA, to=[a, b])
+    s.expect_copies(src, [a, b])
+    gone.expect_copies(src, [a, b])
+    relists = metric(op, "replicator_relists_total", resource="secrets")
+
+    pid = op.deployment.replicas[0].kill(signal.SIGSTOP)  # a frozen process: its caches go stale
+    try:
+        s.update(src, {"password": "rotated-in-the-gap"})
+        s.redeclare(src, to=[a])
+        gone.delete(src)
+        compact_etcd(private_control_plane)  # the versions it would resume from no longer exist
+        private_control_plane.restart("kube-apiserver")  # its watch cache starts after the gap
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+    def relisted() -> None:
+        now = metric(op, "replicator_relists_total", resource="secrets")
+        assert now > relists, f"no re-list of secrets since the pause ({now:g} re-lists in total)"
+
+    eventually(relisted, timeout=SLO, description="a re-list after the expired watch")
+    s.expect_copies(src, [a], description="the gap's update and list change applied")
+    gone.wait(lambda: gone.assert_only_in([]), "no ghost copies of the source deleted in the gap")
+
+
+@behaviour("K1", "a restart with copies present deletes nothing and writes nothing", key="K1.quiet")
+def test_a_restart_with_copies_present_deletes_nothing_and_writes_nothing(
+    private_operator: Callable[..., PrivateOperator],
+) -> None:
+    op = private_operator()
+    s = op.scenario()
+    src, a, b, manual = s.ns("src"), s.ns("a"), s.ns("b"), s.ns("manual")
+    s.source(src, DATA, to=[a, b, manual], auto_to=[a, b])
+    s.mirror(manual, of=src)
+    s.expect_copies(src, [a, b, manual])
+    assert op.cluster.audit_log is not None, "the local control plane audits the operator"
+
+    restarted_at = time.time()
+    op.restart()
+
+    def replanned() -> None:
+        done = metric(op, "replicator_reconciles_total")
+        assert done >= 1, "the restarted operator has not reconciled the source yet"
+
+    eventually(replanned, timeout=SLO, description="the restarted operator to re-plan the source")
+    # Positive control: a source created now is replicated, and its create is in the audit log, so
+    # the log covers everything the restarted operator sent before.
+    sentinel = s.another()
+    sentinel.source(src, DATA, to=[a])
+    sentinel.expect_copies(src, [a], description="a source created after the restart to replicate")
+
+    def audited() -> list[audit.AuditEvent]:
+        writes = writes_since(op.cluster.audit_log, restarted_at)
+        assert any(e.verb == "create" and e.namespace == a for e in writes), "sentinel create not audited yet"
+        return writes
+
+    writes = eventually(audited, timeout=SLO, description="the sentinel's create in the audit log")
+    others = [f"{e.verb} {e.resource} in {e.namespace} ({e.code})" for e in writes if e.namespace != a]
+    extra = [e for e in writes if e.namespace == a and e.verb != "create"]
+    assert not others, f"the restarted operator wrote although nothing changed: {others}"
+    assert not extra, f"the restarted operator rewrote the copy in {a}: {extra}"
+    s.assert_copies(src, [a, b, manual], ignore=[])
+
+
+@behaviour("K3", "retries under a persistent error back off (intervals from the audit log)", key="K3.backoff")
+def test_retries_under_a_persistent_error_back_off(
+    private_operator: Callable[..., PrivateOperator],
+) -> None:
+    op = private_operator()
+    s = op.scenario()
+    src, fine, full = s.ns("src"), s.ns("fine"), s.ns("full")
+    deny_creates_of_secrets_in(s.cluster.api, full, f"{s.name}-deny")
+
+    def enforced() -> None:
+        probe = client.V1Secret(metadata=client.V1ObjectMeta(name=f"{s.name}-probe"), data={})
+        try:
+            s.core.create_namespaced_secret(full, probe)
+        except ApiException as exc:
+            assert DENIAL in (exc.body or ""), f"creating a Secret in {full} failed otherwise: {exc.status}"
+            return
+        s.core.delete_namespaced_secret(probe.metadata.name, full)
+        raise AssertionError(f"the admission policy does not deny Secrets in {full} yet")
+
+    eventually(enforced, timeout=SLO, description="the admission policy to be enforced")
+    started = time.time()
+    s.source(src, DATA, to=[fine, full])
+    s.expect_copies(src, [fine], description="the copy where creating is allowed")
+
+    def attempts() -> list[float]:
+        posts = [e.received for e in writes_since(op.cluster.audit_log, started) if e.namespace == full]
+        assert len(posts) >= 7, f"{len(posts)} create attempts in {full} so far"
+        return posts
+
+    posts = eventually(attempts, timeout=60, interval=0.5, description="repeated create attempts")
+    gaps = [round(b - a, 3) for a, b in itertools.pairwise(posts)]
+    tail = gaps[-4:]  # after the first events settled: retries driven by the backoff alone
+    assert all(later >= earlier - 0.05 for earlier, later in itertools.pairwise(tail)), (
+        f"retry intervals shrink: {gaps}"
+    )
+    assert tail[-1] >= 3 * tail[0], f"retry intervals do not grow (capped exponential backoff): {gaps}"
