@@ -20,7 +20,7 @@ export REPLICHECK_CACHE := $(CACHE)
 export PATH := $(CURDIR)/$(BIN):$(AGE_DIR):$(HELM_DIR):$(PATH)
 export HYPOTHESIS_PROFILE := $(PROFILE)
 
-.PHONY: help setup venv tools binaries age helm browser test lint unit conformance suites properties chaos report bench mutation \
+.PHONY: help setup venv tools binaries age helm browser postgres test lint unit conformance suites properties chaos report bench mutation \
         cluster-up cluster-down deploy-operator undeploy-operator lock clean
 
 help: ## list targets
@@ -37,7 +37,7 @@ $(VENV)/.stamp: requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
-tools: binaries age helm ## control-plane binaries, age and helm (all from the Go module proxy)
+tools: binaries age helm postgres ## control-plane binaries, age and helm (Go module proxy), PostgreSQL (apt)
 
 binaries: venv ## build etcd/kube-apiserver/kube-controller-manager once per machine (cached outside the clone)
 	@$(BIN)/python -m fixtures.build_progress >/dev/null
@@ -68,6 +68,18 @@ browser: ## Debian's chromium for the certification page's browser test (apt-get
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/tmp/replicheck-apt-chromium.log 2>&1 \
 	    || { apt-get update -q >>/tmp/replicheck-apt-chromium.log 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >>/tmp/replicheck-apt-chromium.log 2>&1; } \
 	    || { echo "error: apt-get install chromium failed; see /tmp/replicheck-apt-chromium.log"; exit 1; }; \
+	fi
+
+# The ConfigMirror tests run a real PostgreSQL server (Debian's `postgresql`). Installed with apt-get
+# when missing; no default cluster is created (nothing may be left running), the harness runs its own.
+postgres: ## PostgreSQL server binaries for the ConfigMirror tests (apt-get install postgresql when missing)
+	@if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && ! command -v postgres >/dev/null; then \
+	  echo "PostgreSQL server not found: installing Debian's postgresql with apt-get"; \
+	  command -v apt-get >/dev/null || { echo "error: no apt-get; install a PostgreSQL server (>= 15) and set REPLICHECK_PG_BIN to its bin directory"; exit 1; }; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO mkdir -p /etc/postgresql-common/createcluster.d; \
+	  echo "create_main_cluster = false" | $$SUDO tee /etc/postgresql-common/createcluster.d/replicheck.conf >/dev/null; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
 	fi
 
 lint: venv ## ruff, and the import contracts of ARCHITECTURE.md (import-linter)

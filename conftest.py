@@ -47,6 +47,10 @@ settings.register_profile(
 settings.register_profile("ci.replication", settings.get_profile("ci"), max_examples=40)
 settings.register_profile("ci.machine", settings.get_profile("ci"), max_examples=25)
 settings.register_profile("nightly.machine", settings.get_profile("nightly"), max_examples=150)
+# ConfigMirror properties (properties/test_configmirror_properties.py): an example creates several
+# namespaces and a CR and waits for the finalizer (~2-4 s), so CI runs fewer of them.
+settings.register_profile("ci.configmirror", settings.get_profile("ci"), max_examples=6)
+settings.register_profile("mutation.configmirror", settings.get_profile("mutation"), max_examples=6)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-pytest_plugins = ["fixtures.plugin", "fixtures.diagnostics"]
+pytest_plugins = ["fixtures.plugin", "fixtures.diagnostics", "fixtures.configmirror"]

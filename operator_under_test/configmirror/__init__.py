@@ -1,0 +1,1 @@
+"""ConfigMirror: a CRD-driven ConfigMap replicator with PostgreSQL persistence (seed 001)."""
