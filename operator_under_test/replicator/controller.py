@@ -4,7 +4,8 @@ Shape (like client-go, without kopf): one thread per resource lists (paginated) 
 list's resourceVersion with bookmarks, resumes from the newest RV after a timeout, re-lists on 410
 Gone and backs off (capped, jittered) on every other error. Events update a compact cache
 (:mod:`.store`) and enqueue the affected *source keys* into a dedup work queue; workers plan a source
-purely from the cache (:mod:`.planning`) and fan its writes out on a thread pool. Writes carry
+purely from the cache (:mod:`.planning`) and fan its writes out on write threads shared round-robin
+between reconciles (:mod:`.fanout`: a big fan-out never delays a small one). Writes carry
 resourceVersion/uid preconditions and are written through to the cache, so one source update costs
 one write per copy that actually changes, and never a list.
 """
@@ -16,13 +17,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from . import metrics
 from .events import EventRecorder
+from .fanout import FairPool
 from .kube import CONFIGMAPS, JSON_PATCH, NAMESPACES, SECRETS, Kube, KubeError, ResourceType
 from .logs import Once
 from .planning import Plan, SourceView, Write, copy_body, delete_options, plan, update_patch
@@ -196,7 +197,7 @@ class Controller:
         self.stores = {kind: KindStore(kind, self.excluded) for kind in KINDS}
         self.namespaces = NamespaceStore()
         self.queue: WorkQueue[Key] = WorkQueue(opts.retry_backoff)
-        self.pool = ThreadPoolExecutor(max_workers=opts.write_concurrency, thread_name_prefix="write")
+        self.pool = FairPool(opts.write_concurrency, name="write")
         self.recorder = EventRecorder(kube, opts.identity, opts.event_interval_seconds)
         self.once = Once(600.0)
         self.informers = [
@@ -310,7 +311,7 @@ class Controller:
         deadline = time.monotonic() + timeout
         for t in self.workers:
             t.join(max(0.0, deadline - time.monotonic()))
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.pool.shutdown()
 
     def _housekeeping(self) -> None:
         last_resync = last_gauges = time.monotonic()
@@ -406,10 +407,7 @@ class Controller:
             return True
         if source is None and any(w.action != "delete" for w in p.writes):
             return True  # unreachable by construction; belt and braces
-        futures: list[Future[bool]] = [
-            self.pool.submit(self._execute, kind, source, w, observed) for w in p.writes
-        ]
-        results = [f.result() for f in futures]
+        results = self.pool.map(lambda w: self._execute(kind, source, w, observed), p.writes)
         done = [w for w, ok in zip(p.writes, results, strict=True) if ok]
         if done:
             summary: dict[str, Any] = {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from operator_under_test.replicator import annotations as a
@@ -149,3 +151,22 @@ def test_prefixed_and_is_source() -> None:
     assert a.is_source(a.prefixed(ann))
     assert not a.is_source({a.REFLECTS: "x/y"})
     assert a.prefixed(None) == {}
+
+
+def test_plain_names_are_matched_by_equality_without_compiling_a_regex() -> None:
+    pats = a.parse_patterns("x", "team-a, team_b ,ns,^ns-.*,prod1")
+    assert [p.compiled is None for p in pats] == [True, True, True, False, True]
+    assert pats.literals == {"team-a", "team_b", "ns", "prod1"}
+    assert a.matches(pats, "team-a")
+    assert a.matches(pats, "ns-x")  # through the regex entry
+    assert not a.matches(pats, "team-ab")  # full match, not prefix
+    assert not a.matches(pats, "n")
+
+
+def test_plain_names_match_exactly_like_their_regex() -> None:
+    names = ["a", "ab", "a-b", "a_b", "b", "ns-1", "Ns-1", "x" * 63]
+    for entry in ["a", "ab", "a-b", "a_b", "ns-1", "NS-1", "x" * 63]:
+        pats = a.parse_patterns("x", entry)
+        assert pats[0].compiled is None
+        for name in names:
+            assert a.matches(pats, name) == (re.fullmatch(entry, name) is not None), (entry, name)

@@ -1,0 +1,103 @@
+"""The shared write threads: a small reconcile is served within a write or two of a big one's."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import CancelledError
+
+import pytest
+
+from fixtures.waiting import eventually
+from operator_under_test.replicator.fanout import FairPool
+
+
+def test_results_keep_the_items_order() -> None:
+    pool = FairPool(4)
+    try:
+        assert pool.map(lambda x: x * x, list(range(50))) == [x * x for x in range(50)]
+        assert pool.map(lambda x: x, []) == []
+    finally:
+        pool.shutdown()
+
+
+def test_a_one_write_reconcile_does_not_wait_behind_a_big_fan_out() -> None:
+    # setup: both threads busy with a 100-write batch, held at a gate
+    pool = FairPool(2)
+    log: list[tuple[str, int]] = []
+    started, gate = threading.Semaphore(0), threading.Event()
+
+    def big(i: int) -> None:
+        log.append(("big", i))
+        started.release()
+        gate.wait(30)
+
+    fan_out = threading.Thread(target=pool.map, args=(big, list(range(100))))
+    fan_out.start()
+    for _ in range(2):
+        assert started.acquire(timeout=30)
+    small = threading.Thread(target=pool.map, args=(lambda i: log.append(("small", i)), [0]))
+    small.start()
+
+    def queued() -> None:
+        assert len(pool._ready) == 2, "the small batch is not queued yet"
+
+    eventually(queued, timeout=10, interval=0.01, description="both batches queued")
+    try:
+        # assess: once the gate opens, the small write runs next to the third/fourth big write
+        gate.set()
+        small.join(30)
+        fan_out.join(30)
+        assert not small.is_alive()
+        assert not fan_out.is_alive()
+        assert log.index(("small", 0)) <= 4, log[:8]
+        assert len(log) == 101
+    finally:
+        # teardown
+        gate.set()
+        pool.shutdown()
+
+
+def test_an_exception_reaches_the_reconcile_after_the_other_writes_ran() -> None:
+    pool = FairPool(3)
+    ran: list[int] = []
+
+    def write(i: int) -> int:
+        ran.append(i)
+        if i == 2:
+            raise ValueError("boom")
+        return i
+
+    try:
+        with pytest.raises(ValueError, match="boom"):
+            pool.map(write, list(range(6)))
+        assert sorted(ran) == list(range(6))
+    finally:
+        pool.shutdown()
+
+
+def test_shutdown_cancels_writes_not_started() -> None:
+    pool = FairPool(1)
+    gate, started = threading.Event(), threading.Event()
+    outcome: list[BaseException] = []
+
+    def write(i: int) -> None:
+        started.set()
+        gate.wait(30)
+
+    def reconcile() -> None:
+        try:
+            pool.map(write, list(range(5)))
+        except CancelledError as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=reconcile)
+    worker.start()
+    assert started.wait(30)
+    stopper = threading.Thread(target=pool.shutdown)
+    stopper.start()
+    gate.set()
+    stopper.join(30)
+    worker.join(30)
+    assert len(outcome) == 1
+    with pytest.raises(CancelledError):
+        pool.map(write, [1])
