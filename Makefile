@@ -20,7 +20,7 @@ export REPLICHECK_CACHE := $(CACHE)
 export PATH := $(CURDIR)/$(BIN):$(AGE_DIR):$(HELM_DIR):$(PATH)
 export HYPOTHESIS_PROFILE := $(PROFILE)
 
-.PHONY: help setup venv tools binaries age helm browser postgres test lint unit conformance suites properties chaos report bench mutation \
+.PHONY: help setup venv tools binaries age helm browser postgres test lint unit conformance suites properties chaos report bench mutation traceability \
         cluster-up cluster-down deploy-operator undeploy-operator lock clean
 
 help: ## list targets
@@ -114,8 +114,12 @@ chaos: setup ## chaostoolkit experiments and runbook checks; journals in reports
 	$(BIN)/pytest chaos $(PYTEST_ARGS)
 
 MUTANTS ?= tests/mutants
-mutation: setup ## apply each $(MUTANTS)/*.patch to a copy of the operator; every mutant must be killed
-	$(BIN)/python -m fixtures.mutation $(MUTANTS)
+MUTATION_ARGS ?=
+mutation: setup ## each $(MUTANTS)/*.patch through the conformance test set (likely, fast, slow); reports/mutation.json
+	$(BIN)/python -m fixtures.mutation $(MUTANTS) $(MUTATION_ARGS)
+
+traceability: venv ## contract items -> the tests that fail when they are violated (reports/traceability.md)
+	$(BIN)/python -m reports.traceability
 
 bench: setup ## print measured figures (cluster start/teardown, build time)
 	$(BIN)/python -m fixtures.bench

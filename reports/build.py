@@ -37,6 +37,9 @@ PROPERTIES = {number: text.title for number, text in PROPERTY_TEXT.items()}
 CONTRACT_IDS = [f"C{i}" for i in range(1, 22)]
 TIMELINESS_BOUND_S = 60.0
 SCHEMA_VERSION = 1
+#: written by `python -m reports.traceability` and `make mutation` (fixtures/mutation.py)
+TRACEABILITY_JSON = "traceability.json"
+MUTATION_JSON = "mutation.json"
 
 
 @dataclass
@@ -124,6 +127,8 @@ class Report:
     pytest_exit: int | None
     lint: list[dict[str, Any]]
     reasons: list[str] = field(default_factory=list)
+    #: where reports/traceability.json and reports/mutation.json are read from
+    evidence_dir: Path = REPORTS
 
     # -- sections ----------------------------------------------------------------------------
     def totals(self) -> dict[str, int]:
@@ -273,6 +278,9 @@ class Report:
         failed_chaos = [str(c.get("experiment")) for c in chaos if not c.get("passed")]
         if failed_chaos:
             reasons.append(f"chaos experiments failed: {', '.join(failed_chaos)}")
+        missing = (evidence(self.evidence_dir).get("traceability") or {}).get("missing")
+        if missing:
+            reasons.append(f"contract items without a test (reports/traceability.md): {', '.join(missing)}")
         return not reasons
 
     def to_json(
@@ -293,7 +301,45 @@ class Report:
             "environment": self.env,
             "artifacts_sha256": artifacts,
             "plots": plots or {},
+            **evidence(self.evidence_dir),
         }
+
+
+def evidence(reports: Path) -> dict[str, Any]:
+    """How far the certificate can be trusted: contract traceability (item -> tests) and the last
+    mutation score of the bundled operator, when those files exist (keys absent otherwise)."""
+    out: dict[str, Any] = {}
+    try:
+        rows = json.loads((reports / TRACEABILITY_JSON).read_text())
+        out["traceability"] = {
+            "items": len(rows),
+            "covered": sum(r["status"] == "covered" for r in rows),
+            "untestable": [
+                {"id": r["id"], "why": r["untestable"]} for r in rows if r["status"] == "untestable"
+            ],
+            "missing": [r["id"] for r in rows if r["status"] == "NO TEST"],
+            "rows": [{k: r[k] for k in ("id", "source", "text", "status", "tests")} for r in rows],
+        }
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    try:
+        mutation = json.loads((reports / MUTATION_JSON).read_text())
+        out["mutation"] = {
+            k: mutation[k]
+            for k in ("generated", "operator", "total", "killed", "errors", "survived", "score")
+        } | {
+            "seconds": mutation.get("seconds"),
+            "mutants": [
+                {
+                    k: m.get(k, "")
+                    for k in ("name", "description", "verdict", "phase", "first_failure", "detail")
+                }
+                for m in mutation.get("mutants", [])
+            ],
+        }
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return out
 
 
 # -- rendering -------------------------------------------------------------------------------
@@ -303,6 +349,38 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3f}"
     return str(value).replace("|", "\\|")
+
+
+def render_evidence(doc: dict[str, Any]) -> list[str]:
+    """Traceability summary and the mutation score of the bundled operator (when present)."""
+    out: list[str] = []
+    if trace := doc.get("traceability"):
+        out += [
+            "",
+            "## Contract traceability",
+            "",
+            f"{trace['covered']} of {trace['items']} contract items have tests that fail when they are "
+            f"violated; {len(trace['untestable'])} cannot be tested here; "
+            f"without a test: {', '.join(trace['missing']) or 'none'} (table: reports/traceability.md).",
+        ]
+        out += [f"- {u['id']}: not testable here: {u['why']}" for u in trace["untestable"]]
+    if mut := doc.get("mutation"):
+        out += [
+            "",
+            "## Mutation score of the bundled operator",
+            "",
+            f"{mut['killed']}/{mut['total']} mutants killed ({mut['score']:.0%}), "
+            f"{mut['survived']} survived, {mut['errors']} error(s); `make mutation` of {mut['generated']}.",
+            "",
+            "| mutant | verdict | phase | first failing test |",
+            "|---|---|---|---|",
+        ]
+        out += [
+            f"| {m['name']} | {m['verdict']} | {m['phase'] or 'all'} | "
+            f"{_fmt(m['first_failure'] or m['detail'])} |"
+            for m in mut["mutants"]
+        ]
+    return out
 
 
 def render_markdown(doc: dict[str, Any]) -> str:
@@ -380,6 +458,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
     out += [f"- `{f['path']}:{f['line']}` {f['code']} {f['message']}" for f in doc["lint_findings"]] or [
         "- none"
     ]
+    out += render_evidence(doc)
     out += ["", "## Environment", "", "| key | value |", "|---|---|"]
     out += [f"| {k} | {_fmt(v)} |" for k, v in sorted(env.items())]
     out += ["", "## Artifacts (SHA-256)", "", "| file | sha256 |", "|---|---|"]

@@ -146,11 +146,13 @@ def test_a_watch_expired_during_a_pause_relists_and_leaves_no_ghosts(
 
     pid = op.deployment.replicas[0].kill(signal.SIGSTOP)  # a frozen process: its caches go stale
     try:
+        # Cut its watch connections first, so the gap's changes can only be learnt by re-listing.
+        private_control_plane.restart("kube-apiserver")
         s.update(src, {"password": "rotated-in-the-gap"})
         s.redeclare(src, to=[a])
         gone.delete(src)
         compact_etcd(private_control_plane)  # the versions it would resume from no longer exist
-        private_control_plane.restart("kube-apiserver")  # its watch cache starts after the gap
+        private_control_plane.restart("kube-apiserver")  # and its watch cache starts after the gap
     finally:
         os.kill(pid, signal.SIGCONT)
 

@@ -47,7 +47,9 @@ def _all_green(directory: Path) -> list[dict]:
 
 
 def _report(directory: Path, records: list[dict], exit_code: int = 0) -> build.Report:
-    return build.Report({"profile": "ci"}, build.load_allure(directory), records, exit_code, [])
+    report = build.Report({"profile": "ci"}, build.load_allure(directory), records, exit_code, [])
+    report.evidence_dir = directory  # no traceability/mutation files unless a test writes them
+    return report
 
 
 def test_everything_green_is_certified(tmp_path: Path) -> None:
@@ -195,3 +197,57 @@ def test_environment_properties_round_trip(tmp_path: Path) -> None:
     env = {"implementation": "bundled", "kubernetes": "v1.37.1", "odd": "a=b"}
     write_properties(tmp_path, env)
     assert read_properties(tmp_path) == env
+
+
+def test_traceability_and_mutation_score_appear_and_an_item_without_test_blocks(tmp_path: Path) -> None:
+    rows = [
+        {"id": "C7", "source": "s", "text": "update", "status": "covered", "tests": ["suites/x.py::t"]},
+        {
+            "id": "K8",
+            "source": "s",
+            "text": "cron",
+            "status": "untestable",
+            "tests": [],
+            "untestable": "no cron",
+        },
+        {"id": "R99", "source": "s", "text": "new rule", "status": "NO TEST", "tests": [], "untestable": ""},
+    ]
+    (tmp_path / build.TRACEABILITY_JSON).write_text(json.dumps(rows))
+    mutants = [
+        {
+            "name": "16-x",
+            "description": "bug",
+            "verdict": "killed",
+            "phase": "likely",
+            "first_failure": "suites/x.py::t",
+            "detail": "AssertionError",
+        }
+    ]
+    mutation = {
+        "generated": "2026-12-02T10:00:00+00:00",
+        "operator": "bundled",
+        "total": 1,
+        "killed": 1,
+        "errors": 0,
+        "survived": 0,
+        "score": 1.0,
+        "seconds": 60.0,
+        "mutants": mutants,
+    }
+    (tmp_path / build.MUTATION_JSON).write_text(json.dumps(mutation))
+    report = _report(tmp_path, _all_green(tmp_path))
+
+    certified = report.verdict()
+    doc = report.to_json(certified, {})
+
+    assert not certified
+    assert any("R99" in r for r in report.reasons)
+    assert doc["traceability"]["missing"] == ["R99"]
+    assert doc["mutation"]["score"] == 1.0
+    md = build.render_markdown(doc)
+    assert "## Mutation score of the bundled operator" in md
+    assert "1/1 mutants killed (100%)" in md
+    assert "K8: not testable here: no cron" in md
+    page = build.render_html(doc, tmp_path)
+    assert "Mutation score of the bundled operator" in page
+    assert "Contract traceability" in page

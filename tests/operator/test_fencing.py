@@ -1,0 +1,138 @@
+"""Fencing: a leader paused past its Lease and resumed after another replica took over must not
+write, even for a moment before its own election loop notices. Checked from the API server's audit
+log (what was *sent*), with the new leader paused too, so every write in the window is the old one's.
+
+The bundled operator alone (its documented leader election, README "How it works"): two replicas on
+a private control plane, short lease flags so a takeover costs seconds.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import secrets
+import signal
+import time
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from chaos import audit
+from fixtures.deploy import LocalDeployment, Replica
+from fixtures.errors import SetupError
+from fixtures.implementations import BUNDLED
+from fixtures.local import LocalControlPlane
+from fixtures.waiting import eventually
+
+LEASE_FLAGS = ["--lease-duration-seconds=6", "--renew-deadline-seconds=4", "--retry-period-seconds=1"]
+OPERATOR_NAMESPACE, LEASE = "replicheck-system", "replicheck-replicator"
+OPERATOR_USER = f"system:serviceaccount:{OPERATOR_NAMESPACE}:replicheck-replicator"
+TIMEOUT = 60.0
+
+
+@pytest.fixture
+def two_replicas(
+    private_control_plane: LocalControlPlane,
+) -> Iterator[tuple[LocalControlPlane, LocalDeployment]]:
+    handle = private_control_plane.cluster()
+    deployment = BUNDLED.deploy(
+        handle, private_control_plane.run_dir / "operator-ha", replicas=2, extra_args=LEASE_FLAGS
+    )
+    try:
+        yield private_control_plane, deployment
+    finally:
+        for replica in deployment.replicas:  # never leave a stopped process behind
+            with contextlib.suppress(OSError, SetupError):
+                replica.kill(signal.SIGCONT)
+        deployment.stop()
+        handle.close()
+
+
+def holder(coordination: client.CoordinationV1Api) -> str:
+    return coordination.read_namespaced_lease(LEASE, OPERATOR_NAMESPACE).spec.holder_identity or ""
+
+
+def log_messages(replica: Replica, since: float) -> list[str]:
+    out = []
+    for line in replica.logs().splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        ts = rec.get("ts")
+        if ts and datetime.fromisoformat(ts).timestamp() >= since - 1:
+            out.append(rec.get("msg", ""))
+    return out
+
+
+def test_a_leader_paused_past_its_lease_never_writes_after_the_takeover(
+    two_replicas: tuple[LocalControlPlane, LocalDeployment],
+) -> None:
+    plane, deployment = two_replicas
+    cluster = plane.cluster()
+    core, coordination = cluster.core, client.CoordinationV1Api(cluster.api)
+    name = f"creds-{secrets.token_hex(4)}"
+    src, a = cluster.create_namespace(name=f"{name}-src"), cluster.create_namespace(name=f"{name}-a")
+    annotations = {
+        "reflector.v1.k8s.emberstack.com/reflection-allowed": "true",
+        "reflector.v1.k8s.emberstack.com/reflection-allowed-namespaces": a,
+        "reflector.v1.k8s.emberstack.com/reflection-auto-enabled": "true",
+    }
+    data = {"password": base64.b64encode(b"v1").decode()}
+    core.create_namespaced_secret(
+        src, client.V1Secret(metadata=client.V1ObjectMeta(name=name, annotations=annotations), data=data)
+    )
+
+    def copied(value: bytes) -> None:
+        try:
+            copy = core.read_namespaced_secret(name, a)
+        except ApiException as exc:
+            assert exc.status != 404, f"no copy in {a} yet"
+            raise
+        assert copy.data == {"password": base64.b64encode(value).decode()}, "copy not (yet) up to date"
+
+    eventually(lambda: copied(b"v1"), timeout=TIMEOUT, description="the first copy")
+    replicas = {r.name: r for r in deployment.replicas}
+    old = eventually(lambda: replicas[holder(coordination)], timeout=TIMEOUT, description="a leader")
+
+    old.kill(signal.SIGSTOP)  # a hung node: the Lease runs out
+
+    def taken_over() -> Replica:
+        now = holder(coordination)
+        assert now, "nobody holds the Lease"
+        assert now != old.name, f"{old.name} still holds the Lease"
+        return replicas[now]
+
+    new = eventually(taken_over, timeout=TIMEOUT, description="another replica to take the Lease")
+    new.kill(signal.SIGSTOP)  # from here on, the old leader is the only replica running
+    core.patch_namespaced_secret(name, src, {"data": {"password": base64.b64encode(b"v2").decode()}})
+    thawed_at = time.time()
+    old.kill(signal.SIGCONT)
+
+    def noticed() -> None:
+        assert "leadership lost" in log_messages(old, thawed_at), f"{old.name} has not noticed yet"
+
+    eventually(noticed, timeout=TIMEOUT, description="the old leader to notice it lost the Lease")
+    noticed_at = time.time()
+
+    def audited() -> list[audit.AuditEvent]:
+        events = audit.read(cluster.audit_log)
+        assert events, "nothing audited yet"
+        assert events[-1].received >= noticed_at - 1, "audit log not written up to now yet"
+        return events
+
+    events = eventually(audited, timeout=TIMEOUT, description="the audit log to cover the window")
+    writes = [
+        f"{e.verb} {e.resource} {e.namespace} ({e.code})"
+        for e in audit.window(events, thawed_at - 0.5, noticed_at + 0.5, OPERATOR_USER)
+        if e.verb in ("create", "update", "patch", "delete") and e.resource in ("secrets", "configmaps")
+    ]
+    assert not writes, f"{old.name} wrote after losing the Lease (no fencing): {writes}"
+
+    new.kill(signal.SIGCONT)
+    eventually(lambda: copied(b"v2"), timeout=TIMEOUT, description="the leader to propagate the update")
+    cluster.close()
