@@ -53,6 +53,8 @@ class LocalOperator:
     """The operator as supervised local processes (fixtures.deploy)."""
 
     provider = "local"
+    #: a killed instance is restarted under the same name (its restart count goes up)
+    restarts_in_place = True
 
     def __init__(self, deployment: LocalDeployment) -> None:
         self.deployment = deployment
@@ -94,6 +96,14 @@ class LocalOperator:
     def logs(self, name: str) -> str:
         return self.replica(name).logs()
 
+    def running(self, replica: ReplicaView) -> bool:
+        return replica.pid is not None
+
+    def healthz(self, name: str) -> int:
+        """The HTTP status of /healthz (raises when nothing answers)."""
+        status, _ = self.replica(name).get("/healthz")
+        return status
+
     def signal(self, name: str, sig: int) -> int:
         return self.replica(name).kill(sig)
 
@@ -102,6 +112,8 @@ class KindOperator:
     """The operator as pods of its Deployment (kind): everything through the API server."""
 
     provider = "kind"
+    #: a deleted pod is replaced by a new one with a new name
+    restarts_in_place = False
 
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
@@ -147,6 +159,13 @@ class KindOperator:
             return self.cluster.core.read_namespaced_pod_log(name, OPERATOR_NAMESPACE)
         except ApiException:
             return ""
+
+    def running(self, replica: ReplicaView) -> bool:
+        return True  # a listed pod that is not being deleted
+
+    def healthz(self, name: str) -> int:
+        """No port of the pod is reachable from here: readiness stands in for /healthz."""
+        return 200 if self.ready(name)[0] else 503
 
     def signal(self, name: str, sig: int) -> int:
         raise NotImplementedError("on kind, faults go through the API (chaosk8s), not signals")

@@ -131,7 +131,9 @@ def operator_restarted(timeout_s: float = 60.0, configuration: dict | None = Non
 
     def check() -> dict[str, Any]:
         now = {r.name: r.restarts for r in ctx.operator.replicas()}
-        restarted = [n for n in now if now[n] > before.get(n, 0)] if ctx.provider == "local" else list(now)
+        restarted = (
+            [n for n in now if now[n] > before.get(n, 0)] if ctx.operator.restarts_in_place else list(now)
+        )
         ready = {n: ctx.operator.ready(n)[0] for n in now}
         return {"ok": bool(restarted) and all(ready.values()), "restarts": now, "ready": ready}
 
@@ -165,10 +167,7 @@ def operator_responsive(timeout_s: float = 2.0, configuration: dict | None = Non
     for r in ctx.operator.replicas():
         t0 = time.monotonic()
         try:
-            if ctx.provider == "local":
-                status, _ = ctx.operator.replica(r.name).get("/healthz")
-            else:
-                status = 200 if ctx.operator.ready(r.name)[0] else 503
+            status = ctx.operator.healthz(r.name)
             answers[r.name] = {"status": status, "seconds": round(time.monotonic() - t0, 3)}
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
             answers[r.name] = {

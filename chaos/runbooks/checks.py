@@ -29,7 +29,7 @@ def pod_status(ctx: ChaosContext, subject: Subject) -> Outcome:
         f"this setup); applied to the operator in {OPERATOR_NAMESPACE}: "
     )
     replicas = ctx.operator.replicas()
-    if not replicas or all(r.pid is None and ctx.provider == "local" for r in replicas):
+    if not replicas or all(not ctx.operator.running(r) for r in replicas):
         return Outcome("problem", note + "no operator instance running", "operator-down")
     restarted = [r for r in replicas if r.restarts > 0]
     view = ", ".join(

@@ -6,7 +6,6 @@ session. Cleanup goes through the finalizer, so each test also proves deletion l
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import pytest
@@ -14,6 +13,7 @@ from kubernetes.client.rest import ApiException
 
 from fixtures.configmirror import FINALIZER, OWNER_LABEL, ConfigMirrorDeployment, metrics_text
 from fixtures.deploy import kubectl
+from fixtures.encoding import b64
 from fixtures.implementations import metric_value
 from fixtures.waiting import assert_mapping_equal, eventually
 
@@ -63,10 +63,6 @@ def expect_event(env: MirrorEnv, mirror: dict[str, Any], reason: str) -> None:
         assert reason in reasons, f"events on the ConfigMirror: {reasons}"
 
     eventually(check, timeout=SLO, description=f"a {reason} Event")
-
-
-def b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode()
 
 
 def test_replicates_data_and_binary_data_with_ownership_and_persists_rows(env: MirrorEnv) -> None:

@@ -5,11 +5,10 @@ The SQL itself runs against the real PostgreSQL in tests/configmirror/.
 
 from __future__ import annotations
 
-import base64
-
 import psycopg
 import pytest
 
+from fixtures.encoding import b64
 from operator_under_test.configmirror.database import (
     SCHEMA,
     Credentials,
@@ -17,10 +16,6 @@ from operator_under_test.configmirror.database import (
     classify,
     credentials_from_secret,
 )
-
-
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
 
 
 def test_credentials_from_data_and_aliases() -> None:
