@@ -460,9 +460,7 @@ class Controller:
             return exc.status == 404
         with self.lock:
             cached = self.mirrors.get(key)
-            if cached is not None and int(out["metadata"]["resourceVersion"]) >= int(
-                cached["metadata"].get("resourceVersion") or 0
-            ):
+            if cached is not None and _newer(out, cached):
                 self.mirrors[key] = out
         return True
 
@@ -546,6 +544,14 @@ class Controller:
         if ok:
             log.info("finalized", extra={"configmirror": m.key, "replicas_deleted": len(owned)})
         return ok
+
+
+def _newer(a: Obj, b: Obj) -> bool:
+    """Is a's resourceVersion at least b's? (etcd's are integers; anything else: trust the write)."""
+    try:
+        return int(a["metadata"]["resourceVersion"]) >= int(b["metadata"].get("resourceVersion") or 0)
+    except (KeyError, ValueError):
+        return True
 
 
 def _bare(meta: dict[str, Any]) -> Mirror:
