@@ -6,7 +6,7 @@ C1-C21, chaos/scale K1-K8, the user-reported bugs of §2 as B1-B16) and from
 operator_under_test/README.md (behaviour OB*, deliberate deviations OD*, flags OF-*, metrics OM-*).
 Each item lists *references*:
 
-* a label (``C7``, ``C9.allowed``, ``#485``): every test carrying it, through
+* the item's own id, and any label (``C7``, ``C9.allowed``, ``#485``): every test carrying it, through
   ``@pytest.mark.contract(...)`` or the suites' ``@behaviour`` / ``@reflector_issue`` decorators;
 * a test id (``path.py::test_name``, or just ``path.py``): those tests, by node id prefix.
 
@@ -422,7 +422,7 @@ def resolve(ref: str, tests: dict[str, list[str]]) -> list[str]:
 def trace(tests: dict[str, list[str]], items: tuple[Item, ...] = ITEMS) -> list[dict]:
     rows = []
     for item in items:
-        found: list[str] = []
+        found: list[str] = resolve(item.id, tests)  # tests marked @pytest.mark.contract("<id>")
         dangling = []
         for ref in item.refs:
             hit = resolve(ref, tests)

@@ -69,6 +69,7 @@ def log_messages(replica: Replica, since: float) -> list[str]:
     return out
 
 
+@pytest.mark.contract("OB7", "OF-leader", "K5", "R28")
 def test_a_leader_paused_past_its_lease_never_writes_after_the_takeover(
     two_replicas: tuple[LocalControlPlane, LocalDeployment],
 ) -> None:

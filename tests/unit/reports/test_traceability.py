@@ -12,6 +12,7 @@ TESTS = {
     "suites/conformance/test_lifecycle.py::test_c7": ["C7"],
     "suites/conformance/test_x.py::test_allowed": ["C9", "C9.allowed"],
     "chaos/test_kill_operator.py::test_kill_operator_mid_fanout[local]": [],
+    "tests/operator/test_fencing.py::test_fenced": ["OB7"],
 }
 
 
@@ -37,6 +38,12 @@ def test_an_item_without_tests_is_reported_and_a_reason_makes_it_untestable() ->
     text = markdown(rows)
     assert "**NO TEST**" in text
     assert "needs kind" in text
+
+
+def test_a_test_marked_with_an_item_id_covers_that_item() -> None:
+    rows = trace(TESTS, (Item("OB7", "s", "leader election"),))
+    assert rows[0]["tests"] == ["tests/operator/test_fencing.py::test_fenced"]
+    assert rows[0]["status"] == "covered"
 
 
 def test_item_ids_are_unique_and_untestable_items_say_why() -> None:
