@@ -121,7 +121,7 @@ mutation: setup ## each $(MUTANTS)/*.patch through the conformance test set (lik
 traceability: venv ## contract items -> the tests that fail when they are violated (reports/traceability.md)
 	$(BIN)/python -m reports.traceability
 
-bench: setup ## print measured figures (cluster start/teardown, build time)
+bench: setup ## measured figures: cluster start, propagation next to its floor (same writes by a minimal client), scale (BENCH_SCALE=0 skips)
 	$(BIN)/python -m fixtures.bench
 
 cluster-up: setup ## start a local cluster that outlives the command; prints export KUBECONFIG=...

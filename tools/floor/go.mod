@@ -1,0 +1,3 @@
+module replicheck.local/floor
+
+go 1.26
