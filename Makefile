@@ -20,7 +20,7 @@ export REPLICHECK_CACHE := $(CACHE)
 export PATH := $(CURDIR)/$(BIN):$(AGE_DIR):$(HELM_DIR):$(PATH)
 export HYPOTHESIS_PROFILE := $(PROFILE)
 
-.PHONY: help setup venv tools binaries age helm browser postgres test lint unit conformance suites properties chaos report bench mutation traceability \
+.PHONY: help setup venv tools binaries gitops-tools age helm browser postgres test lint unit conformance suites properties chaos report bench mutation traceability \
         cluster-up cluster-down deploy-operator undeploy-operator lock clean
 
 help: ## list targets
@@ -37,10 +37,13 @@ $(VENV)/.stamp: requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
-tools: binaries age helm postgres ## control-plane binaries, age and helm (Go module proxy), PostgreSQL (apt)
+tools: binaries age helm postgres gitops-tools ## control-plane binaries, age, helm, OCI registry, Flux (Go module proxy), PostgreSQL (apt)
 
 binaries: venv ## build etcd/kube-apiserver/kube-controller-manager once per machine (cached outside the clone)
 	@$(BIN)/python -m fixtures.build_progress >/dev/null
+
+gitops-tools: ## OCI registry, Flux source-controller and kustomize-controller (tools/<name>/go.mod; built once, cached)
+	@for t in registry source-controller kustomize-controller; do bash tools/build-tool.sh $$t >/dev/null; done
 
 age: $(AGE_DIR)/age
 

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import core, is_hypothesis_test, settings
 
 from fixtures.record import record
+from oci.fixture import oci_stack  # noqa: F401 (Property 7 end to end runs on the OCI stack)
 from properties import recording
 
 _CALL = pytest.StashKey[pytest.TestReport]()

@@ -27,6 +27,7 @@ PHASES = [
     ("conformance suites", ["suites"]),
     ("properties", ["properties"]),
     ("chaos experiments and runbooks", ["chaos"]),
+    ("OCI credentials end to end", ["oci"]),
 ]
 NO_TESTS_COLLECTED = 5
 REPORT_FILES = [

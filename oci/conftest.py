@@ -1,0 +1,5 @@
+"""Fixtures of the OCI end-to-end tests (see fixture.py)."""
+
+from oci.fixture import oci_stack
+
+__all__ = ["oci_stack"]

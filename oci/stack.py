@@ -1,0 +1,95 @@
+"""Everything the OCI end-to-end tests run against, in one private local cluster: the control
+plane, the operator under test, a real OCI registry, a git server and Flux's two controllers.
+
+A private cluster (not the shared session one) because Flux's controllers reconcile cluster-wide
+and the chaos experiments restart them; every process joins the cluster's process group, so its
+guardian reaps them all if the test process dies, and `stop()` ends them in order otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fixtures import deploy
+from fixtures.cluster import Cluster, new_run_id
+from fixtures.deploy import LocalDeployment
+from fixtures.flux import Flux
+from fixtures.gitserver import GitServer
+from fixtures.implementations import Implementation
+from fixtures.local import LocalControlPlane
+from fixtures.registry import OciRegistry
+
+
+@dataclass
+class OciStack:
+    impl: Implementation
+    owner_pid: int
+    plane: LocalControlPlane | None = None
+    cluster: Cluster | None = None
+    operator: LocalDeployment | None = None
+    registry: OciRegistry | None = None
+    git: GitServer | None = None
+    flux: Flux | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def run_dir(self) -> Path:
+        assert self.plane is not None
+        return self.plane.run_dir
+
+    def start(self) -> OciStack:
+        t0 = time.monotonic()
+        self.plane = LocalControlPlane(run_id=new_run_id(), owner_pid=self.owner_pid)
+        try:
+            self.plane.start()
+            self.timings["cluster_ready_s"] = time.monotonic() - t0
+            self.cluster = self.plane.cluster()
+            t1 = time.monotonic()
+            self.registry = OciRegistry(
+                self.run_dir / "registry", self.run_dir / "pki", self.plane.pgid
+            ).start()
+            self.git = GitServer(self.run_dir / "git", self.plane.pgid).start()
+            self.flux = Flux(self.cluster, self.run_dir / "flux").install()
+            self.timings["registry_s"] = self.registry.ready_s
+            self.timings["git_server_s"] = self.git.ready_s
+            self.timings.update({f"flux_{k}": v for k, v in self.flux.timings.items()})
+            self.timings["registry_git_flux_ready_s"] = time.monotonic() - t1
+            t2 = time.monotonic()
+            self.operator = self.impl.deploy(
+                self.cluster, self.run_dir / "operator", extra_args=self.impl.private_args()
+            )
+            self.timings["operator_ready_s"] = time.monotonic() - t2
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Controllers, operator, servers, then the cluster (its guardian ends any straggler)."""
+        deployments = [*(self.flux.deployments.values() if self.flux else []), self.operator]
+        for d in deployments:
+            if d is not None:
+                d.stop()
+        _reap_supervisors([d for d in deployments if d is not None])
+        for server in (self.git, self.registry):
+            if server is not None:
+                server.stop()
+        if self.cluster is not None:
+            self.cluster.close()
+        if self.plane is not None:
+            self.plane.stop()
+
+
+def _reap_supervisors(deployments: list[LocalDeployment]) -> None:
+    """Collect the stopped supervisors' exit status (no zombies, no ResourceWarning)."""
+    pids = {r.supervisor_pid for d in deployments for r in d.replicas}
+    for proc in list(deploy.SPAWNED):
+        if proc.pid in pids:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+            if proc.returncode is not None:
+                deploy.SPAWNED.remove(proc)
