@@ -253,6 +253,36 @@ class Report:
             if rec["kind"] == "runbook"
         ]
 
+    def oci_credentials(self) -> dict[str, Any] | None:
+        """OCI credentials end to end (oci/): authentication, rotation latency, negative control,
+        runbook steps. None when that phase did not run."""
+        e2e = [r for r in self.records if r["kind"] == "oci_e2e"]
+        runbooks = [r for r in self.records if r["kind"] == "oci_runbook"]
+        rotations = [s for r in self.records if r["kind"] == "oci_rotation" for s in r.get("seconds") or []]
+        if not (e2e or runbooks or rotations):
+            return None
+        last = e2e[-1] if e2e else {}
+        return {
+            "namespaces_authenticated": last.get("namespaces_authenticated"),
+            "namespaces": last.get("namespaces"),
+            "first_authentication_s": last.get("first_authentication_s"),
+            "negative_control": last.get("negative_control"),
+            "intervals_s": last.get("intervals_s"),
+            "rotation_s": {
+                "n": len(rotations),
+                "p50": percentile(rotations, 50),
+                "p95": percentile(rotations, 95),
+                "p99": percentile(rotations, 99),
+                "bound": last.get("bound_s"),
+            },
+            "stack_ready_s": (last.get("stack_timings") or {}).get("registry_git_flux_ready_s"),
+            "runbook": [
+                {"fault": fault, "identified_by_step": step}
+                for r in runbooks
+                for fault, step in sorted((r.get("identified") or {}).items())
+            ],
+        }
+
     # -- verdict -----------------------------------------------------------------------------
     def verdict(self) -> bool:
         reasons = self.reasons
@@ -297,6 +327,7 @@ class Report:
             "chaos": self.chaos(),
             "chaos_overall_resilience": overall_resilience(self.chaos()) if self.chaos() else None,
             "runbook_findings": self.runbooks(),
+            "oci_credentials": self.oci_credentials(),
             "lint_findings": self.lint,
             "environment": self.env,
             "artifacts_sha256": artifacts,
@@ -447,6 +478,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
     ] or ["| (none run) | | | |"]
     if doc.get("chaos_overall_resilience") is not None:
         out += ["", f"Overall resilience score (Litmus, weighted): **{doc['chaos_overall_resilience']}%**"]
+    out += render_oci(doc.get("oci_credentials"))
     out += ["", "## Runbook findings", ""]
     out += [
         f"- **{_fmt(r.get('runbook'))}** ({_fmt(r.get('fault'))}): identified by step "
@@ -464,6 +496,31 @@ def render_markdown(doc: dict[str, Any]) -> str:
     out += ["", "## Artifacts (SHA-256)", "", "| file | sha256 |", "|---|---|"]
     out += [f"| {k} | `{v}` |" for k, v in sorted(doc["artifacts_sha256"].items())]
     return "\n".join(out) + "\n"
+
+
+def render_oci(oci: dict[str, Any] | None) -> list[str]:
+    """Markdown of the "OCI credentials end to end" section (nothing when it did not run)."""
+    if not oci:
+        return []
+    rot = oci.get("rotation_s") or {}
+    out = [
+        "",
+        "## OCI credentials end to end",
+        "",
+        f"- Service namespaces authenticated to the registry: {_fmt(oci.get('namespaces_authenticated'))}"
+        f" of {_fmt(oci.get('namespaces'))} (first pull {_fmt(oci.get('first_authentication_s'))} s)",
+        f"- Negative control (wrong password): {_fmt(oci.get('negative_control'))}",
+        f"- Rotation until every namespace authenticates again: p50 {_fmt(rot.get('p50'))} s, "
+        f"p95 {_fmt(rot.get('p95'))} s, p99 {_fmt(rot.get('p99'))} s over {_fmt(rot.get('n'))} pulls "
+        f"(bound {_fmt(rot.get('bound'))} s; Flux intervals {_fmt(oci.get('intervals_s'))})",
+        f"- Registry, git server and Flux ready in {_fmt(oci.get('stack_ready_s'))} s",
+    ]
+    out += [
+        f"- Runbook Authentication Failure: {_fmt(r['fault'])} identified by step "
+        f"{_fmt(r['identified_by_step'])}"
+        for r in oci.get("runbook") or []
+    ]
+    return out
 
 
 def run_lint(paths: list[str]) -> list[dict[str, Any]]:

@@ -251,3 +251,37 @@ def test_traceability_and_mutation_score_appear_and_an_item_without_test_blocks(
     page = build.render_html(doc, tmp_path)
     assert "Mutation score of the bundled operator" in page
     assert "Contract traceability" in page
+
+
+def test_oci_credentials_section_summarises_the_end_to_end_records(tmp_path: Path) -> None:
+    from reports import page
+
+    records = [
+        {"kind": "oci_rotation", "seconds": [2.0, 3.0, 4.0]},
+        {"kind": "oci_rotation", "seconds": [5.0]},
+        {
+            "kind": "oci_e2e",
+            "namespaces_authenticated": 3,
+            "namespaces": 3,
+            "first_authentication_s": 3.4,
+            "negative_control": "refused",
+            "intervals_s": {"GitRepository": 2, "Kustomization": 2, "OCIRepository": 2},
+            "bound_s": 66.0,
+            "stack_timings": {"registry_git_flux_ready_s": 4.3},
+        },
+        {"kind": "oci_runbook", "identified": {"wrong password": 3, "registry stopped": 4}},
+    ]
+    report = build.Report({}, [], records, 0, [])
+    oci = report.oci_credentials()
+    assert oci is not None
+    assert oci["rotation_s"]["n"] == 4
+    assert oci["rotation_s"]["p50"] == 3.5
+    assert oci["runbook"] == [
+        {"fault": "registry stopped", "identified_by_step": 4},
+        {"fault": "wrong password", "identified_by_step": 3},
+    ]
+    text = "\n".join(build.render_oci(oci))
+    assert "## OCI credentials end to end" in text
+    assert "registry stopped identified by step 4" in text
+    assert build.Report({}, [], [], 0, []).oci_credentials() is None
+    assert [s.key for s in page.sections()].count("oci_credentials") == 1
