@@ -24,6 +24,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from fixtures import flux
+from fixtures.admission import create_refused
 from fixtures.binaries import find_tool
 from fixtures.errors import SetupError
 from fixtures.flux import APPLIER, FLUX_NS
@@ -321,6 +322,22 @@ class GitOpsPath:
             return dict(seen)
 
         return eventually(all_pulled, timeout=timeout, interval=0.2, description=f"pulls of chart {version}")
+
+    def copy_diagnosis(self, namespace: str) -> str:
+        """One line for a service namespace whose pull fails: Flux's own verdict on its
+        OCIRepository, then whether its copy of flux-system/oci-creds exists and, if not, why the
+        operator under test cannot write it there (a dry-run create as its ServiceAccount)."""
+        head = f"{namespace}: {flux.describe(self.source(namespace))}"
+        if self.copy_config(namespace) is not None:
+            return f"{head}; Secret {namespace}/{CREDS} is present"
+        operator = self.stack.operator
+        user = f"system:serviceaccount:{operator.namespace}:{operator.service_account}" if operator else None
+        refused = create_refused(self.cluster.api, namespace, user)
+        why = f"refused: {refused}" if refused else "allowed (not copied yet)"
+        return (
+            f"{head}; Secret {namespace}/{CREDS} (copy of {FLUX_NS}/{CREDS}) is missing: "
+            f"creating Secrets in {namespace} as {user or 'the test client'} is {why}"
+        )
 
     def kustomization(self) -> dict | None:
         return flux.get(self.cluster, "Kustomization", FLUX_NS, "oci-creds")

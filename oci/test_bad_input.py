@@ -1,5 +1,6 @@
 """Bad input on the GitOps path: each surfaces as one line naming the failing object with Flux's
-own message, and nothing is half-applied (the last good credentials stay everywhere)."""
+own message, and nothing is half-applied (the last good credentials stay everywhere): a service
+namespace the copy cannot reach, an age key that cannot decrypt, a file committed unencrypted."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ import yaml
 from kubernetes import client
 
 from fixtures import flux
+from fixtures.admission import DENIAL, allow_creates_of_secrets, create_refused, deny_creates_of_secrets_in
+from fixtures.dialect import ALLOWED_NAMESPACES
 from fixtures.errors import SetupError
 from fixtures.flux import FLUX_NS
 from fixtures.waiting import eventually
-from oci.path import CREDS, INTERVAL, REPO, GitOpsPath
+from oci.path import CHART, CREDS, INTERVAL, REPO, GitOpsPath
 from oci.stack import OciStack
 from testing.consolidate import generate_age_key
 
@@ -29,7 +32,7 @@ def _data(core: client.CoreV1Api, namespace: str) -> dict:
 
 @allure.feature("reflector-deployment")
 @allure.story("OCI credentials end to end: bad input")
-def test_undecryptable_or_unencrypted_credentials_change_nothing(oci_stack: OciStack) -> None:
+def test_bad_input_surfaces_in_one_line_and_changes_nothing(oci_stack: OciStack) -> None:
     # Setup: one service authenticated through the path.
     cluster, registry = oci_stack.cluster, oci_stack.registry
     assert cluster is not None
@@ -41,9 +44,19 @@ def test_undecryptable_or_unencrypted_credentials_change_nothing(oci_stack: OciS
     path.bootstrap()
     path.add_source(services[0])
     path.wait_authenticated(services, version, timeout=60 + 3 * INTERVAL, since=time.monotonic())
+
+    # Bad input 1: a service namespace the copy cannot reach (every Secret create there is refused).
+    walled = cluster.create_namespace("walled")
+    path.add_source(walled)  # its registry CA Secret first: the policy refuses every Secret create
+    policy = f"{walled}-deny"
+    deny_creates_of_secrets_in(cluster.api, walled, policy)
+    try:
+        unreachable_namespace_is_named(path, services, walled)
+    finally:
+        allow_creates_of_secrets(cluster.api, policy)
     before = {ns: _data(cluster.core, ns) for ns in [FLUX_NS, *services]}
 
-    # Bad input 1: the cluster's age key cannot decrypt the committed file (key replaced).
+    # Bad input 2: the cluster's age key cannot decrypt the committed file (key replaced).
     other_key, _ = generate_age_key(path.work / "other-age")
     cluster.core.patch_namespaced_secret(
         "sops-age", FLUX_NS, {"data": {"age.agekey": base64.b64encode(other_key.read_bytes()).decode()}}
@@ -64,7 +77,7 @@ def test_undecryptable_or_unencrypted_credentials_change_nothing(oci_stack: OciS
     allure.attach(line, "undecryptable", allure.attachment_type.TEXT)
     assert {ns: _data(cluster.core, ns) for ns in before} == before, "a failed decryption changed a Secret"
 
-    # Bad input 2: a consolidated file committed unencrypted is refused before it reaches git.
+    # Bad input 3: a consolidated file committed unencrypted is refused before it reaches git.
     plaintext = {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -79,3 +92,60 @@ def test_undecryptable_or_unencrypted_credentials_change_nothing(oci_stack: OciS
     assert path.stack.git is not None
     assert path.stack.git.head(REPO) == head, "the plaintext commit reached the git server"
     assert {ns: _data(cluster.core, ns) for ns in before} == before
+
+
+def unreachable_namespace_is_named(path: GitOpsPath, services: list[str], walled: str) -> None:
+    """Credentials listing `walled` are applied whole; the copy there fails and one line names the
+    namespace, its OCIRepository, the missing Secret, Flux's message and the refusal; the other
+    services keep authenticating with fresh pulls."""
+    cluster = path.cluster
+
+    def enforced() -> None:
+        assert DENIAL in (create_refused(cluster.api, walled) or ""), (
+            f"Secret creates in {walled} still allowed"
+        )
+
+    eventually(enforced, timeout=30, description="the admission policy to be enforced")
+    path.write_repository(path.simple_layout([*services, walled]))
+    sha = path.commit("credentials for a namespace the copy cannot reach")
+    version = path.push_chart()
+    since = time.monotonic()
+
+    def applied() -> None:
+        obj = path.kustomization()
+        revision = ((obj or {}).get("status") or {}).get("lastAppliedRevision", "")
+        assert flux.ready_condition(obj).get("status") == "True", flux.describe(obj)
+        assert revision.endswith(sha), f"applied {revision or 'nothing'}, pushed {sha}"
+
+    eventually(applied, timeout=30, description="the Kustomization to apply the new revision")
+    path.wait_authenticated(services, version, timeout=60 + 3 * INTERVAL, since=since)
+
+    def diagnosed() -> tuple[str, str]:
+        cond = flux.ready_condition(path.source(walled))
+        message = " ".join(str(cond.get("message", "")).split())
+        assert cond.get("status") == "False", flux.describe(path.source(walled))
+        assert f'"{CREDS}" not found' in message, flux.describe(path.source(walled))
+        return path.copy_diagnosis(walled), message
+
+    line, message = eventually(
+        diagnosed, timeout=30, description=f"Flux to report the missing Secret in {walled}"
+    )
+    allure.attach(line, "namespace the copy cannot reach", allure.attachment_type.TEXT)
+    assert "\n" not in line, line
+    for part in (
+        f"{walled}: ",
+        f"OCIRepository {walled}/{CHART} Ready=False",
+        message,
+        f"Secret {walled}/{CREDS}",
+        "is missing",
+        DENIAL,
+    ):
+        assert part in line, f"{part!r} not in: {line}"
+
+    # Nothing half-applied: flux-system/oci-creds whole (walled listed), every other copy equal to it.
+    source = cluster.core.read_namespaced_secret(CREDS, FLUX_NS)
+    allowed = (source.metadata.annotations or {}).get(ALLOWED_NAMESPACES, "").split(",")
+    assert set(allowed) >= {*services, walled}, f"{FLUX_NS}/{CREDS} allows {allowed}"
+    differing = [ns for ns in services if _data(cluster.core, ns) != (source.data or {})]
+    assert not differing, f"copies differ from {FLUX_NS}/{CREDS} in {differing}"  # no values shown
+    assert path.holders([walled]) == [], f"a copy reached {walled} despite the refusal"

@@ -19,6 +19,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from chaos import audit
+from fixtures.admission import DENIAL, deny_creates_of_secrets_in
 from fixtures.implementations import metric_value
 from fixtures.local import LocalControlPlane
 from fixtures.waiting import eventually
@@ -47,41 +48,6 @@ def writes_since(cluster_audit: object, since: float) -> list[audit.AuditEvent]:
         for e in audit.window(events, since, float("inf"), OPERATOR_USER)
         if e.verb in WRITES and e.resource in PAYLOADS
     ]
-
-
-DENIAL = "replicheck: creating Secrets here always fails"
-
-
-def deny_creates_of_secrets_in(api: client.ApiClient, namespace: str, name: str) -> None:
-    """A persistent, real error: a ValidatingAdmissionPolicy (CEL) refusing every Secret create in
-    `namespace` (the private control plane is discarded with it after the test)."""
-    admission = client.AdmissionregistrationV1Api(api)
-    rule = {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["secrets"]}
-    admission.create_validating_admission_policy(
-        {
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "ValidatingAdmissionPolicy",
-            "metadata": {"name": name},
-            "spec": {
-                "failurePolicy": "Fail",
-                "matchConstraints": {"resourceRules": [rule]},
-                "validations": [{"expression": "false", "message": DENIAL, "reason": "Forbidden"}],
-            },
-        }
-    )
-    selector = {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
-    admission.create_validating_admission_policy_binding(
-        {
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "ValidatingAdmissionPolicyBinding",
-            "metadata": {"name": name},
-            "spec": {
-                "policyName": name,
-                "validationActions": ["Deny"],
-                "matchResources": {"namespaceSelector": selector},
-            },
-        }
-    )
 
 
 def compact_etcd(plane: LocalControlPlane) -> int:
