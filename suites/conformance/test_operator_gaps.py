@@ -24,7 +24,7 @@ from fixtures.local import LocalControlPlane
 from fixtures.waiting import eventually
 from suites.contract import behaviour
 from suites.private import PrivateOperator
-from suites.support import SLO
+from suites.support import CONFIGMAP, SLO
 
 DATA = {"user": "app", "password": "s3cr3t"}
 TLS = {"tls.crt": "certificate", "tls.key": "key"}
@@ -240,3 +240,27 @@ def test_retries_under_a_persistent_error_back_off(
         f"retry intervals shrink: {gaps}"
     )
     assert tail[-1] >= 3 * tail[0], f"retry intervals do not grow (capped exponential backoff): {gaps}"
+
+
+@behaviour("C19", "each copy is written once, complete (audit log)", key="C19.one-write")
+def test_each_copy_is_created_complete_in_one_write(
+    private_operator: Callable[..., PrivateOperator],
+) -> None:
+    op = private_operator()
+    s = op.scenario().another(CONFIGMAP)
+    src, a, b = s.ns("src"), s.ns("a"), s.ns("b")
+    started = time.time()
+    s.source(src, {"k": "v"}, to=[a, b], binary={"blob": b"\x00\x01binary"})
+    s.expect_copies(src, [a, b])
+    s.settle(src)  # a sentinel replicated: everything about the source has been written by now
+
+    def audited() -> list[audit.AuditEvent]:
+        writes = writes_since(op.cluster.audit_log, started)
+        assert any(e.namespace not in (a, b) for e in writes), "the sentinel's create is not audited yet"
+        return writes
+
+    writes = eventually(audited, timeout=SLO, description="the sentinel's create in the audit log")
+    per_copy = {ns: [e.verb for e in writes if e.namespace == ns] for ns in (a, b)}
+    assert per_copy == {a: ["create"], b: ["create"]}, (
+        f"copies should be created complete in one write each (README: one write per copy): {per_copy}"
+    )
