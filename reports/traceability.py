@@ -118,7 +118,12 @@ ITEMS: tuple[Item, ...] = (
         ("C17", "K1.stopped"),
     ),
     Item("R22", RS + " §1.3", "copies: 4 bookkeeping annotations, no labels", ("C18",)),
-    Item("R23", RS + " §1.3", "ConfigMaps: same rules, data and binaryData", ("C19", "C19.binary")),
+    Item(
+        "R23",
+        RS + " §1.3",
+        "ConfigMaps: same rules, data and binaryData",
+        ("C19", "C19.binary", "C19.one-write"),
+    ),
     Item("R24", RS + " §1.3", "Helm release Secrets ignored", ("C21",)),
     Item("R25", RS + " §1.3", "excluded namespaces: sources ignored, copies still land", ("C20",)),
     # --- §1.4 runtime -------------------------------------------------------------------------------

@@ -61,6 +61,10 @@ def test_auto_targets_are_the_intersection_of_allowed_and_auto_lists(scenario: S
     s.source(src, DATA, to=[both1, both2, allowed_only], auto_to=[both1, both2, auto_only])
 
     s.expect_copies(src, [both1, both2], description="copies only where both lists allow")
+    # The wait above passes as soon as the expected copies exist; one more in `allowed_only` or
+    # `auto_only` could still be on its way. After the sentinel, nothing is.
+    s.settle(src)
+    s.assert_copies(src, [both1, both2])
 
 
 @behaviour("C2", "namespace label selector ORed with the allowed list (Reflector 2026)", key="C2.selector")

@@ -26,6 +26,7 @@ from fixtures.deploy import LocalDeployment, Replica
 from fixtures.errors import SetupError
 from fixtures.implementations import BUNDLED
 from fixtures.local import LocalControlPlane
+from fixtures.private import PrivateOperators
 from fixtures.waiting import eventually
 
 LEASE_FLAGS = ["--lease-duration-seconds=6", "--renew-deadline-seconds=4", "--retry-period-seconds=1"]
@@ -36,11 +37,16 @@ TIMEOUT = 60.0
 
 @pytest.fixture
 def two_replicas(
-    private_control_plane: LocalControlPlane,
+    private_control_plane: LocalControlPlane, private_operators: PrivateOperators
 ) -> Iterator[tuple[LocalControlPlane, LocalDeployment]]:
     handle = private_control_plane.cluster()
-    deployment = BUNDLED.deploy(
-        handle, private_control_plane.run_dir / "operator-ha", replicas=2, extra_args=LEASE_FLAGS
+    deployment = private_operators.deploy(
+        BUNDLED,
+        handle,
+        private_control_plane.run_dir / "operator-ha",
+        label="two replicas",
+        replicas=2,
+        extra_args=LEASE_FLAGS,
     )
     try:
         yield private_control_plane, deployment
@@ -48,7 +54,7 @@ def two_replicas(
         for replica in deployment.replicas:  # never leave a stopped process behind
             with contextlib.suppress(OSError, SetupError):
                 replica.kill(signal.SIGCONT)
-        deployment.stop()
+        private_operators.stop(deployment)
         handle.close()
 
 

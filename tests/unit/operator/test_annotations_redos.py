@@ -19,7 +19,10 @@ def test_catastrophic_backtracking_is_an_annotation_error_not_a_hang() -> None:
     t0 = time.monotonic()
     with pytest.raises(a.AnnotationError) as exc:
         pattern.fullmatch(NAME)
-    assert time.monotonic() - t0 < 5 * a.MATCH_TIMEOUT_SECONDS + 1
+    # "not a hang": without the limit this takes ~2^40 steps. The bound is generous on purpose: a
+    # tight one failed on a loaded 2-core machine and turned `make mutation` verdicts into noise
+    # (how fast the limit trips is a measurement, not a unit-test assertion).
+    assert time.monotonic() - t0 < 30
     assert "catastrophic backtracking" in str(exc.value)
     assert a.ALLOWED_NAMESPACES in str(exc.value)
 
