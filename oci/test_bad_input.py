@@ -18,6 +18,7 @@ from fixtures.admission import DENIAL, allow_creates_of_secrets, create_refused,
 from fixtures.dialect import ALLOWED_NAMESPACES
 from fixtures.errors import SetupError
 from fixtures.flux import FLUX_NS
+from fixtures.redact import secret_view
 from fixtures.waiting import eventually
 from oci.path import CHART, CREDS, INTERVAL, REPO, GitOpsPath
 from oci.stack import OciStack
@@ -27,7 +28,8 @@ pytestmark = [pytest.mark.cluster]
 
 
 def _data(core: client.CoreV1Api, namespace: str) -> dict:
-    return core.read_namespaced_secret(CREDS, namespace).data or {}
+    """The Secret's type and per-key digests: compared like the data, shown without values."""
+    return secret_view(core.read_namespaced_secret(CREDS, namespace))
 
 
 @allure.feature("reflector-deployment")
@@ -146,6 +148,6 @@ def unreachable_namespace_is_named(path: GitOpsPath, services: list[str], walled
     source = cluster.core.read_namespaced_secret(CREDS, FLUX_NS)
     allowed = (source.metadata.annotations or {}).get(ALLOWED_NAMESPACES, "").split(",")
     assert set(allowed) >= {*services, walled}, f"{FLUX_NS}/{CREDS} allows {allowed}"
-    differing = [ns for ns in services if _data(cluster.core, ns) != (source.data or {})]
+    differing = [ns for ns in services if _data(cluster.core, ns)["data"] != secret_view(source)["data"]]
     assert not differing, f"copies differ from {FLUX_NS}/{CREDS} in {differing}"  # no values shown
     assert path.holders([walled]) == [], f"a copy reached {walled} despite the refusal"
