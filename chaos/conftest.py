@@ -17,8 +17,10 @@ import pytest
 
 from chaos.context import OPERATOR_NAMESPACE, ChaosContext, KindOperator, LocalOperator, bound_requests
 from chaos.faults.local import thaw_frozen
+from chaos.mirror_workload import MirrorWorkload
 from chaos.scoring import overall_resilience
 from fixtures.cluster import Cluster, new_run_id
+from fixtures.configmirror import ConfigMirrorSystem, deploy_configmirror, start_postgres
 from fixtures.deploy import kubectl
 from fixtures.errors import SetupError
 from fixtures.implementations import Implementation
@@ -90,6 +92,53 @@ def chaos_env(
         for ctx, cleanup in made:
             ctx.join_threads(10)
             cleanup()
+
+
+@pytest.fixture
+def mirror_chaos_env(request: pytest.FixtureRequest) -> Iterator[EnvFactory]:
+    """Call it once: ``mirror_chaos_env(replicas=1, sources=3, targets=3, hint="m1")`` → a
+    :class:`ChaosContext` whose workload is a :class:`MirrorWorkload`: a private control plane, a
+    private PostgreSQL and a private ConfigMirror operator (supervised local processes), with one
+    ConfigMirror replicating to the targets. Local provider only (the database is a host process).
+    """
+    plane = request.getfixturevalue("private_control_plane")  # set up before us, torn down after us
+    undo: list[Callable[[], None]] = []
+    made: list[ChaosContext] = []
+
+    def make(
+        *,
+        replicas: int = 1,
+        extra_args: list[str] | None = None,
+        sources: int = 3,
+        targets: int = 3,
+        hint: str = "mirror",
+    ) -> ChaosContext:
+        if made:
+            raise RuntimeError("one chaos environment per test")
+        cluster = plane.cluster()
+        undo.append(cluster.close)
+        run_dir = Path(plane.run_dir) / "configmirror"
+        try:
+            postgres = start_postgres(cluster, f"chaos-{hint}")
+            undo.append(postgres.stop)
+            deployment = deploy_configmirror(cluster, run_dir, replicas=replicas, extra_args=extra_args)
+            undo.append(deployment.stop)
+        except SetupError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        ctx = ChaosContext("local", cluster, LocalOperator(deployment), run_dir, plane=plane)
+        made.append(ctx)
+        system = ConfigMirrorSystem(cluster, postgres)
+        ctx.workload = MirrorWorkload.create(system, postgres, sources=sources, targets=targets, hint=hint)
+        return ctx
+
+    try:
+        yield make
+    finally:
+        for ctx in made:
+            ctx.join_threads(10)
+            thaw_frozen(ctx)
+        for step in reversed(undo):  # operator, then its database, then the client
+            step()
 
 
 def _local_env(

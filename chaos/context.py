@@ -25,6 +25,7 @@ from fixtures.cluster import Cluster
 from fixtures.deploy import LocalDeployment, Replica
 
 if TYPE_CHECKING:
+    from chaos.mirror_workload import MirrorWorkload
     from chaos.workload import Workload
     from fixtures.local import LocalControlPlane
 
@@ -210,7 +211,7 @@ class ChaosContext:
     run_dir: Path
     plane: LocalControlPlane | None = None
     kind_name: str | None = None
-    workload: Workload | None = None
+    workload: Workload | MirrorWorkload | None = None  # the bundled operator's or ConfigMirror's
     # Set by actions, read by probes and the wrapper: times are time.monotonic() unless named *_wall.
     marks: dict[str, float] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)

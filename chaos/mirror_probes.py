@@ -1,0 +1,68 @@
+"""chaostoolkit probes of the ConfigMirror experiments (same contract as chaos/probes.py: a dict
+with ``ok`` and the evidence, polling with their own deadlines, raising only for broken plumbing).
+
+The steady state itself is the generic ``chaos.probes.copies_consistent`` over a
+:class:`chaos.mirror_workload.MirrorWorkload` (replicas and database rows).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from chaos.context import ChaosContext, context_of
+from chaos.mirror_workload import MirrorWorkload
+from fixtures.waiting import report_within
+
+
+def _wl(configuration: dict | None) -> tuple[ChaosContext, MirrorWorkload]:
+    ctx = context_of(configuration)
+    assert isinstance(ctx.workload, MirrorWorkload), "a ConfigMirror probe needs a ConfigMirror workload"
+    return ctx, ctx.workload
+
+
+def replicas_follow_during_outage(
+    timeout_s: float = 30.0, configuration: dict | None = None
+) -> dict[str, Any]:
+    """While PostgreSQL is down, the replicas reach the sources' new data: replication never stops.
+
+    ``ok`` only if every replica is current *and* the database was still down when that was seen.
+    """
+    ctx, wl = _wl(configuration)
+
+    def check() -> dict[str, Any]:
+        out = wl.replicas_consistent()
+        down = not wl.postgres.running()
+        return {**out, "ok": out["ok"] and down, "postgres_down": down}
+
+    ok, waited, last = report_within(check, timeout=timeout_s)
+    if ok and "updated_at" in ctx.marks:
+        ctx.recovery["replicated_during_outage"] = time.monotonic() - ctx.marks["updated_at"]
+    return {**last, "waited_s": round(waited, 3)}
+
+
+def mirror_condition(
+    condition: str,
+    status: str,
+    reason: str | None = None,
+    timeout_s: float = 30.0,
+    configuration: dict | None = None,
+) -> dict[str, Any]:
+    """The ConfigMirror's condition ``condition`` reaches ``status`` (and ``reason``), polled."""
+    _ctx, wl = _wl(configuration)
+
+    def check() -> dict[str, Any]:
+        cond = wl.system.condition(wl.ops, wl.name, condition)
+        got = (cond.get("status"), cond.get("reason"))
+        ok = got[0] == status and (reason is None or got[1] == reason)
+        return {"ok": ok, "status": got[0], "reason": got[1], "message": (cond.get("message") or "")[:300]}
+
+    _ok, waited, last = report_within(check, timeout=timeout_s, interval=0.3)
+    return {**last, "waited_s": round(waited, 3)}
+
+
+def no_duplicate_rows(configuration: dict | None = None) -> dict[str, Any]:
+    """No two rows share the seed's UNIQUE key (name, namespace, configmirror_namespace/_name)."""
+    _ctx, wl = _wl(configuration)
+    dupes = wl.duplicate_rows()
+    return {"ok": dupes == 0, "duplicate_keys": dupes}

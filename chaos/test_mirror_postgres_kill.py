@@ -1,0 +1,17 @@
+"""ConfigMirror M1: PostgreSQL killed and restarted; replication never stops, the rows catch up."""
+
+from __future__ import annotations
+
+import pytest
+
+from chaos.conftest import EnvFactory
+from chaos.journal import run_chaos_experiment
+
+pytestmark = [pytest.mark.chaos]
+
+
+def test_mirror_postgres_killed_and_restarted(mirror_chaos_env: EnvFactory) -> None:
+    ctx = mirror_chaos_env(sources=3, targets=3, hint="m1")
+    result = run_chaos_experiment(ctx, "mirror-postgres-kill")
+    assert result.passed, result.failure_report()
+    assert set(result.recovery) >= {"replicated_during_outage", "postgres_ready", "recovery"}
