@@ -12,6 +12,8 @@ from typing import Any
 
 from chaos.context import ChaosContext, context_of
 from chaos.mirror_workload import MirrorWorkload
+from fixtures.configmirror import metrics_text
+from fixtures.metrics import metric_value
 from fixtures.waiting import report_within
 
 
@@ -66,3 +68,34 @@ def no_duplicate_rows(configuration: dict | None = None) -> dict[str, Any]:
     _ctx, wl = _wl(configuration)
     dupes = wl.duplicate_rows()
     return {"ok": dupes == 0, "duplicate_keys": dupes}
+
+
+def forbidden_seen(timeout_s: float = 30.0, configuration: dict | None = None) -> dict[str, Any]:
+    """The operator met the revocation: its ``rest_client_requests_total{code="403"}`` grew (polled)."""
+    ctx, _ = _wl(configuration)
+    base = ctx.notes.get("forbidden_before", 0.0)
+
+    def check() -> dict[str, Any]:
+        now = forbidden_count(ctx)
+        return {"ok": now > base, "api_403": now, "before_revocation": base}
+
+    _ok, waited, last = report_within(check, timeout=timeout_s, interval=0.3)
+    return {**last, "waited_s": round(waited, 3)}
+
+
+def forbidden_count(ctx: ChaosContext) -> float:
+    """403 answers the operator's replicas have counted (``rest_client_requests_total``)."""
+    return sum(
+        metric_value(metrics_text(ctx.operator.replica(n)), "rest_client_requests_total", code="403")
+        for n in ctx.replica_names()
+    )
+
+
+def replicas_intact(configuration: dict | None = None) -> dict[str, Any]:
+    """While the operator may not write: every replica that existed is still there, nothing else
+    replicated (the bystander neither)."""
+    ctx, wl = _wl(configuration)
+    before = {tuple(k) for k in ctx.notes.get("replicas_before", [])}
+    now = set(wl.replicated())
+    gone = sorted(f"{ns}/{n}" for ns, n in before - now)
+    return {"ok": bool(before) and not gone and now <= before, "replicas": len(now), "gone": gone[:10]}
