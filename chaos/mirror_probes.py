@@ -8,13 +8,18 @@ The steady state itself is the generic ``chaos.probes.copies_consistent`` over a
 from __future__ import annotations
 
 import time
+import urllib.error
 from typing import Any
+
+from kubernetes import client
 
 from chaos.context import ChaosContext, context_of
 from chaos.mirror_workload import MirrorWorkload
 from fixtures.configmirror import metrics_text
 from fixtures.metrics import metric_value
 from fixtures.waiting import report_within
+
+LEASE_NAMESPACE, LEASE = "configmirror-system", "configmirror-operator"  # deploy/kustomize args
 
 
 def _wl(configuration: dict | None) -> tuple[ChaosContext, MirrorWorkload]:
@@ -99,3 +104,35 @@ def replicas_intact(configuration: dict | None = None) -> dict[str, Any]:
     now = set(wl.replicated())
     gone = sorted(f"{ns}/{n}" for ns, n in before - now)
     return {"ok": bool(before) and not gone and now <= before, "replicas": len(now), "gone": gone[:10]}
+
+
+def _leader_gauge(ctx: ChaosContext, name: str) -> float | None:
+    """``leader_election_master_status`` of one replica (None when its /metrics does not answer)."""
+    try:
+        text = metrics_text(ctx.operator.replica(name))
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return None
+    return metric_value(text, "leader_election_master_status")
+
+
+def single_mirror_leader(timeout_s: float = 30.0, configuration: dict | None = None) -> dict[str, Any]:
+    """Exactly one replica says it leads (gauge 1), every other says 0, and the Lease names it."""
+    ctx, _ = _wl(configuration)
+
+    def check() -> dict[str, Any]:
+        gauges = {n: _leader_gauge(ctx, n) for n in ctx.replica_names()}
+        leaders = [n for n, g in gauges.items() if g == 1]
+        holder = mirror_lease(ctx)["holder"]
+        ok = (
+            len(gauges) >= 2 and leaders == [holder] and all(g == 0 for n, g in gauges.items() if n != holder)
+        )
+        return {"ok": ok, "leader_gauges": gauges, "lease_holder": holder}
+
+    _ok, waited, last = report_within(check, timeout=timeout_s, interval=0.3)
+    return {**last, "waited_s": round(waited, 3)}
+
+
+def mirror_lease(ctx: ChaosContext) -> dict[str, Any]:
+    """Holder (a replica name: the identity is the pod name) and transitions of the operator's Lease."""
+    lease = client.CoordinationV1Api(ctx.cluster.api).read_namespaced_lease(LEASE, LEASE_NAMESPACE)
+    return {"holder": lease.spec.holder_identity or "", "transitions": int(lease.spec.lease_transitions or 0)}
