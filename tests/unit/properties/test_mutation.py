@@ -14,6 +14,7 @@ from fixtures.mutation import (
     PHASES,
     UNIT,
     Outcome,
+    conformance_paths,
     describe,
     first_failure,
     hints,
@@ -140,6 +141,14 @@ def test_fast_and_slow_partition_the_conformance_test_set_and_likely_comes_first
     assert (phases_of(False), phases_of(True)) == (["fast"], ["slow"])
     assert PHASES[0].targeted
     assert PHASES[0].name == "likely"
+
+
+def test_the_default_test_set_is_the_one_make_conformance_runs_suites_first() -> None:
+    from reports.conformance import PHASES as CONFORMANCE
+
+    paths = conformance_paths()
+    assert sorted(paths) == sorted({p for _, ps in CONFORMANCE for p in ps})
+    assert paths[0] == "suites"
 
 
 def test_hints_are_read_from_the_header_and_filtered_by_the_selected_paths(tmp_path: Path) -> None:
