@@ -20,15 +20,9 @@ from rich.console import Console
 
 from fixtures.build_progress import format_duration
 from fixtures.paths import REPO_ROOT
+from fixtures.phases import PHASES
 from reports import build, traceability
 
-PHASES = [
-    ("harness and operator", ["tests"]),
-    ("conformance suites", ["suites"]),
-    ("properties", ["properties"]),
-    ("chaos experiments and runbooks", ["chaos"]),
-    ("OCI credentials end to end", ["oci"]),
-]
 NO_TESTS_COLLECTED = 5
 REPORT_FILES = [
     ("certification.html", "the certification page (self-contained; attach this one)"),

@@ -144,7 +144,7 @@ def test_fast_and_slow_partition_the_conformance_test_set_and_likely_comes_first
 
 
 def test_the_default_test_set_is_the_one_make_conformance_runs_suites_first() -> None:
-    from reports.conformance import PHASES as CONFORMANCE
+    from fixtures.phases import PHASES as CONFORMANCE
 
     paths = conformance_paths()
     assert sorted(paths) == sorted({p for _, ps in CONFORMANCE for p in ps})
