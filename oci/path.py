@@ -302,6 +302,17 @@ class GitOpsPath:
         revision = ((obj or {}).get("status") or {}).get("artifact", {}).get("revision", "")
         return cond.get("status") == "True" and revision.startswith(f"{version}@")
 
+    def bring_up(self, services: list[str]) -> str:
+        """Setup shared by the tests: a chart pushed, the repository committed for `services`,
+        Flux bootstrapped and every service pulling; returns the chart version pulled."""
+        version = self.push_chart()
+        self.write_repository(self.simple_layout(services))
+        self.bootstrap()
+        for ns in services:
+            self.add_source(ns)
+        self.wait_authenticated(services, version, timeout=60 + 3 * INTERVAL, since=time.monotonic())
+        return version
+
     def wait_authenticated(
         self, namespaces: list[str], version: str, timeout: float, since: float
     ) -> dict[str, float]:

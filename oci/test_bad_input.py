@@ -41,11 +41,7 @@ def test_bad_input_surfaces_in_one_line_and_changes_nothing(oci_stack: OciStack)
     assert registry is not None
     services = [cluster.create_namespace("bad")]
     path = GitOpsPath(oci_stack, oci_stack.run_dir / "gitops-bad")
-    version = path.push_chart()
-    path.write_repository(path.simple_layout(services))
-    path.bootstrap()
-    path.add_source(services[0])
-    path.wait_authenticated(services, version, timeout=60 + 3 * INTERVAL, since=time.monotonic())
+    path.bring_up(services)
 
     # Bad input 1: a service namespace the copy cannot reach (every Secret create there is refused).
     walled = cluster.create_namespace("walled")

@@ -3,13 +3,11 @@ after a registry restart during a rotation and after kustomize-controller is kil
 
 from __future__ import annotations
 
-import time
-
 import allure
 import pytest
 
 from oci import chaos
-from oci.path import INTERVAL, GitOpsPath
+from oci.path import GitOpsPath
 from oci.stack import OciStack
 
 pytestmark = [pytest.mark.cluster, pytest.mark.chaos, pytest.mark.slow]
@@ -24,12 +22,7 @@ def test_rotations_survive_registry_restart_and_kustomize_controller_kill(oci_st
     assert cluster is not None
     services = [cluster.create_namespace(f"ch{i}") for i in range(3)]
     path = GitOpsPath(oci_stack, oci_stack.run_dir / "gitops-chaos")
-    version = path.push_chart()
-    path.write_repository(path.simple_layout(services))
-    path.bootstrap()
-    for ns in services:
-        path.add_source(ns)
-    path.wait_authenticated(services, version, timeout=60 + 3 * INTERVAL, since=time.monotonic())
+    path.bring_up(services)
     # Assess: each experiment's journal, judged strictly.
     failures = []
     for name in EXPERIMENTS:

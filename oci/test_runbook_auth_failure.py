@@ -54,12 +54,7 @@ def test_runbook_steps_identify_each_injected_fault(oci_stack: OciStack) -> None
     assert registry is not None
     services = [cluster.create_namespace(f"rb{i}") for i in range(2)]
     path = GitOpsPath(oci_stack, oci_stack.run_dir / "gitops-runbook")
-    version = path.push_chart()
-    path.write_repository(path.simple_layout(services))
-    path.bootstrap()
-    for ns in services:
-        path.add_source(ns)
-    path.wait_authenticated(services, version, timeout=60 + 3 * INTERVAL, since=time.monotonic())
+    version = path.bring_up(services)
     healthy = runbook.run(cluster.core, services[0], registry)
     assert healthy.failed_step is None, healthy.summary()
     results: dict[str, int | None] = {}
