@@ -7,7 +7,7 @@ import pytest
 from chaos.conftest import EnvFactory
 from chaos.journal import run_chaos_experiment
 from chaos.workload import Workload
-from fixtures.dialect import replicate_to
+from fixtures.systems.reflector_dialect import replicate_to
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 

@@ -21,9 +21,9 @@ from chaos.context import LocalOperator
 from chaos.runbooks.base import Subject
 from chaos.runbooks.engine import apply_remedy, diagnose, service_state
 from chaos.workload import Workload
-from fixtures.dialect import replicate_to
 from fixtures.private import PrivateOperators
 from fixtures.record import record
+from fixtures.systems.reflector_dialect import replicate_to
 from fixtures.waiting import report_within
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]

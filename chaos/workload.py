@@ -17,10 +17,10 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from fixtures.cluster import Cluster
-from fixtures.dialect import AUTO_REFLECTS, REFLECTED_VERSION, REFLECTS, replicate_to
 from fixtures.encoding import b64
 from fixtures.lookup import named
 from fixtures.redact import digest, secret_view
+from fixtures.systems.reflector_dialect import AUTO_REFLECTS, REFLECTED_VERSION, REFLECTS, replicate_to
 
 POOL = 8
 DOCKERCONFIG = "kubernetes.io/dockerconfigjson"

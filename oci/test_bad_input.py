@@ -15,10 +15,10 @@ from kubernetes import client
 
 from fixtures import flux
 from fixtures.admission import DENIAL, allow_creates_of_secrets, create_refused, deny_creates_of_secrets_in
-from fixtures.dialect import ALLOWED_NAMESPACES
 from fixtures.errors import SetupError
 from fixtures.flux import FLUX_NS
 from fixtures.redact import secret_view
+from fixtures.systems.reflector_dialect import ALLOWED_NAMESPACES
 from fixtures.waiting import eventually
 from oci.path import CHART, CREDS, INTERVAL, REPO, GitOpsPath
 from oci.stack import OciStack

@@ -26,7 +26,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from fixtures.dialect import (
+from fixtures.encoding import b64
+from fixtures.redact import digest
+from fixtures.systems.reflector_dialect import (
     ALLOWED,
     ALLOWED_NAMESPACES,
     AUTO_ENABLED,
@@ -36,8 +38,6 @@ from fixtures.dialect import (
     REFLECTED_VERSION,
     REFLECTS,
 )
-from fixtures.encoding import b64
-from fixtures.redact import digest
 
 SLO_SECONDS = 60.0  # the design's Property 6 bound, used as the convergence bound everywhere
 MAX_NAME = 63

@@ -24,9 +24,9 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from fixtures.cluster import Cluster
-from fixtures.dialect import mirror_of
 from fixtures.encoding import b64
 from fixtures.record import record
+from fixtures.systems.reflector_dialect import mirror_of
 from fixtures.waiting import assert_mapping_equal, eventually
 from properties import recording
 from properties.model import SLO_SECONDS, Kind, Names, SourceSpec, first_last, object_view

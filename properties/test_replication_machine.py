@@ -39,9 +39,9 @@ from hypothesis.stateful import (
 )
 
 from fixtures.cluster import Cluster
-from fixtures.dialect import ALLOWED, ALLOWED_NAMESPACES, AUTO_ENABLED, AUTO_NAMESPACES
 from fixtures.encoding import b64
 from fixtures.implementations import Implementation
+from fixtures.systems.reflector_dialect import ALLOWED, ALLOWED_NAMESPACES, AUTO_ENABLED, AUTO_NAMESPACES
 from properties import recording
 from properties.model import (
     SourceSpec,

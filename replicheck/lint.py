@@ -29,10 +29,10 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from fixtures.dialect import ALLOWED, PREFIX, REFLECTS
-from fixtures.dialect import ALLOWED_NAMESPACES as ALLOWED_NS
-from fixtures.dialect import AUTO_ENABLED as AUTO
-from fixtures.dialect import AUTO_NAMESPACES as AUTO_NS
+from fixtures.systems.reflector_dialect import ALLOWED, BOOLEAN_KEYS, LIST_KEYS, REFLECTS
+from fixtures.systems.reflector_dialect import ALLOWED_NAMESPACES as ALLOWED_NS
+from fixtures.systems.reflector_dialect import AUTO_ENABLED as AUTO
+from fixtures.systems.reflector_dialect import short as short_key
 
 YAML_SUFFIXES = (".yaml", ".yml")
 SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__", ".hypothesis"}
@@ -145,7 +145,7 @@ def _load(path: Path, display: str, findings: list[Finding]) -> list[_Object]:
 def _check_list(obj: _Object, key: str, own_ns: str | None, created: set[str] | None) -> Iterable[Finding]:
     ann = obj.annotations
     line = obj.line_of(ann, key)
-    short = key.removeprefix(PREFIX)
+    short = short_key(key)
     for entry in split_list(ann.get(key)):
         if entry == "*" or not _regex_ok(entry):
             yield Finding(
@@ -204,15 +204,14 @@ def lint_objects(objects: list[_Object], *, check_namespaces: bool = False) -> l
             )
         if obj.kind not in ("Secret", "ConfigMap") or ALLOWED not in ann:
             continue
-        for key in (ALLOWED, AUTO):
+        for key in BOOLEAN_KEYS:
             if key in ann and _parse_bool(ann.get(key)) is None:
                 findings.append(
                     Finding(
                         obj.path,
                         obj.line_of(ann, key),
                         "RC008",
-                        f"{key.removeprefix(PREFIX)}: '{ann.get(key)}' is not true/false; "
-                        "Reflector treats it as false",
+                        f"{short_key(key)}: '{ann.get(key)}' is not true/false; Reflector treats it as false",
                     )
                 )
         if _parse_bool(ann.get(ALLOWED)) is not True:
@@ -241,7 +240,7 @@ def lint_objects(objects: list[_Object], *, check_namespaces: bool = False) -> l
                     "list the target namespaces",
                 )
             )
-        for key in (ALLOWED_NS, AUTO_NS):
+        for key in LIST_KEYS:
             if key in ann:
                 findings.extend(_check_list(obj, key, str(own_ns) if own_ns else None, created))
     return findings

@@ -18,26 +18,33 @@ import pytest
 from fixtures.cluster import Cluster, NamespaceFactory, dns_label
 from fixtures.deploy import LocalDeployment
 from fixtures.errors import SetupError
-from fixtures.implementations import Implementation, implementation
+from fixtures.implementations import Implementation
+from fixtures.plugin import reflector_dialect_system, system_of
 from fixtures.record import record
+from fixtures.systems import ReplicationSystem, system
 from suites.contract import contract_of, deviation_marker, outcome_of
 from suites.private import PrivateOperator
 from suites.support import KNOWN_DEVIATION_SLO, SLO, Scenario
 
 
-def _implementation(config: pytest.Config) -> Implementation | None:
+def _system(item: pytest.Item) -> ReplicationSystem | None:
+    """The system a contract test judges: its ``system`` parameter or the fixtures it uses, else the
+    selected Reflector-dialect system (the C1-C21 suite's)."""
     try:
-        return implementation(config.getoption("--implementation"))
+        name = system_of(item)
+        if name is not None:
+            return system(name)
+        return reflector_dialect_system(item.config)
     except (SetupError, ValueError):
         return None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    impl = _implementation(config)
     for item in items:
         if "private_operator" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.cluster)
         contract = contract_of(getattr(item, "function", None))
+        impl = _system(item) if contract is not None else None
         if contract is None or impl is None:
             continue
         text = impl.deviation(contract.key)
@@ -53,7 +60,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     if contract is None:
         return
     if report.when == "call" or (report.when == "setup" and not report.passed):
-        impl = _implementation(item.config)
+        impl = _system(item)
         record(
             contract.kind,
             id=contract.cid,
@@ -61,6 +68,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
             test=item.nodeid,
             outcome=outcome_of(report),
             implementation=impl.name if impl else item.config.getoption("--implementation"),
+            system=impl.name if impl else item.config.getoption("--implementation"),
             seconds=round(report.duration, 3),
         )
 

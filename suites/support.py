@@ -20,8 +20,9 @@ from kubernetes.client.rest import ApiException
 from fixtures import lookup
 from fixtures.cluster import Cluster, NamespaceFactory
 from fixtures.encoding import b64
-from fixtures.implementations import Implementation, ReflectorDialect
+from fixtures.implementations import Implementation
 from fixtures.record import record
+from fixtures.systems.reflector_dialect import ReflectorDialect
 from fixtures.waiting import assert_mapping_equal, eventually
 
 SLO = 30.0  # seconds; generous for a 2-core machine running tests in parallel

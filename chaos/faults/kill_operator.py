@@ -8,7 +8,7 @@ from kubernetes import watch
 
 from chaos.context import context_of
 from chaos.faults.variants import inject
-from fixtures.dialect import REFLECTED_VERSION
+from fixtures.systems.reflector_dialect import REFLECTED_VERSION
 
 
 def kill_operator(configuration: dict | None = None) -> dict[str, Any]:

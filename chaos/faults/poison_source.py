@@ -11,15 +11,16 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from chaos.context import context_of
-from fixtures.dialect import (
+from fixtures.encoding import b64
+from fixtures.systems.reflector_dialect import (
     ALLOWED,
     ALLOWED_NAMESPACES,
+    ALLOWED_SELECTOR,
     AUTO_ENABLED,
     REFLECTED_AT,
     REFLECTS,
     replicate_to,
 )
-from fixtures.encoding import b64
 
 POISON_PREFIX = "poison-"
 
@@ -45,7 +46,7 @@ def create_poison_sources(configuration: dict | None = None) -> dict[str, Any]:
             ALLOWED: "true",
             AUTO_ENABLED: "true",
             ALLOWED_NAMESPACES: listed,
-            ALLOWED_NAMESPACES + "-selector": "team=payments",
+            ALLOWED_SELECTOR: "team=payments",
         },
     )
     mirror_ns = wl.targets[1]

@@ -18,8 +18,8 @@ from chaos.probes import log_records
 from chaos.runbooks.base import TIMEOUT, Outcome, Subject, list_entries, read_secret
 from chaos.runbooks.logs import classify_logs
 from chaos.runbooks.patterns import regex_verdicts
-from fixtures.dialect import ALLOWED, ALLOWED_NAMESPACES
 from fixtures.redact import secret_view
+from fixtures.systems.reflector_dialect import ALLOWED, ALLOWED_NAMESPACES
 
 
 def pod_status(ctx: ChaosContext, subject: Subject) -> Outcome:

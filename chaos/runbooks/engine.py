@@ -11,8 +11,8 @@ from chaos.runbooks.base import Outcome, Subject, read_secret
 from chaos.runbooks.catalogue import MISSING_CHECK, RUNBOOKS
 from chaos.runbooks.checks import CHECKS
 from chaos.runbooks.remedies import REMEDIES
-from fixtures.dialect import AUTO_REFLECTS, REFLECTS
 from fixtures.redact import secret_view
+from fixtures.systems.reflector_dialect import AUTO_REFLECTS, REFLECTS
 from fixtures.waiting import report_within
 
 

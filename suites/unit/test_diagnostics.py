@@ -18,8 +18,10 @@ from fixtures.diagnostics import (
     summarize,
 )
 from fixtures.encoding import b64
-from fixtures.implementations import BUNDLED, REFLECTOR, implementation
+from fixtures.implementations import implementation
 from fixtures.metrics import metric_value
+from fixtures.systems.profiles.bundled import BUNDLED
+from fixtures.systems.profiles.reflector import REFLECTOR
 from fixtures.waiting import WaitTimeout, assert_mapping_equal, eventually
 from suites.contract import behaviour, contract_of, outcome_of, reflector_issue
 

@@ -24,9 +24,9 @@ from kubernetes.client.rest import ApiException
 from chaos import audit
 from fixtures.deploy import LocalDeployment, Replica
 from fixtures.errors import SetupError
-from fixtures.implementations import BUNDLED
 from fixtures.local import LocalControlPlane
 from fixtures.private import PrivateOperators
+from fixtures.systems.profiles.bundled import BUNDLED
 from fixtures.waiting import eventually
 
 LEASE_FLAGS = ["--lease-duration-seconds=6", "--renew-deadline-seconds=4", "--retry-period-seconds=1"]

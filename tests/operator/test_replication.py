@@ -14,7 +14,9 @@ from kubernetes.client.rest import ApiException
 
 from fixtures.cluster import Cluster, NamespaceFactory
 from fixtures.deploy import LocalDeployment
-from fixtures.dialect import (
+from fixtures.encoding import b64
+from fixtures.redact import secret_view
+from fixtures.systems.reflector_dialect import (
     ALLOWED_NAMESPACES,
     AUTO_ENABLED,
     AUTO_REFLECTS,
@@ -24,8 +26,6 @@ from fixtures.dialect import (
     mirror_of,
     replicate_to,
 )
-from fixtures.encoding import b64
-from fixtures.redact import secret_view
 from fixtures.waiting import assert_mapping_equal, eventually
 
 SLO = 30.0  # seconds; generous for a 2-core machine running tests in parallel
