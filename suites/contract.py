@@ -1,9 +1,10 @@
 """Labelling scenarios: which contract behaviour (C1-C21) or user-reported bug a test pins down.
 
 `@behaviour("C7", "source data update")` marks a test `conformance` and gives it the Allure feature
-and story the report builder reads. `@reflector_issue(485, "source delete")` marks a `regression`
-with its issue link. Both record the key that implementation profiles use to list deviations
-(suites/conftest.py turns a listed deviation into a strict xfail).
+and story the report builder reads; `@neutral("N2", "source update", key="neutral.update")` does the
+same for a dialect-neutral scenario (suites/neutral/). `@reflector_issue(485, "source delete")`
+marks a `regression` with its issue link. All record the key that system profiles use to list
+deviations (suites/conftest.py turns a listed deviation into a strict xfail).
 """
 
 from __future__ import annotations
@@ -41,6 +42,21 @@ def behaviour(cid: str, title: str, *, key: str | None = None) -> Callable[[F], 
         fn = allure.story(f"{cid}: {title}")(fn)
         fn = allure.label("behaviour", key or cid)(fn)
         setattr(fn, ATTRIBUTE, Contract("conformance", cid, key or cid, title))
+        return fn
+
+    return wrap
+
+
+def neutral(nid: str, title: str, *, key: str) -> Callable[[F], F]:
+    """A dialect-neutral conformance scenario (suites/neutral/), run against every selected system;
+    ``key`` (``neutral.<check>``) is what profiles list deviations by."""
+
+    def wrap(fn: F) -> F:
+        fn = pytest.mark.conformance(fn)
+        fn = allure.feature("neutral conformance")(fn)
+        fn = allure.story(f"{nid}: {title}")(fn)
+        fn = allure.label("behaviour", key)(fn)
+        setattr(fn, ATTRIBUTE, Contract("conformance", nid, key, title))
         return fn
 
     return wrap
