@@ -30,6 +30,7 @@ from fixtures.paths import REPO_ROOT, runs_dir
 from fixtures.private import PrivateOperators
 from fixtures.procs import RunState
 from fixtures.record import read_records
+from fixtures.systems import system as system_named
 
 _LOADED_AT = time.time()
 
@@ -83,6 +84,7 @@ def chaos_env(
                 )
         except SetupError as exc:
             pytest.fail(str(exc), pytrace=False)
+        ctx.system = system_named(implementation_under_test.name)  # what its Workload declares with
         made.append((ctx, cleanup))
         return ctx
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from chaos.mirror_workload import MirrorWorkload
     from chaos.workload import Workload
     from fixtures.local import LocalControlPlane
+    from fixtures.systems import ReplicationSystem
 
 OPERATOR_NAMESPACE = "replicheck-system"
 OPERATOR_LABEL = "app.kubernetes.io/name=replicheck-replicator"
@@ -212,6 +213,7 @@ class ChaosContext:
     plane: LocalControlPlane | None = None
     kind_name: str | None = None
     workload: Workload | MirrorWorkload | None = None  # the bundled operator's or ConfigMirror's
+    system: ReplicationSystem | None = None  # the system chaos_env deployed (what a Workload declares with)
     # Set by actions, read by probes and the wrapper: times are time.monotonic() unless named *_wall.
     marks: dict[str, float] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)

@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.chaos]
 @pytest.mark.parametrize("chaos_provider", ["local", "kind"], indirect=True)
 def test_apiserver_restart(chaos_env: EnvFactory, chaos_provider: str) -> None:
     ctx = chaos_env()
-    ctx.workload = Workload.create(ctx.cluster, sources=2, targets=10, hint="k2")
+    ctx.workload = Workload.create(ctx.cluster, ctx.system, sources=2, targets=10, hint="k2")
     result = run_chaos_experiment(
         ctx,
         "apiserver-restart",

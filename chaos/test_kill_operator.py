@@ -18,7 +18,7 @@ EXTRA_ARGS = ["--write-concurrency=1"]
 @pytest.mark.parametrize("chaos_provider", ["local", "kind"], indirect=True)
 def test_kill_operator_mid_fanout(chaos_env: EnvFactory, chaos_provider: str) -> None:
     ctx = chaos_env(extra_args=EXTRA_ARGS)
-    ctx.workload = Workload.create(ctx.cluster, sources=2, targets=30, hint="k1")
+    ctx.workload = Workload.create(ctx.cluster, ctx.system, sources=2, targets=30, hint="k1")
     result = run_chaos_experiment(
         ctx,
         "kill-operator",

@@ -17,7 +17,7 @@ EXTRA_ARGS = ["--lease-duration-seconds=6", "--renew-deadline-seconds=4", "--ret
 @pytest.mark.parametrize("chaos_provider", ["local", "kind"], indirect=True)
 def test_leader_failover(chaos_env: EnvFactory, chaos_provider: str) -> None:
     ctx = chaos_env(replicas=2, extra_args=EXTRA_ARGS)
-    ctx.workload = Workload.create(ctx.cluster, sources=2, targets=10, hint="k5")
+    ctx.workload = Workload.create(ctx.cluster, ctx.system, sources=2, targets=10, hint="k5")
     result = run_chaos_experiment(
         ctx,
         "leader-failover",

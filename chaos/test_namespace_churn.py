@@ -7,7 +7,7 @@ import pytest
 from chaos.conftest import EnvFactory
 from chaos.journal import run_chaos_experiment
 from chaos.workload import Workload
-from fixtures.systems.reflector_dialect import replicate_to
+from fixtures.systems import Patterns
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 
@@ -15,9 +15,9 @@ pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 def test_namespace_churn(chaos_env: EnvFactory) -> None:
     ctx = chaos_env()
     # No same-name bystander here: its conflict Event would be an (expected) Warning on the source.
-    ctx.workload = Workload.create(ctx.cluster, sources=1, targets=3, hint="k6", bystander=False)
+    ctx.workload = Workload.create(ctx.cluster, ctx.system, sources=1, targets=3, hint="k6", bystander=False)
     prefix = f"{ctx.cluster.run_id}-churn"
-    ctx.workload.create_source("churn-src", [], annotations=replicate_to([f"^{prefix}-.*"]))
+    ctx.workload.create_source("churn-src", [], target=Patterns([f"^{prefix}-.*"]))
     ctx.notes.update(churn_prefix=prefix, churn_source="churn-src")
     result = run_chaos_experiment(ctx, "namespace-churn")
     assert result.passed, result.failure_report()

@@ -13,6 +13,6 @@ pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 
 def test_poison_source(chaos_env: EnvFactory) -> None:
     ctx = chaos_env()
-    ctx.workload = Workload.create(ctx.cluster, sources=2, targets=6, hint="k4")
+    ctx.workload = Workload.create(ctx.cluster, ctx.system, sources=2, targets=6, hint="k4")
     result = run_chaos_experiment(ctx, "poison-source")
     assert result.passed, result.failure_report()

@@ -18,6 +18,8 @@ EXTRA_ARGS = ["--watch-timeout-seconds=10", "--ready-down-threshold-seconds=5"]
 
 def test_rbac_revoked(chaos_env: EnvFactory) -> None:
     ctx = chaos_env(extra_args=EXTRA_ARGS)
-    ctx.workload = Workload.create(ctx.cluster, sources=2, targets=8, hint="k3", docker_source=True)
+    ctx.workload = Workload.create(
+        ctx.cluster, ctx.system, sources=2, targets=8, hint="k3", docker_source=True
+    )
     result = run_chaos_experiment(ctx, "rbac-revoked")
     assert result.passed, result.failure_report()

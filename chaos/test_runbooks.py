@@ -49,7 +49,9 @@ def test_runbooks_on_misconfigurations(
     chaos_env: EnvFactory, implementation_under_test, private_operators: PrivateOperators
 ) -> None:
     ctx = chaos_env()
-    wl = ctx.workload = Workload.create(ctx.cluster, sources=1, targets=2, hint="rb", bystander=False)
+    wl = ctx.workload = Workload.create(
+        ctx.cluster, ctx.system, sources=1, targets=2, hint="rb", bystander=False
+    )
     ctx.mark("fault_at")
 
     # --- Replication Failure: reflection-auto-enabled missing (allowed only: no auto copies) ---------

@@ -20,7 +20,8 @@ from fixtures.cluster import Cluster
 from fixtures.encoding import b64
 from fixtures.lookup import named
 from fixtures.redact import digest, secret_view
-from fixtures.systems.reflector_dialect import AUTO_REFLECTS, REFLECTED_VERSION, REFLECTS, replicate_to
+from fixtures.systems import ReplicationSystem, Source, Target
+from fixtures.systems.driver import Driver
 
 POOL = 8
 DOCKERCONFIG = "kubernetes.io/dockerconfigjson"
@@ -38,9 +39,11 @@ def docker_config(password: str, registry: str = "registry.replicheck.invalid") 
 
 @dataclass
 class Workload:
-    """Sources in one namespace, each replicated to every target namespace."""
+    """Sources in one namespace, each replicated to every target namespace by ``system`` (declared
+    and recognised through the system interface, fixtures/systems)."""
 
     cluster: Cluster
+    system: ReplicationSystem
     source_ns: str
     sources: list[str]
     targets: list[str]
@@ -55,6 +58,7 @@ class Workload:
     def create(
         cls,
         cluster: Cluster,
+        system: ReplicationSystem,
         *,
         sources: int = 2,
         targets: int = 10,
@@ -65,7 +69,7 @@ class Workload:
         source_ns = cluster.create_namespace(f"{hint}-src")
         with ThreadPoolExecutor(POOL) as pool:
             names = list(pool.map(lambda i: cluster.create_namespace(f"{hint}-t{i}"), range(targets)))
-        wl = cls(cluster, source_ns, [f"creds-{i}" for i in range(sources)], names)
+        wl = cls(cluster, system, source_ns, [f"creds-{i}" for i in range(sources)], names)
         if bystander and names:
             wl.add_bystander(names[0], wl.sources[0])  # before the source exists: never a copy
         for name in wl.sources:
@@ -94,16 +98,30 @@ class Workload:
         targets: list[str],
         annotations: dict[str, str] | None = None,
         type_: str = "Opaque",
+        *,
+        target: Target | None = None,
     ) -> None:
+        """A source replicating to exactly ``targets`` (or to ``target``: patterns, a selector);
+        ``annotations`` given are used verbatim instead (an experiment's own declaration in the
+        system's dialect, e.g. a poison source)."""
         self.types[name] = type_
+        source = Source("Secret", self.source_ns, name)
+        declaration = None
+        if annotations is None:
+            declaration = self.system.declare(source, target or self.system.target_for(targets))
+        meta = declaration.metadata() if declaration else {"annotations": annotations, "labels": {}}
         self.cluster.core.create_namespaced_secret(
             self.source_ns,
             client.V1Secret(
-                metadata=client.V1ObjectMeta(name=name, annotations=annotations or replicate_to(targets)),
+                metadata=client.V1ObjectMeta(
+                    name=name, annotations=meta["annotations"] or None, labels=meta["labels"] or None
+                ),
                 data=self._payload(name, type_),
                 type=type_,
             ),
         )
+        if declaration is not None:
+            Driver(self.system, self.cluster).apply_resources(declaration)
 
     def add_bystander(self, namespace: str, source_name: str) -> None:
         """A user's own Secret with the *same name* as a source, in a namespace the source lists.
@@ -172,9 +190,9 @@ class Workload:
                     problems.append(f"{ns}/{name}: missing")
                     continue
                 copies_total += 1
-                ann = copy.metadata.annotations or {}
-                if ann.get(REFLECTS) != f"{self.source_ns}/{name}" or ann.get(AUTO_REFLECTS) != "True":
-                    problems.append(f"{ns}/{name}: not an auto copy of {self.source_ns}/{name}")
+                source_ref = Source("Secret", self.source_ns, name)
+                if not self.system.is_copy(copy.metadata.annotations, copy.metadata.labels, source_ref):
+                    problems.append(f"{ns}/{name}: not {self.system.name}'s copy of {self.source_ns}/{name}")
                 elif secret_view(copy) != want:
                     problems.append(f"{ns}/{name}: data differs from the source")
             extra = sorted(set(found) - set(expected) - {self.source_ns} - set(self.bystanders))
@@ -202,9 +220,10 @@ class Workload:
 
 class CopyVersionWatcher:
     """Watches the copies of the workload's sources and remembers, per copy, the sequence of source
-    versions (``reflected-version``) it carried: a copy going *back* to an older version means some
-    writer replayed stale data (e.g. a deposed leader). Read timeouts keep the loop responsive to
-    :meth:`stop`; every reconnect resumes from the last resourceVersion seen."""
+    versions it carried (the system's ``version_of``; Reflector dialect: ``reflected-version``): a
+    copy going *back* to an older version means some writer replayed stale data (a deposed leader).
+    Read timeouts keep the loop responsive to :meth:`stop`; every reconnect resumes from the last
+    resourceVersion seen."""
 
     def __init__(self, wl: Workload, max_seconds: float = 180.0) -> None:
         import threading
@@ -236,7 +255,7 @@ class CopyVersionWatcher:
                     self._rv = obj.metadata.resource_version or self._rv
                     if obj.metadata.name not in self.names or obj.metadata.namespace == self.wl.source_ns:
                         continue
-                    version = (obj.metadata.annotations or {}).get(REFLECTED_VERSION, "")
+                    version = self.wl.system.version_of(obj.metadata.annotations, obj.metadata.labels) or ""
                     if event["type"] != "DELETED" and version.isdigit():
                         key = f"{obj.metadata.namespace}/{obj.metadata.name}"
                         seq = self.versions.setdefault(key, [])

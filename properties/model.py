@@ -28,16 +28,8 @@ from typing import Any, Literal
 
 from fixtures.encoding import b64
 from fixtures.redact import digest
-from fixtures.systems.reflector_dialect import (
-    ALLOWED,
-    ALLOWED_NAMESPACES,
-    AUTO_ENABLED,
-    AUTO_NAMESPACES,
-    AUTO_REFLECTS,
-    BOOKKEEPING,
-    REFLECTED_VERSION,
-    REFLECTS,
-)
+from fixtures.systems.base import Declaration, ReplicationSystem, Source
+from fixtures.systems.reflector_dialect import ALLOWED, ALLOWED_NAMESPACES, AUTO_ENABLED, AUTO_NAMESPACES
 
 SLO_SECONDS = 60.0  # the design's Property 6 bound, used as the convergence bound everywhere
 MAX_NAME = 63
@@ -128,13 +120,15 @@ class SourceSpec:
             "binaryData": {k: b64(v) for k, v in self.payload.binary.items()},
         }
 
-    def body(self, name: str, reflector_annotations: Mapping[str, str]) -> dict[str, Any]:
+    def body(self, name: str, declaration: Declaration) -> dict[str, Any]:
+        """The source object carrying the system's declaration (its annotations and labels)."""
+        declared = declaration.metadata()
         meta: dict[str, Any] = {
             "name": name,
-            "annotations": {**dict(self.annotations), **reflector_annotations},
+            "annotations": {**dict(self.annotations), **declared["annotations"]},
         }
-        if self.labels:
-            meta["labels"] = dict(self.labels)
+        if self.labels or declared["labels"]:
+            meta["labels"] = {**dict(self.labels), **declared["labels"]}
         body: dict[str, Any] = {"apiVersion": "v1", "kind": self.kind, "metadata": meta, **self.wire()}
         if self.kind == "Secret":
             body["type"] = self.type or "Opaque"
@@ -149,57 +143,78 @@ def content_view(kind: Kind, wire: Mapping[str, Mapping[str, str] | None]) -> di
     return view
 
 
-def object_view(obj: Mapping[str, Any], *, version: bool = True, identity: bool = False) -> dict[str, Any]:
+def object_view(
+    obj: Mapping[str, Any],
+    system: ReplicationSystem,
+    source: Source,
+    *,
+    version: bool = True,
+    identity: bool = False,
+) -> dict[str, Any]:
     """A comparable, value-free view of a Secret/ConfigMap as read from the API (raw JSON).
 
-    Reflector bookkeeping is shown by meaning; every other label or annotation by name only.
-    ``version`` includes ``reflected-version``; ``identity`` includes uid and resourceVersion (for
-    objects that must stay untouched).
+    The system's bookkeeping is shown by meaning (through the system interface): ``copy`` is
+    ``"auto"`` for the system's copy of ``source``, ``"mirror"`` for a pull mirror it filled, else
+    None; ``version`` (when asked) the source version the object claims. Every other label or
+    annotation is shown by name only. ``identity`` adds uid and resourceVersion (for objects that
+    must stay untouched).
     """
     meta = obj.get("metadata") or {}
     ann = meta.get("annotations") or {}
+    labels = meta.get("labels") or {}
     kind = obj.get("kind") or ("Secret" if "type" in obj else "ConfigMap")
     view: dict[str, Any] = {**content_view(kind, obj)}
     if kind == "Secret":
         view["type"] = obj.get("type") or "Opaque"
-    view["reflects"] = ann.get(REFLECTS)
-    view["auto"] = _bool(ann.get(AUTO_REFLECTS))
+    if system.is_copy(ann, labels, source):
+        view["copy"] = "auto"
+    elif system.is_pull_mirror(ann, labels, source):
+        view["copy"] = "mirror"
+    else:
+        view["copy"] = None
     if version:
-        view["reflected-version"] = ann.get(REFLECTED_VERSION)
-    view["labels"] = sorted(meta.get("labels") or {})
-    view["annotations"] = sorted(k for k in ann if k not in BOOKKEEPING)
+        view["version"] = system.version_of(ann, labels)
+    own_annotations, own_labels = system.bookkeeping.strip(ann, labels)
+    view["labels"] = sorted(own_labels)
+    view["annotations"] = sorted(own_annotations)
     if identity:
         view["uid"] = meta.get("uid")
         view["resourceVersion"] = meta.get("resourceVersion")
     return view
 
 
-def _bool(value: str | None) -> bool | None:
-    return None if value is None else value.strip().lower() == "true"
-
-
 def copy_view(
-    source: SourceSpec, src_key: str, rv: str | None, *, version: bool = True, type_: str | None = None
+    source: SourceSpec,
+    system: ReplicationSystem,
+    rv: str | None,
+    *,
+    version: bool = True,
+    type_: str | None = None,
 ) -> dict[str, Any]:
-    """What an auto copy of ``source`` must look like: same content and type, bookkeeping only."""
+    """What the system's copy of ``source`` must look like: same content and type, bookkeeping only
+    (and the source version ``rv`` when the system records one)."""
     view: dict[str, Any] = {**content_view(source.kind, source.wire())}
     if source.kind == "Secret":
         view["type"] = type_ or source.type or "Opaque"
-    view["reflects"] = src_key
-    view["auto"] = True
+    view["copy"] = "auto"
     if version:
-        view["reflected-version"] = rv
+        view["version"] = rv if system.records_version else None
     view["labels"] = []
     view["annotations"] = []
     return view
 
 
 def mirror_view(
-    source: SourceSpec, src_key: str, rv: str | None, *, version: bool = True, own_type: str = "Opaque"
+    source: SourceSpec,
+    system: ReplicationSystem,
+    rv: str | None,
+    *,
+    version: bool = True,
+    own_type: str = "Opaque",
 ) -> dict[str, Any]:
-    """A manual mirror filled from ``source``: the source's content, its own type, auto-reflects False."""
-    view = copy_view(source, src_key, rv, version=version, type_=own_type)
-    view["auto"] = False
+    """A pull mirror filled from ``source``: the source's content, its own type."""
+    view = copy_view(source, system, rv, version=version, type_=own_type)
+    view["copy"] = "mirror"
     return view
 
 
@@ -371,6 +386,13 @@ class ReplicationCase:
             ann[AUTO_NAMESPACES] = render_list(self.auto, names, self.slots)
         return ann
 
+    def targeted(self, names: Names) -> list[str]:
+        """The slot namespaces the lists target, created or not (allowed ∩ auto, never the source's):
+        the example's declaration for a system that does not speak the Reflector list grammar."""
+        every: set[Ref] = set(range(len(self.slots)))
+        refs = expected_targets(self.allowed, self.auto, every)
+        return [ref_name(r, names, self.slots) for r in sorted(r for r in refs if isinstance(r, int))]
+
     def existing(self) -> set[Ref]:
         return {i for i, s in enumerate(self.slots) if s.exists} | {"source", "witness"}
 
@@ -419,6 +441,10 @@ class TimelinessCase:
 
     def targets(self) -> list[int]:
         return [i for i, s in enumerate(self.slots) if s.exists]
+
+    def targeted(self, names: Names) -> list[str]:
+        """Every slot namespace (all are listed), for a system that does not speak the list grammar."""
+        return [names.slot(i, s.logical) for i, s in enumerate(self.slots)]
 
     def annotations(self, names: Names) -> dict[str, str]:
         listed = ListSpec(()).with_entries(
@@ -501,6 +527,12 @@ class ListState:
     def copies(self) -> set[int]:
         auto = self.auto if self.auto else None  # empty auto list = every allowed namespace
         return {i for i in self.existing if i in self.allowed and (auto is None or i in auto)}
+
+    def targeted(self, names: Names, slots: tuple[Slot, ...]) -> list[str]:
+        """Slot namespaces the lists target, created or not, for a system without the list grammar."""
+        auto = self.auto if self.auto else None
+        chosen = {i for i in self.allowed if auto is None or i in auto}
+        return [names.slot(i, slots[i].logical) for i in sorted(chosen)]
 
     def annotations(self, names: Names, slots: tuple[Slot, ...]) -> dict[str, str]:
         allowed = ListSpec(()).with_entries(

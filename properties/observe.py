@@ -26,10 +26,20 @@ from kubernetes.client.rest import ApiException
 from fixtures.cluster import Cluster
 from fixtures.encoding import b64
 from fixtures.record import record
-from fixtures.systems.reflector_dialect import mirror_of
+from fixtures.systems import Declaration, ReplicationSystem, Source, reflector_dialect
+from fixtures.systems.driver import Driver
 from fixtures.waiting import assert_mapping_equal, eventually
 from properties import recording
-from properties.model import SLO_SECONDS, Kind, Names, SourceSpec, first_last, object_view
+from properties.model import (
+    SLO_SECONDS,
+    Kind,
+    Names,
+    SourceSpec,
+    copy_view,
+    first_last,
+    mirror_view,
+    object_view,
+)
 
 EXAMPLE_LABEL = "replicheck.io/example"
 POLL = 0.02  # the local view is in memory: polling it is cheap
@@ -53,8 +63,10 @@ def _lines(resp: Any) -> Iterator[bytes]:
 class NameWatch:
     """Views of every ``kind`` object called ``name`` in the cluster, kept current by a watch."""
 
-    def __init__(self, cluster: Cluster, kind: Kind, name: str) -> None:
-        self.kind, self.name = kind, name
+    def __init__(
+        self, cluster: Cluster, kind: Kind, name: str, viewer: Callable[[Mapping[str, Any]], View]
+    ) -> None:
+        self.kind, self.name, self.viewer = kind, name, viewer
         self.api = client.ApiClient(cluster.api.configuration)  # own pool: the stream holds a connection
         core = client.CoreV1Api(self.api)
         self._list_fn = (
@@ -141,7 +153,7 @@ class NameWatch:
                 self.views.pop(ns, None)
                 self.history.append((at, ns, None))
             else:
-                view = object_view({"kind": self.kind, **obj}, version=True, identity=True)
+                view = self.viewer({"kind": self.kind, **obj})
                 self.views[ns] = view
                 self.history.append((at, ns, view))
             if rv := meta.get("resourceVersion"):
@@ -218,13 +230,12 @@ def decided(
     *,
     final: bool = False,
     source_rv: str | None = None,
-    src_key: str | None = None,
 ) -> str | None:
     """Why a mismatch can no longer resolve itself within the wait, if it cannot.
 
     * an object expected untouched (its view pins uid/resourceVersion) was replaced or written;
-    * an object carries the source's current ``reflected-version`` but not the expected content,
-      or sits where no copy belongs (the operator already processed this version);
+    * an object claims the source's current version (the system's ``version_of``) but not the
+      expected content, or is a copy where none belongs (the system already processed this version);
     * ``final``: every expected namespace matches (the positive signal) yet objects exist elsewhere.
     """
     for ns, view in expected.items():
@@ -238,17 +249,13 @@ def decided(
                 f"{ns}: the object expected untouched was written "
                 f"(resourceVersion {view['resourceVersion']} -> {got.get('resourceVersion')})"
             )
-        rv = view.get("reflected-version") or source_rv
-        if rv is not None and got.get("reflected-version") == rv and project(got, view) != view:
-            return f"{ns} claims reflected-version {rv} but differs from that version"
+        rv = view.get("version") or source_rv
+        if rv is not None and got.get("version") == rv and project(got, view) != view:
+            return f"{ns} claims source version {rv} but differs from that version"
     strays = sorted(set(snapshot) - set(expected))
     for ns in strays:
         got = snapshot[ns]
-        if (
-            source_rv is not None
-            and got.get("reflects") == src_key
-            and got.get("reflected-version") == source_rv
-        ):
+        if source_rv is not None and got.get("copy") is not None and got.get("version") == source_rv:
             return f"{ns} holds a copy of the current source version {source_rv} where none belongs"
     if final and strays and all(project(snapshot.get(ns) or {}, v) == v for ns, v in expected.items()):
         return f"every expected namespace matches, yet objects exist in {strays}"
@@ -267,8 +274,9 @@ def _strip_identity(view: View) -> View:
 class ExampleEnv:
     """One example's namespaces and objects. Use as a context manager: everything is removed on exit."""
 
-    def __init__(self, cluster: Cluster, hint: str, kind: Kind = "Secret") -> None:
+    def __init__(self, cluster: Cluster, system: ReplicationSystem, hint: str, kind: Kind = "Secret") -> None:
         self.cluster = cluster
+        self.system = system
         self.hint = hint
         self.core = cluster.core
         self.kind: Kind = kind
@@ -276,11 +284,56 @@ class ExampleEnv:
         self.name = f"oci-creds-{secrets.token_hex(4)}"
         self.created: list[str] = []
         self.deleted: set[str] = set()
-        self.watch = NameWatch(cluster, kind, self.name)
+        self.watch = NameWatch(cluster, kind, self.name, lambda obj: self.view(obj, identity=True))
 
     @property
     def src_key(self) -> str:
         return f"{self.names.source}/{self.name}"
+
+    @property
+    def source(self) -> Source:
+        return Source(self.kind, self.names.source, self.name)
+
+    # -- the system's vocabulary, through its interface -----------------------------------------
+    @property
+    def pulls(self) -> bool:
+        """Whether the witness is a pull mirror (else it is one more pushed copy)."""
+        return bool(self.system.pull_targets)
+
+    def view(self, obj: Mapping[str, Any], *, version: bool = True, identity: bool = False) -> View:
+        return object_view(obj, self.system, self.source, version=version, identity=identity)
+
+    def copy_view(self, spec: SourceSpec, rv: str | None, *, version: bool = True) -> View:
+        return copy_view(spec, self.system, rv, version=version)
+
+    def witness_view(self, spec: SourceSpec, rv: str | None, *, version: bool = True) -> View:
+        """The witness filled with ``spec``: a pull mirror (its own type), or a copy."""
+        if self.pulls:
+            return mirror_view(spec, self.system, rv, version=version)
+        return copy_view(spec, self.system, rv, version=version)
+
+    def witness_kept(self, view: View) -> dict[str, View]:
+        """After the source is deleted: a pull mirror stays as it was; a pushed witness copy goes."""
+        return {self.names.witness: view} if self.pulls else {}
+
+    def declaration(self, reflector: Mapping[str, str], targeted: list[str]) -> Declaration:
+        """The example's declaration for the system under test. A system speaking the Reflector
+        dialect gets the generated list text itself (its grammar is part of what Properties 5 and
+        11 generate); any other system is told, through its interface, to push to the same targeted
+        namespaces (and to the witness namespace, or to let the witness pull)."""
+        if self.system.dialect == reflector_dialect.NAME:
+            return Declaration(dict(reflector))
+        if self.pulls:
+            push = self.system.declare(self.source, self.system.target_for(targeted))
+            pull = self.system.allow_pull(
+                self.source, self.system.target_for([self.names.witness], pull=True)
+            )
+            return Declaration(
+                {**push.annotations, **pull.annotations},
+                {**push.labels, **pull.labels},
+                (*push.resources, *pull.resources),
+            )
+        return self.system.declare(self.source, self.system.target_for([self.names.witness, *targeted]))
 
     def __enter__(self) -> ExampleEnv:
         self.watch.__enter__()
@@ -357,21 +410,31 @@ class ExampleEnv:
         what = f"the watch to deliver our delete in {namespace}"
         eventually(gone, timeout=30, interval=0.005, description=what)
 
-    def create_source(self, spec: SourceSpec, annotations: Mapping[str, str]) -> dict[str, Any]:
-        return self.create(self.names.source, spec.body(self.name, annotations))
+    def create_source(self, spec: SourceSpec, declaration: Declaration) -> dict[str, Any]:
+        created = self.create(self.names.source, spec.body(self.name, declaration))
+        Driver(self.system, self.cluster).apply_resources(declaration)
+        return created
 
-    def replace_source(self, spec: SourceSpec, annotations: Mapping[str, str]) -> dict[str, Any]:
-        return self.replace(self.names.source, spec.body(self.name, annotations))
+    def replace_source(self, spec: SourceSpec, declaration: Declaration) -> dict[str, Any]:
+        replaced = self.replace(self.names.source, spec.body(self.name, declaration))
+        Driver(self.system, self.cluster).apply_resources(declaration)
+        return replaced
 
-    def create_witness(self) -> dict[str, Any]:
-        """A same-name manual mirror (Opaque, empty) in the witness namespace.
+    def create_witness(self) -> dict[str, Any] | None:
+        """A same-name pull mirror (Opaque, empty) in the witness namespace, when the system has
+        pull mirrors (None otherwise: the witness namespace then gets a pushed copy).
 
-        The source's allowed list always names the witness, so every reconcile of a new source
-        version fills it: its ``reflected-version`` is the positive signal that the operator processed
-        that version, before any "nowhere else" assertion.
+        The declaration always targets the witness, so every reconcile of a new source version fills
+        it: its version is the positive signal that the system processed that version, before any
+        "nowhere else" assertion.
         """
+        if not self.pulls:
+            return None
+        meta = self.system.pull_mirror(self.source).metadata()
         body: dict[str, Any] = {"apiVersion": "v1", "kind": self.kind, "metadata": {"name": self.name}}
-        body["metadata"]["annotations"] = mirror_of(self.names.source, self.name)
+        body["metadata"]["annotations"] = meta["annotations"]
+        if meta["labels"]:
+            body["metadata"]["labels"] = meta["labels"]
         if self.kind == "Secret":
             body["type"] = "Opaque"
         return self.create(self.names.witness, body)
@@ -428,9 +491,7 @@ class ExampleEnv:
             try:
                 assert_mapping_equal(expected, actual, "namespace")
             except AssertionError as exc:
-                if reason := decided(
-                    expected, snapshot, final=final, source_rv=source_rv, src_key=self.src_key
-                ):
+                if reason := decided(expected, snapshot, final=final, source_rv=source_rv):
                     verdict.append(f"{reason}:\n{exc}")
                     return
                 raise

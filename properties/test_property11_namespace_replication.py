@@ -17,15 +17,16 @@ from typing import Any
 
 import allure
 import pytest
-from hypothesis import event, given, note
+from hypothesis import assume, event, given, note
 
 from fixtures.cluster import Cluster
-from properties.model import NamespaceReplicationCase, SourceSpec, copy_view, mirror_view, object_view
+from fixtures.systems import ReplicationSystem
+from properties.model import NamespaceReplicationCase, SourceSpec
 from properties.observe import ExampleEnv, timed
 from properties.recording import tuned
 from properties.strategies import namespace_replication_cases
 
-pytestmark = [pytest.mark.property, pytest.mark.usefixtures("operator")]
+pytestmark = [pytest.mark.property, pytest.mark.usefixtures("system_deployment")]
 
 BARRIER_KEY = "replicheck-barrier"
 
@@ -35,9 +36,10 @@ BARRIER_KEY = "replicheck-barrier"
 @tuned("replication")
 @given(case=namespace_replication_cases())
 def test_listed_namespaces_get_copies_and_delisted_ones_lose_them(
-    cluster: Cluster, case: NamespaceReplicationCase
+    cluster: Cluster, system: ReplicationSystem, case: NamespaceReplicationCase
 ) -> None:
-    with ExampleEnv(cluster, "p11", case.source.kind) as env:
+    assume(case.source.kind in system.kinds)
+    with ExampleEnv(cluster, system, "p11", case.source.kind) as env:
         names = env.names
         slot_ns = {i: names.slot(i, s.logical) for i, s in enumerate(case.slots)}
         state = case.initial_state()
@@ -52,9 +54,11 @@ def test_listed_namespaces_get_copies_and_delisted_ones_lose_them(
 
         def write(new_spec: SourceSpec, *, create: bool = False) -> float:
             nonlocal source
-            ann = state.annotations(names, case.slots)
+            declared = env.declaration(
+                state.annotations(names, case.slots), state.targeted(names, case.slots)
+            )
             write = env.create_source if create else env.replace_source
-            start, source = timed(lambda: write(new_spec, ann))
+            start, source = timed(lambda: write(new_spec, declared))
             return start
 
         def rv() -> str:
@@ -63,9 +67,9 @@ def test_listed_namespaces_get_copies_and_delisted_ones_lose_them(
         def expected(version: bool) -> dict[str, dict[str, Any]]:
             rv = source["metadata"]["resourceVersion"]
             return {
-                names.source: object_view(source, identity=True),
-                names.witness: mirror_view(spec, env.src_key, rv, version=version),
-                **{slot_ns[i]: copy_view(spec, env.src_key, rv, version=version) for i in state.copies()},
+                names.source: env.view(source, identity=True),
+                names.witness: env.witness_view(spec, rv, version=version),
+                **{slot_ns[i]: env.copy_view(spec, rv, version=version) for i in state.copies()},
             }
 
         start = write(spec, create=True)

@@ -17,9 +17,10 @@ import time
 
 import allure
 import pytest
-from hypothesis import event, example, given, note
+from hypothesis import assume, event, example, given, note
 
 from fixtures.cluster import Cluster
+from fixtures.systems import ReplicationSystem
 from properties.model import (
     DOCKERCONFIGJSON,
     SECRET_SIZE_LIMIT,
@@ -29,15 +30,12 @@ from properties.model import (
     ReplicationCase,
     Slot,
     SourceSpec,
-    copy_view,
-    mirror_view,
-    object_view,
 )
 from properties.observe import ExampleEnv, timed
 from properties.recording import tuned
 from properties.strategies import blob, replication_cases
 
-pytestmark = [pytest.mark.property, pytest.mark.usefixtures("operator")]
+pytestmark = [pytest.mark.property, pytest.mark.usefixtures("system_deployment")]
 
 _DOCKER = b'{"auths":{"ghcr.io":{"username":"opencenter-bot","password":"not-a-real-password"}}}'
 
@@ -95,14 +93,17 @@ PINNED_EMPTY_AUTO = ReplicationCase(
 @example(case=PINNED_EMPTY_AUTO)
 @tuned("replication")
 @given(case=replication_cases())
-def test_copies_in_exactly_the_allowed_and_auto_namespaces(cluster: Cluster, case: ReplicationCase) -> None:
-    with ExampleEnv(cluster, "p5", case.source.kind) as env:
+def test_copies_in_exactly_the_allowed_and_auto_namespaces(
+    cluster: Cluster, system: ReplicationSystem, case: ReplicationCase
+) -> None:
+    assume(case.source.kind in system.kinds)
+    with ExampleEnv(cluster, system, "p5", case.source.kind) as env:
         names = env.names
         slot_ns = {i: names.slot(i, s.logical) for i, s in enumerate(case.slots)}
-        annotations = case.annotations(names)
+        declaration = env.declaration(case.annotations(names), case.targeted(names))
         note(f"object {env.name}; source namespace {names.source}; witness {names.witness}")
         note(f"slots: {[(slot_ns[i], s.exists, s.occupied) for i, s in enumerate(case.slots)]}")
-        note(f"annotations: {annotations}")
+        note(f"declaration: {declaration}")
         event(f"kind={case.source.kind} type={case.source.type}")
         event(f"copies expected: {min(len(case.copies()), 5)}{'+' if len(case.copies()) >= 5 else ''}")
         event(f"source lists itself: {'source' in case.allowed.refs()}")
@@ -112,14 +113,14 @@ def test_copies_in_exactly_the_allowed_and_auto_namespaces(cluster: Cluster, cas
         unrelated = {slot_ns[i]: env.create_unrelated(slot_ns[i], str(i)) for i in sorted(case.occupied())}
         env.create_witness()
 
-        start, created = timed(lambda: env.create_source(case.source, annotations))
+        start, created = timed(lambda: env.create_source(case.source, declaration))
         rv = created["metadata"]["resourceVersion"]
-        untouched = {ns: object_view(obj, identity=True) for ns, obj in unrelated.items()}
-        copies = {slot_ns[i]: copy_view(case.source, env.src_key, rv) for i in sorted(case.copies())}
-        witness = mirror_view(case.source, env.src_key, rv)
+        untouched = {ns: env.view(obj, identity=True) for ns, obj in unrelated.items()}
+        copies = {slot_ns[i]: env.copy_view(case.source, rv) for i in sorted(case.copies())}
+        witness = env.witness_view(case.source, rv)
         env.converge(
             {
-                names.source: object_view(created, identity=True),  # the operator never writes the source
+                names.source: env.view(created, identity=True),  # the operator never writes the source
                 names.witness: witness,
                 **untouched,
                 **copies,
@@ -135,7 +136,7 @@ def test_copies_in_exactly_the_allowed_and_auto_namespaces(cluster: Cluster, cas
         start = time.monotonic()
         env.delete(names.source)
         env.converge(
-            {names.witness: witness, **untouched},
+            {**env.witness_kept(witness), **untouched},
             description=f"auto copies of {env.src_key} deleted with it; mirror and unrelated objects kept",
             deadline=start,
         )

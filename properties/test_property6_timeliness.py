@@ -15,9 +15,10 @@ from typing import Any
 
 import allure
 import pytest
-from hypothesis import event, example, given, note
+from hypothesis import assume, event, example, given, note
 
 from fixtures.cluster import Cluster
+from fixtures.systems import ReplicationSystem
 from properties.model import (
     SECRET_SIZE_LIMIT,
     Payload,
@@ -25,15 +26,12 @@ from properties.model import (
     SourceSpec,
     TimelinessCase,
     Update,
-    copy_view,
-    mirror_view,
-    object_view,
 )
 from properties.observe import ExampleEnv, timed
 from properties.recording import tuned
 from properties.strategies import blob, timeliness_cases
 
-pytestmark = [pytest.mark.property, pytest.mark.usefixtures("operator")]
+pytestmark = [pytest.mark.property, pytest.mark.usefixtures("system_deployment")]
 
 _BIG = SECRET_SIZE_LIMIT - 2048
 # Pinned: rotating a value just under the 1 MiB limit, then deleting and adding keys, one by one.
@@ -64,11 +62,14 @@ PINNED_BURST = TimelinessCase(
 @example(case=PINNED_NEAR_LIMIT)
 @example(case=PINNED_BURST)
 @given(case=timeliness_cases())
-def test_every_copy_matches_each_update_within_60s(cluster: Cluster, case: TimelinessCase) -> None:
-    with ExampleEnv(cluster, "p6", case.source.kind) as env:
+def test_every_copy_matches_each_update_within_60s(
+    cluster: Cluster, system: ReplicationSystem, case: TimelinessCase
+) -> None:
+    assume(case.source.kind in system.kinds)
+    with ExampleEnv(cluster, system, "p6", case.source.kind) as env:
         names = env.names
         targets = [names.slot(i, case.slots[i].logical) for i in case.targets()]
-        annotations = case.annotations(names)
+        declaration = env.declaration(case.annotations(names), case.targeted(names))
         note(f"object {env.name}; source {names.source}; copies in {targets}")
         event(f"kind={case.source.kind} type={case.source.type} burst={case.burst}")
         event(f"updates: {' '.join(u.what for u in case.updates)}")
@@ -80,12 +81,12 @@ def test_every_copy_matches_each_update_within_60s(cluster: Cluster, case: Timel
         def expected(created: dict[str, Any], spec: SourceSpec) -> dict[str, dict[str, Any]]:
             rv = created["metadata"]["resourceVersion"]
             return {
-                names.source: object_view(created, identity=True),
-                names.witness: mirror_view(spec, env.src_key, rv),
-                **{ns: copy_view(spec, env.src_key, rv) for ns in targets},
+                names.source: env.view(created, identity=True),
+                names.witness: env.witness_view(spec, rv),
+                **{ns: env.copy_view(spec, rv) for ns in targets},
             }
 
-        start, created = timed(lambda: env.create_source(case.source, annotations))
+        start, created = timed(lambda: env.create_source(case.source, declaration))
         rv = created["metadata"]["resourceVersion"]
         env.converge(
             expected(created, case.source),
@@ -99,7 +100,7 @@ def test_every_copy_matches_each_update_within_60s(cluster: Cluster, case: Timel
         last = len(case.updates)
         for n, update in enumerate(case.updates, 1):
             spec = spec.with_payload(update.payload)
-            start, created = timed(lambda s=spec: env.replace_source(s, annotations))
+            start, created = timed(lambda s=spec: env.replace_source(s, declaration))
             if case.burst and n < last:
                 continue  # back to back: only the final content must arrive
             want = expected(created, spec)

@@ -12,9 +12,14 @@ When a step should change nothing visible, the source's content is bumped and th
 once every copy has the bump: the operator has then processed everything before it, and only then
 is "nothing else changed" asserted (the unrelated object was not adopted, no stray copy appeared).
 
-Copies edited or deleted by hand are expected back without a source change when the implementation
-repairs drift (the bundled operator does; Reflector waits for the next source change, so for it
-these rules are disabled).
+Copies edited or deleted by hand are expected back without a source change unless the system's
+profile documents that it does not repair that drift (``neutral.drift.edit``,
+``neutral.drift.delete``: Reflector waits for the next source change); those rules are then off.
+
+The machine talks to the system under test through its interface (fixtures/systems): a system
+speaking the Reflector dialect gets the lists as annotation text, any other one the targeted
+namespaces; copies and the witness are recognised by the system's own bookkeeping. It drives
+Secrets, so a system that replicates only ConfigMaps is not run here (the reason is reported).
 """
 
 from __future__ import annotations
@@ -40,23 +45,15 @@ from hypothesis.stateful import (
 
 from fixtures.cluster import Cluster
 from fixtures.encoding import b64
-from fixtures.implementations import Implementation
+from fixtures.systems import Declaration, ReplicationSystem
 from fixtures.systems.reflector_dialect import ALLOWED, ALLOWED_NAMESPACES, AUTO_ENABLED, AUTO_NAMESPACES
 from properties import recording
-from properties.model import (
-    SourceSpec,
-    copy_view,
-    mirror_view,
-    object_view,
-    physical_name,
-)
+from properties.model import SourceSpec, physical_name
 from properties.observe import ExampleEnv, View, timed
 from properties.strategies import namespace_names, next_payloads, source_objects
 
-pytestmark = [pytest.mark.property, pytest.mark.usefixtures("operator")]
+pytestmark = [pytest.mark.property, pytest.mark.usefixtures("system_deployment")]
 
-#: Implementations that restore a hand-edited or hand-deleted copy without a source change.
-REPAIRS_COPIES = {"bundled": True}
 MAX_SLOTS = 8
 BARRIER_KEY = "replicheck-barrier"
 PICK = st.integers(0, 2**16)
@@ -75,11 +72,13 @@ def _pick(items: list[Any], index: int) -> Any:
 
 class ReplicationMachine(RuleBasedStateMachine):
     cluster: Cluster
-    repairs: bool = False
+    system: ReplicationSystem
+    repairs_edit: bool = False  # restores a hand-edited copy without a source change
+    repairs_delete: bool = False  # recreates a hand-deleted copy without a source change
 
     def __init__(self) -> None:
         super().__init__()
-        self.env = ExampleEnv(self.cluster, "sm", "Secret")
+        self.env = ExampleEnv(self.cluster, self.system, "sm", "Secret")
         self.env.__enter__()
         self.names = self.env.names
         self.slots: list[MSlot] = []
@@ -87,7 +86,8 @@ class ReplicationMachine(RuleBasedStateMachine):
         self.auto: set[int] | None = None
         self.spec: SourceSpec | None = None
         self.source: dict[str, Any] | None = None  # last API response for the source
-        self.witness: View = {}
+        self.witness: View = {}  # empty: no witness object (before setup; a pushed witness before the source)
+        self.ready = False  # setup done
         self.start = time.monotonic()
         self.quiet = False  # the last step should change nothing visible
         self.bumps = 0
@@ -97,11 +97,18 @@ class ReplicationMachine(RuleBasedStateMachine):
 
     # -- model -----------------------------------------------------------------------------------
     def annotations(self) -> dict[str, str]:
+        """The lists in the Reflector dialect's grammar."""
         allowed = [self.names.witness, *(self.slots[i].name for i in sorted(self.allowed))]
         ann = {ALLOWED: "true", AUTO_ENABLED: "true", ALLOWED_NAMESPACES: ",".join(allowed)}
         if self.auto is not None:
             ann[AUTO_NAMESPACES] = ",".join(self.slots[i].name for i in sorted(self.auto))
         return ann
+
+    def declaration(self) -> Declaration:
+        """The lists for the system under test (targeted namespaces, created or not)."""
+        auto = self.auto or None
+        targeted = [self.slots[i].name for i in sorted(self.allowed) if auto is None or i in auto]
+        return self.env.declaration(self.annotations(), targeted)
 
     def copies(self) -> set[int]:
         if self.spec is None:
@@ -117,15 +124,15 @@ class ReplicationMachine(RuleBasedStateMachine):
         }
 
     def expected(self, version: bool = False) -> dict[str, View]:
-        out: dict[str, View] = {self.names.witness: self.witness}
+        out: dict[str, View] = {self.names.witness: self.witness} if self.witness else {}
         for s in self.slots:
             if s.state == "active" and s.unrelated is not None:
                 out[s.name] = s.unrelated
         if self.spec is not None and self.source is not None:
             rv = self.source["metadata"]["resourceVersion"]
-            out[self.names.source] = object_view(self.source, identity=True)
+            out[self.names.source] = self.env.view(self.source, identity=True)
             for i in self.copies():
-                out[self.slots[i].name] = copy_view(self.spec, self.env.src_key, rv, version=version)
+                out[self.slots[i].name] = self.env.copy_view(self.spec, rv, version=version)
         return out
 
     def source_rv(self) -> str | None:
@@ -140,11 +147,9 @@ class ReplicationMachine(RuleBasedStateMachine):
 
     def _write_source(self, spec: SourceSpec, *, create: bool = False) -> None:
         write = self.env.create_source if create else self.env.replace_source
-        self.start, self.source = timed(lambda: write(spec, self.annotations()))
+        self.start, self.source = timed(lambda: write(spec, self.declaration()))
         self.spec = spec
-        self.witness = mirror_view(
-            spec, self.env.src_key, self.source["metadata"]["resourceVersion"], version=False
-        )
+        self.witness = self.env.witness_view(spec, self.source["metadata"]["resourceVersion"], version=False)
 
     def _lists_changed(self) -> None:
         if self.spec is not None:
@@ -163,13 +168,15 @@ class ReplicationMachine(RuleBasedStateMachine):
         note(f"object {self.env.name}; source {self.names.source}; witness {self.names.witness}")
         self.env.create_namespace(self.names.source)
         self.env.create_namespace(self.names.witness)
-        self.witness = object_view(self.env.create_witness(), version=False)
+        witness = self.env.create_witness()
+        self.witness = self.env.view(witness, version=False) if witness is not None else {}
         for name in logical:
             slot = MSlot(physical_name(self.names.prefix, len(self.slots), name), "active")
             self.env.create_namespace(slot.name)
             self.allowed.add(len(self.slots))
             self.slots.append(slot)
         self.start = time.monotonic()
+        self.ready = True
         if spec is not None:
             self._write_source(spec, create=True)
 
@@ -256,11 +263,12 @@ class ReplicationMachine(RuleBasedStateMachine):
     def delete_source(self) -> None:
         self.start = time.monotonic()
         self.env.delete(self.names.source)
-        self.spec, self.source = None, None  # the witness mirror keeps its last content
+        self.spec, self.source = None, None  # a witness mirror keeps its last content
+        self.witness = self.witness if self.env.pulls else {}  # a pushed witness goes with the source
         self.quiet = False
 
     # -- other actors ----------------------------------------------------------------------------
-    @precondition(lambda self: self.repairs and self.copies())
+    @precondition(lambda self: self.repairs_delete and self.copies())
     @rule(pick=PICK)
     def delete_copy_by_hand(self, pick: int) -> None:
         slot = self.slots[_pick(sorted(self.copies()), pick)]
@@ -268,14 +276,14 @@ class ReplicationMachine(RuleBasedStateMachine):
         self.env.delete(slot.name)
         self.quiet = False
 
-    @precondition(lambda self: self.repairs and self.copies())
+    @precondition(lambda self: self.repairs_edit and self.copies())
     @rule(pick=PICK, value=st.binary(min_size=1, max_size=16))
     def edit_copy_by_hand(self, pick: int, value: bytes) -> None:
         slot = self.slots[_pick(sorted(self.copies()), pick)]
         self.start = time.monotonic()
         self.env.patch(slot.name, {"data": {"hand-edit": b64(value)}})
         self.quiet = False
-        self.drifted = True  # the edited copy keeps its reflected-version until repaired
+        self.drifted = True  # the edited copy keeps its version until repaired
 
     @precondition(
         lambda self: any(
@@ -292,14 +300,14 @@ class ReplicationMachine(RuleBasedStateMachine):
             if s.state == "active" and s.unrelated is None and i not in self.copies()
         ]
         slot = _pick(free, pick)
-        slot.unrelated = object_view(self.env.create_unrelated(slot.name, "sm"), identity=True)
+        slot.unrelated = self.env.view(self.env.create_unrelated(slot.name, "sm"), identity=True)
         self.start = time.monotonic()
         self.quiet = True
 
     # -- the invariant ---------------------------------------------------------------------------
     @invariant(check_during_init=True)
     def converged(self) -> None:
-        if not self.witness:
+        if not self.ready:
             return  # before setup: nothing exists yet
         self.env.converge(
             self.expected(),
@@ -348,12 +356,19 @@ def _machine_settings() -> settings:
 @allure.feature("reflector-deployment")
 @allure.story("Property 5: Secret Replication Consistency")
 def test_any_sequence_of_actions_converges_to_the_model(
-    cluster: Cluster, implementation_under_test: Implementation, request: pytest.FixtureRequest
+    cluster: Cluster, system: ReplicationSystem, request: pytest.FixtureRequest
 ) -> None:
+    if "Secret" not in system.kinds:
+        pytest.skip(f"the state machine drives Secrets; {system.name} replicates only {sorted(system.kinds)}")
     machine = type(
         "ReplicationMachine",
         (ReplicationMachine,),
-        {"cluster": cluster, "repairs": REPAIRS_COPIES.get(implementation_under_test.name, False)},
+        {
+            "cluster": cluster,
+            "system": system,
+            "repairs_edit": system.deviation("neutral.drift.edit") is None,
+            "repairs_delete": system.deviation("neutral.drift.delete") is None,
+        },
     )
     profile = _machine_settings()
     factory: Any = lambda: machine()  # noqa: E731 (a function carries the seed attribute)

@@ -8,7 +8,6 @@ from kubernetes import watch
 
 from chaos.context import context_of
 from chaos.faults.variants import inject
-from fixtures.systems.reflector_dialect import REFLECTED_VERSION
 
 
 def kill_operator(configuration: dict | None = None) -> dict[str, Any]:
@@ -51,7 +50,7 @@ def kill_operator_mid_fanout(timeout_s: float = 30.0, configuration: dict | None
     try:
         for event in stream:
             obj = event["object"]
-            version = (obj.metadata.annotations or {}).get(REFLECTED_VERSION)
+            version = wl.system.version_of(obj.metadata.annotations, obj.metadata.labels)
             if obj.metadata.namespace != wl.source_ns and version == versions[watched]:
                 name = ctx.replica_names()[0]
                 killed = inject(ctx, "kill-operator", name)
@@ -69,7 +68,8 @@ def kill_operator_mid_fanout(timeout_s: float = 30.0, configuration: dict | None
         expected = set(wl.expected_targets(name))
         total += len(expected)
         for ns, copy in wl.copies_of(name).items():
-            if ns in expected and (copy.metadata.annotations or {}).get(REFLECTED_VERSION) == versions[name]:
+            version = wl.system.version_of(copy.metadata.annotations, copy.metadata.labels)
+            if ns in expected and version == versions[name]:
                 written += 1
     ctx.notes["fanout_at_kill"] = {"written": written, "total": total}
     return {**killed, "copies_written_at_kill": written, "copies_total": total}

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fixtures.systems import Source, system
 from properties.model import (
     DNS1123_LABEL,
     DOCKERCONFIGJSON,
@@ -29,6 +30,7 @@ from properties.model import (
     expected_targets,
     first_last,
     full_match_any,
+    mirror_view,
     object_view,
     percentile,
     physical_name,
@@ -228,12 +230,24 @@ def test_views_compare_content_by_digest_and_metadata_by_name() -> None:
             },
         },
     }
-    assert object_view(obj) == copy_view(spec, "s/n", "5")
+    bundled, src = system("bundled"), Source("Secret", "s", "n")
+    assert object_view(obj, bundled, src) == copy_view(spec, bundled, "5")
     leaked = {**obj, "metadata": {**obj["metadata"], "labels": {"team": "x"}}}
-    assert object_view(leaked)["labels"] == ["team"]
-    assert "YWxpY2U=" not in json.dumps(object_view(obj))
-    assert "alice" not in json.dumps(object_view(obj))
-    assert object_view(obj, identity=True)["resourceVersion"] == "7"
+    assert object_view(leaked, bundled, src)["labels"] == ["team"]
+    assert "YWxpY2U=" not in json.dumps(object_view(obj, bundled, src))
+    assert "alice" not in json.dumps(object_view(obj, bundled, src))
+    assert object_view(obj, bundled, src, identity=True)["resourceVersion"] == "7"
+    # another source's copy is not this source's copy; a filled manual mirror is a mirror
+    assert object_view(obj, bundled, Source("Secret", "s", "other"))["copy"] is None
+    mirror = {**obj, "metadata": {**obj["metadata"], "annotations": {**obj["metadata"]["annotations"]}}}
+    mirror["metadata"]["annotations"]["reflector.v1.k8s.emberstack.com/auto-reflects"] = "False"
+    assert object_view(mirror, bundled, src) == mirror_view(spec, bundled, "5")
+    # declaration annotations on a copy are not bookkeeping: they show up by name
+    stray = {**obj, "metadata": {**obj["metadata"], "annotations": {**obj["metadata"]["annotations"]}}}
+    stray["metadata"]["annotations"]["reflector.v1.k8s.emberstack.com/reflection-allowed"] = "true"
+    assert object_view(stray, bundled, src)["annotations"] == [
+        "reflector.v1.k8s.emberstack.com/reflection-allowed"
+    ]
 
 
 def test_list_state_edits() -> None:
@@ -267,6 +281,33 @@ def test_namespace_cases_reference_their_own_slots(case) -> None:  # type: ignor
     assert case.allowed <= set(range(n))
 
 
+@FAST
+@given(replication_cases(), PREFIXES)
+def test_the_targeted_namespaces_are_the_list_oracle_over_every_slot(
+    case: ReplicationCase, prefix: str
+) -> None:
+    """What a system without the Reflector list grammar is told: every namespace the lists target,
+    created or not; the created ones without an object of their own are exactly the expected copies."""
+    names = Names(prefix)
+    targeted = case.targeted(names)
+    slot_ns = {i: names.slot(i, s.logical) for i, s in enumerate(case.slots)}
+    assert names.source not in targeted
+    assert names.witness not in targeted
+    created_free = {i for i, ns in slot_ns.items() if ns in targeted and case.slots[i].exists}
+    assert created_free - case.occupied() == case.copies()
+    assert created_free & case.occupied() == case.conflicts()
+
+
+def test_list_state_and_timeliness_targets_name_every_listed_slot() -> None:
+    slots = (Slot("a"), Slot("b"), Slot("c"))
+    state = ListState(allowed={0, 2}, auto=None, existing={0})
+    assert state.targeted(Names("p"), slots) == ["p-0-a", "p-2-c"]  # created or not
+    state.auto = {2}
+    assert state.targeted(Names("p"), slots) == ["p-2-c"]
+    state.auto = set()
+    assert state.targeted(Names("p"), slots) == ["p-0-a", "p-2-c"]  # empty auto list: every allowed one
+
+
 def test_percentiles_and_first_last() -> None:
     assert percentile([], 50) is None
     values = [float(v) for v in range(1, 101)]
@@ -278,18 +319,19 @@ def test_percentiles_and_first_last() -> None:
 def test_a_mismatch_is_decided_once_it_cannot_resolve_itself() -> None:
     from properties.observe import decided
 
-    copy = {"data": {"k": "d1"}, "reflected-version": "5", "reflects": "s/n"}
+    copy = {"data": {"k": "d1"}, "version": "5", "copy": "auto"}
     assert decided({"a": copy}, {"a": copy, "b": copy}, final=True)  # a stray after the signal
     assert decided({"a": copy}, {"a": copy, "b": copy}) is None  # may still be on its way out
     assert decided({"a": copy}, {}, final=True) is None  # still waiting for the copy
-    assert decided({"a": copy}, {"a": {**copy, "reflected-version": "4"}}, final=True) is None
+    assert decided({"a": copy}, {"a": {**copy, "version": "4"}}, final=True) is None
     wrong = {**copy, "data": {"k": "d2"}}
-    assert "claims reflected-version 5" in (decided({"a": copy}, {"a": wrong}) or "")
-    unversioned = {"data": {"k": "d1"}, "reflects": "s/n"}
+    assert "claims source version 5" in (decided({"a": copy}, {"a": wrong}) or "")
+    unversioned = {"data": {"k": "d1"}, "copy": "auto"}
     assert decided({"a": unversioned}, {"a": wrong}) is None
     assert decided({"a": unversioned}, {"a": wrong}, source_rv="5")
-    assert decided({}, {"b": copy}, source_rv="5", src_key="s/n")  # current version where none belongs
-    assert decided({}, {"b": copy}, source_rv="6", src_key="s/n") is None  # old copy, being deleted
+    assert decided({}, {"b": copy}, source_rv="5")  # current version where none belongs
+    assert decided({}, {"b": copy}, source_rv="6") is None  # old copy, being deleted
+    assert decided({}, {"b": {**copy, "copy": None}}, source_rv="5") is None  # not a copy of this source
     untouched = {"data": {}, "uid": "u1", "resourceVersion": "10"}
     assert decided({"x": untouched}, {"x": {**untouched, "resourceVersion": "9"}}) is None  # watch lag
     assert "was written" in (decided({"x": untouched}, {"x": {**untouched, "resourceVersion": "11"}}) or "")
