@@ -18,7 +18,8 @@ import allure
 import pytest
 from hypothesis import event, example, given
 
-from operator_under_test.consolidate import ALLOWED, ALLOWED_NS, AUTO, load_secret
+from fixtures.systems.reflector_dialect import ALLOWED, ALLOWED_NAMESPACES, AUTO_ENABLED
+from operator_under_test.consolidate import load_secret
 from properties.strategies import gitops_layouts
 from testing.consolidate import (
     CredsSpec,
@@ -126,8 +127,8 @@ def test_consolidation_yields_one_flux_system_source(layout: LayoutSpec, age_ide
             assert _creds_of(secret) == layout.all_configs()[0].as_dict()
             ann = secret["metadata"]["annotations"]
             assert ann[ALLOWED] == "true"
-            assert ann[AUTO] == "true"
-            listed = ann[ALLOWED_NS].split(",")
+            assert ann[AUTO_ENABLED] == "true"
+            listed = ann[ALLOWED_NAMESPACES].split(",")
             assert listed == sorted(listed)
             assert listed == layout.expected_namespaces()
             assert "flux-system" not in listed

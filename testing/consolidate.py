@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from fixtures.encoding import b64
+from fixtures.systems.reflector_dialect import replicate_to
 from operator_under_test.consolidate import tools
 
 SOPS_RULES = """\
@@ -264,12 +265,7 @@ def write_layout(root: Path, spec: LayoutSpec, age_public_key: str) -> WrittenLa
     flux_resources = ["gotk-sync.yaml"]
     _write(flux / "gotk-sync.yaml", configmap_yaml("gotk-sync", "flux-system"))
     if spec.existing is not None:
-        ann = {
-            "reflector.v1.k8s.emberstack.com/reflection-allowed": "true",
-            "reflector.v1.k8s.emberstack.com/reflection-allowed-namespaces": ",".join(
-                spec.existing_namespaces
-            ),
-        }
+        ann = replicate_to(spec.existing_namespaces, auto=False)  # allowed, not auto-enabled
         _write_secret(
             root,
             flux / "oci-creds.yaml",

@@ -27,6 +27,7 @@ from fixtures.errors import SetupError
 from fixtures.local import LocalControlPlane
 from fixtures.private import PrivateOperators
 from fixtures.systems.profiles.bundled import BUNDLED
+from fixtures.systems.reflector_dialect import replicate_to
 from fixtures.waiting import eventually
 
 LEASE_FLAGS = ["--lease-duration-seconds=6", "--renew-deadline-seconds=4", "--retry-period-seconds=1"]
@@ -84,11 +85,7 @@ def test_a_leader_paused_past_its_lease_never_writes_after_the_takeover(
     core, coordination = cluster.core, client.CoordinationV1Api(cluster.api)
     name = f"creds-{secrets.token_hex(4)}"
     src, a = cluster.create_namespace(name=f"{name}-src"), cluster.create_namespace(name=f"{name}-a")
-    annotations = {
-        "reflector.v1.k8s.emberstack.com/reflection-allowed": "true",
-        "reflector.v1.k8s.emberstack.com/reflection-allowed-namespaces": a,
-        "reflector.v1.k8s.emberstack.com/reflection-auto-enabled": "true",
-    }
+    annotations = replicate_to([a])
     data = {"password": base64.b64encode(b"v1").decode()}
     core.create_namespaced_secret(
         src, client.V1Secret(metadata=client.V1ObjectMeta(name=name, annotations=annotations), data=data)
