@@ -247,3 +247,56 @@ def test_a_crd_driven_system_declares_by_custom_resource() -> None:
 
 class _NoNames(_CrdShaped):
     push_targets = frozenset({"selector"})
+
+
+# --- the driver's pure parts and the test-to-system mapping -------------------------------------------
+
+
+def test_a_source_body_carries_the_declaration_over_its_own_metadata() -> None:
+    from fixtures.systems.driver import body
+
+    declared = Declaration({"a": "1", "gone": None}, {"sel": "x"})
+    secret = body(SRC, {"k": "v"}, declared, annotations={"a": "0", "own": "y"}, labels={"app": "z"})
+    assert secret.metadata.annotations == {"a": "1", "own": "y"}
+    assert secret.metadata.labels == {"app": "z", "sel": "x"}
+    assert secret.data == {"k": "dg=="}
+    assert secret.type == "Opaque"
+    cm = body(Source("ConfigMap", "apps", "conf"), {"k": b"v"})
+    assert cm.data == {"k": "v"}
+    assert cm.metadata.annotations is None
+
+
+def test_a_copy_may_carry_the_sources_metadata_and_bookkeeping_but_nothing_invented() -> None:
+    from types import SimpleNamespace
+
+    from fixtures.systems.driver import foreign_metadata
+
+    def obj(annotations: dict[str, str], labels: dict[str, str]) -> Any:
+        return SimpleNamespace(metadata=SimpleNamespace(annotations=annotations, labels=labels))
+
+    source = obj({"team": "pay"}, {"app": "a"})
+    bundled = system("bundled")
+    copy = obj({rd.REFLECTS: "apps/creds", "team": "pay"}, {"app": "a"})
+    assert foreign_metadata(bundled, copy, source) == []
+    invented = obj({rd.REFLECTS: "apps/creds", "team": "other", "new": "x"}, {"extra": "1"})
+    assert foreign_metadata(bundled, invented, source) == ["annotation new", "annotation team", "label extra"]
+
+
+def test_a_test_runs_against_its_system_parameter_or_the_system_whose_fixtures_it_uses() -> None:
+    from types import SimpleNamespace
+
+    from fixtures import plugin
+
+    config = SimpleNamespace(stash=pytest.Stash())
+    config.stash[plugin._SELECTION] = selected("bundled")
+
+    def item(fixtures: set[str], params: dict[str, str] | None = None) -> Any:
+        callspec = SimpleNamespace(params=params) if params is not None else None
+        return SimpleNamespace(config=config, fixturenames=fixtures, callspec=callspec)
+
+    assert plugin.system_of(item({"system"}, {"system": "other"})) == "other"
+    assert plugin.system_of(item({"system", "cluster"})) == "bundled"
+    assert plugin.system_of(item({"scenario", "cluster"})) == "bundled"  # the C1-C21 suite
+    assert plugin.system_of(item({"operator"})) == "bundled"
+    assert plugin.system_of(item({"cluster", "namespace"})) is None  # a harness test: no system
+    assert plugin.reflector_dialect_system(config).name == "bundled"  # type: ignore[arg-type]
