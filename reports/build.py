@@ -287,6 +287,8 @@ class Report:
     def verdict(self) -> bool:
         reasons = self.reasons
         totals = self.totals()
+        failures = {(r.get("system"), r.get("reason")) for r in self.records if r["kind"] == "setup_failure"}
+        reasons += [f"{system} did not start: {why}" for system, why in sorted(failures)]
         if not self.results:
             reasons.append("no test results were produced")
         if self.pytest_exit not in (None, 0):
