@@ -287,6 +287,8 @@ class Report:
     def verdict(self) -> bool:
         reasons = self.reasons
         totals = self.totals()
+        failures = {(r.get("system"), r.get("reason")) for r in self.records if r["kind"] == "setup_failure"}
+        reasons += [f"{system} did not start: {why}" for system, why in sorted(failures)]
         if not self.results:
             reasons.append("no test results were produced")
         if self.pytest_exit not in (None, 0):
@@ -299,6 +301,12 @@ class Report:
             p99 = (row.get("latency_s") or {}).get("p99")
             if p99 is not None and p99 > TIMELINESS_BOUND_S:
                 reasons.append(f"Property 6 latency p99 {p99:.1f}s exceeds {TIMELINESS_BOUND_S:.0f}s")
+        documented = {
+            (r.get("system"), r.get("key"), r["known_failure"])
+            for r in self.records
+            if r["kind"] == "conformance" and r.get("known_failure") and r.get("outcome") == "fail"
+        }
+        reasons += [f"{system}: {key} failed; {why}" for system, key, why in sorted(documented)]
         bad = [c["id"] for c in self.conformance() if c["outcome"] not in ("pass", "known deviation")]
         if bad:
             reasons.append(f"conformance not passed: {', '.join(bad)}")

@@ -94,6 +94,29 @@ def test_empty_run_is_not_certified(tmp_path: Path) -> None:
     assert "pytest exited with 2" in report.reasons
 
 
+def test_a_controller_that_did_not_start_is_not_certified_and_says_why(tmp_path: Path) -> None:
+    records = [
+        {"kind": "setup_failure", "system": "kubernetes-replicator", "reason": "no binary; pass --x"}
+    ] * 2  # one record per xdist worker
+    report = _report(tmp_path, records, exit_code=1)
+    assert not report.verdict()
+    assert report.reasons[0] == "kubernetes-replicator did not start: no binary; pass --x"
+    assert sum("did not start" in r for r in report.reasons) == 1
+
+
+def test_a_documented_known_failure_is_the_reason_it_gives(tmp_path: Path) -> None:
+    records = _all_green(tmp_path)
+    failing = {"kind": "conformance", "id": "N6", "key": "neutral.drift.delete", "system": "kr"}
+    records += [
+        {**failing, "outcome": "fail", "known_failure": "breaks Property 5: restored only at resync"},
+        {**failing, "system": "bundled", "outcome": "pass", "known_failure": None},
+    ]
+    _result(tmp_path, "test_drift_delete[kr]", "failed", "N6: a deleted copy is recreated", "timeout")
+    report = _report(tmp_path, records)
+    assert not report.verdict()
+    assert "kr: neutral.drift.delete failed; breaks Property 5: restored only at resync" in report.reasons
+
+
 def test_known_deviation_counts_as_accepted(tmp_path: Path) -> None:
     records = _all_green(tmp_path)
     records.append({"kind": "conformance", "id": "C13", "outcome": "known deviation", "detail": "#672"})
