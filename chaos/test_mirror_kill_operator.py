@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import allure
 import pytest
 
 from chaos.conftest import EnvFactory
 from chaos.journal import run_chaos_experiment
+from fixtures.configmirror import SYSTEM
 
 # The whole test is ~30 s wall on 2 busy cores (mostly its private control plane): `slow`; the fast
 # ConfigMirror experiment in `make test` is mirror-postgres-kill.
-pytestmark = [pytest.mark.chaos, pytest.mark.slow]
+pytestmark = [pytest.mark.chaos, pytest.mark.slow, allure.label("system", SYSTEM)]
 
 
 def test_mirror_operator_killed_converges(mirror_chaos_env: EnvFactory) -> None:

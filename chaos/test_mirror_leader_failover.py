@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import allure
 import pytest
 
 from chaos.conftest import EnvFactory
 from chaos.journal import run_chaos_experiment
+from fixtures.configmirror import SYSTEM
 
 # The takeover waits out the Lease (15 s by default): well over 30 s with its private control plane.
-pytestmark = [pytest.mark.chaos, pytest.mark.slow]
+pytestmark = [pytest.mark.chaos, pytest.mark.slow, allure.label("system", SYSTEM)]
 
 
 def test_mirror_leader_killed_then_frozen_other_takes_over(mirror_chaos_env: EnvFactory) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import allure
 import pytest
 
 from chaos.conftest import EnvFactory
 from chaos.journal import run_chaos_experiment
+from fixtures.configmirror import SYSTEM
 
-pytestmark = [pytest.mark.chaos]
+pytestmark = [pytest.mark.chaos, allure.label("system", SYSTEM)]
 
 
 def test_mirror_postgres_killed_and_restarted(mirror_chaos_env: EnvFactory) -> None:

@@ -7,7 +7,8 @@
   unlisted namespace; the **database property**: the CR's rows equal the replicated set
   (namespace, name, data); after the CR is deleted, no replicas and no rows.
 * Property 6 (timeliness): every source update reaches every replica (and its row) within 60 s;
-  the observed latencies are recorded (``configmirror_latency`` records).
+  the observed latencies are recorded (``latency`` records; ``system=configmirror``, like every
+  record of these tests, so the report puts them in ConfigMirror's column).
 * Property 11 (namespace replication): edits of the target list and namespaces created after the
   CR converge to replicas in exactly the listed namespaces that exist.
 
@@ -30,8 +31,9 @@ from hypothesis import event, given, note
 from hypothesis import strategies as st
 from kubernetes import client
 
-from fixtures.configmirror import OWNER_LABEL, ConfigMirrorSystem
+from fixtures.configmirror import SYSTEM, ConfigMirrorSystem
 from fixtures.record import record
+from fixtures.systems.configmirror_dialect import OWNER_LABEL
 from fixtures.waiting import eventually
 from properties.configmirror_model import (
     MirrorCase,
@@ -43,7 +45,7 @@ from properties.configmirror_model import (
 )
 from properties.recording import tuned
 
-pytestmark = [pytest.mark.property]
+pytestmark = [pytest.mark.property, allure.label("system", SYSTEM)]
 BOUND = 60.0  # seconds, the seed's convergence bound
 
 
@@ -140,19 +142,14 @@ def _diff(what: str, expected: dict, actual: dict) -> str:
     return f"{what}: missing {missing}, unexpected {extra}, different {wrong}"
 
 
-@pytest.fixture(scope="module")
-def system(configmirror: ConfigMirrorSystem) -> ConfigMirrorSystem:
-    return configmirror
-
-
 @allure.feature("configmirror")
 @allure.story("Property 5: ConfigMap Replication Consistency (+ database property)")
 @tuned("configmirror")
 @given(case=mirror_cases())
 def test_replicas_and_rows_in_exactly_the_selected_positions(
-    system: ConfigMirrorSystem, case: MirrorCase
+    configmirror: ConfigMirrorSystem, case: MirrorCase
 ) -> None:
-    with Example(system, "cm5") as ex:
+    with Example(configmirror, "cm5") as ex:
         slot_ns = {i: ex.name(f"t{i}") for i in range(len(case.targets))}
         for i, slot in enumerate(case.targets):
             if slot.state == "exists":
@@ -187,8 +184,8 @@ def test_replicas_and_rows_in_exactly_the_selected_positions(
         # Database property, second half: deleting the CR leaves no replicas and no rows.
         assert ex.mirror is not None
         name = ex.mirror["metadata"]["name"]
-        system.delete(ex.ops, name)
-        system.wait_gone(ex.ops, name, timeout=BOUND)
+        configmirror.delete(ex.ops, name)
+        configmirror.wait_gone(ex.ops, name, timeout=BOUND)
         assert ex.replicas() == {}
         assert ex.rows() == {}
         for (ns, cm), data in foreign.items():
@@ -201,10 +198,10 @@ def test_replicas_and_rows_in_exactly_the_selected_positions(
 @tuned("configmirror")
 @given(case=mirror_cases(states=("exists",)), updates=st.integers(1, 3))
 def test_source_updates_reach_every_replica_within_the_bound(
-    system: ConfigMirrorSystem, case: MirrorCase, updates: int
+    configmirror: ConfigMirrorSystem, case: MirrorCase, updates: int
 ) -> None:
     case = MirrorCase(case.sources, SelectorCase(), tuple(t.__class__("exists") for t in case.targets), False)
-    with Example(system, "cm6") as ex:
+    with Example(configmirror, "cm6") as ex:
         slot_ns = {i: ex.namespace(f"t{i}") for i in range(len(case.targets))}
         for src in case.sources:
             ex.configmap(ex.source, src)
@@ -219,7 +216,14 @@ def test_source_updates_reach_every_replica_within_the_bound(
             sources = (target, *case.sources[1:])
             expected = MirrorCase(sources, case.selector, case.targets, False).expected(slot_ns)
             took = ex.converge(expected, f"update {n} on every replica and row", start)
-            record("configmirror_latency", property="6", event="update", seconds=took, replicas=len(slot_ns))
+            record(
+                "latency",
+                property="6",
+                event="update",
+                object_kind="ConfigMap",
+                last_copy_s=round(took, 4),
+                copies=len(slot_ns),
+            )
             note(f"update {n}: {took:.3f}s for {len(slot_ns)} replicas")
 
 
@@ -227,8 +231,10 @@ def test_source_updates_reach_every_replica_within_the_bound(
 @allure.story("Property 11: ConfigMirror Namespace Replication")
 @tuned("configmirror")
 @given(case=target_list_cases())
-def test_target_list_edits_and_late_namespaces(system: ConfigMirrorSystem, case: TargetListCase) -> None:
-    with Example(system, "cm11") as ex:
+def test_target_list_edits_and_late_namespaces(
+    configmirror: ConfigMirrorSystem, case: TargetListCase
+) -> None:
+    with Example(configmirror, "cm11") as ex:
         slot_ns = {i: ex.name(f"t{i}") for i in range(case.slots)}
         existing = set()
         for i in sorted(case.exists):
@@ -257,7 +263,9 @@ def test_target_list_edits_and_late_namespaces(system: ConfigMirrorSystem, case:
                 existing.add(slot)
             else:
                 listed = listed | {slot} if op == "add" else listed - {slot}
-                system.patch_spec(ex.ops, name, {"targetNamespaces": [slot_ns[i] for i in sorted(listed)]})
+                configmirror.patch_spec(
+                    ex.ops, name, {"targetNamespaces": [slot_ns[i] for i in sorted(listed)]}
+                )
             start = time.monotonic()
             took = ex.converge(expected(), f"after {op} {slot}", start)
-            record("configmirror_latency", property="11", event=op, seconds=took)
+            record("latency", property="11", event=op, object_kind="ConfigMap", last_copy_s=round(took, 4))

@@ -27,13 +27,27 @@ from fixtures.environment import read_properties
 from fixtures.paths import REPO_ROOT
 from fixtures.record import RECORDS_DIR, read_records
 from reports.catalogue import BEHAVIOUR_TITLES, PROPERTY_TEXT
-from reports.charts import chaos_plot, latency_plot
+from reports.charts import chaos_plot, latency_plot, latency_systems_plot
+from reports.matrix import (
+    PROPERTY_STORY,
+    SCENARIO_STORY,
+    Outcome,
+    accepted,
+    deviation_text,
+    matrix,
+    named_systems,
+    primary_system,
+    system_of,
+)
 from reports.page import render_html
 
 REPORTS = REPO_ROOT / "reports"
 ALLURE_RESULTS = REPORTS / "allure-results"
 CHAOS_DIR = REPORTS / "chaos"
 PROPERTIES = {number: text.title for number, text in PROPERTY_TEXT.items()}
+#: what every system, not only the run's primary one, must pass (Property 7 judges the
+#: consolidation tool, which runs once per run, with the primary system)
+SYSTEM_PROPERTIES = ("5", "6", "11")
 CONTRACT_IDS = [f"C{i}" for i in range(1, 22)]
 TIMELINESS_BOUND_S = 60.0
 SCHEMA_VERSION = 1
@@ -119,6 +133,21 @@ def _outcome(result: TestResult) -> str:
     return OUTCOMES.get(result.status, "fail")
 
 
+def _latency_summary(values: list[float]) -> dict[str, Any]:
+    return {
+        "samples": len(values),
+        "p50": percentile(values, 50),
+        "p95": percentile(values, 95),
+        "p99": percentile(values, 99),
+        "max": max(values) if values else None,
+        "bound": TIMELINESS_BOUND_S,
+    }
+
+
+def _property_numbers(result: TestResult) -> set[str]:
+    return {m.group(1) for story in result.label("story") if (m := PROPERTY_STORY.match(story))}
+
+
 @dataclass
 class Report:
     env: dict[str, str]
@@ -129,6 +158,63 @@ class Report:
     reasons: list[str] = field(default_factory=list)
     #: where reports/traceability.json and reports/mutation.json are read from
     evidence_dir: Path = REPORTS
+    #: set on one system's view of a run (Report.only): everything here belongs to it
+    system: str | None = None
+
+    # -- systems (reports/matrix.py) ---------------------------------------------------------
+    @property
+    def primary(self) -> str:
+        """The system results without a ``system`` label belong to."""
+        return primary_system(self.env.get("implementation"))
+
+    def system_of_result(self, result: TestResult) -> str:
+        return system_of(result.labels, None, self.primary)
+
+    def system_of_record(self, rec: dict[str, Any]) -> str:
+        return system_of(None, rec, self.primary)
+
+    def systems(self) -> list[str]:
+        """The systems this run certified, in column order: those ``--implementation`` named when it
+        named several (a named system that produced nothing is a column that says so), then every
+        system a test result or a labelled record belongs to, the primary one first."""
+        if self.system is not None:
+            return [self.system]
+        named = named_systems(self.env.get("implementation"))
+        found = {self.system_of_result(r) for r in self.results}
+        found |= {str(rec["system"]) for rec in self.records if rec.get("system")}
+        first = named if len(named) > 1 else [self.primary] if self.primary in found else []
+        return [*first, *sorted(found - set(first))]
+
+    def only(self, system: str) -> Report:
+        """One system's view of the run: its results and records, judged on their own."""
+        return Report(
+            self.env,
+            [r for r in self.results if self.system_of_result(r) == system],
+            [rec for rec in self.records if self.system_of_record(rec) == system],
+            None,
+            [],
+            evidence_dir=self.evidence_dir,
+            system=system,
+        )
+
+    def required_properties(self) -> set[str]:
+        """Properties this (single-system) view must pass: all of them for the primary system (the
+        single-system gates), Properties 5, 6 and 11 for every other one, plus any it ran."""
+        system = self.systems()[0] if self.systems() else self.primary
+        if system == self.primary:
+            return set(PROPERTIES)
+        ran = {n for r in self.results for n in _property_numbers(r)}
+        return set(SYSTEM_PROPERTIES) | (ran & set(PROPERTIES))
+
+    def requires_conformance(self) -> bool:
+        """C1-C21 (the Reflector-dialect suite) bind the primary system and any system that ran them."""
+        system = self.systems()[0] if self.systems() else self.primary
+        ran = any(
+            (m := SCENARIO_STORY.match(story)) and m.group(1) in CONTRACT_IDS
+            for r in self.results
+            for story in r.label("story")
+        )
+        return system == self.primary or ran
 
     # -- sections ----------------------------------------------------------------------------
     def totals(self) -> dict[str, int]:
@@ -147,13 +233,18 @@ class Report:
                     values.append(float(value))
         return values
 
+    def latencies_by_system(self) -> dict[str, list[float]]:
+        return {name: self.only(name).latencies() for name in self.systems()}
+
     def properties(self) -> list[dict[str, Any]]:
+        """One row per seed property over every system of the run (the matrix splits them); in a
+        run of several systems Property 6's latency is per system (``systems.latency_s``)."""
         profile = self.env.get("profile", "ci")
         rows = []
+        several = len(self.systems()) > 1
         lat = self.latencies()
         for number, title in PROPERTIES.items():
-            story = f"Property {number}: {title}"
-            tests = [r for r in self.results if story in r.label("story")]
+            tests = [r for r in self.results if number in _property_numbers(r)]
             recs = [r for r in self.records if r["kind"] == "property" and str(r.get("property")) == number]
             failed = [t for t in tests if t.status in ("failed", "broken")]
             status = (
@@ -178,6 +269,7 @@ class Report:
                 "failures": [
                     {
                         "test": t.full_name,
+                        "system": self.system_of_result(t),
                         "message": _first_line(t.message),
                         "diff": diff_lines(t.message, t.trace),
                         "reproduce": _reproduce(t, profile),
@@ -187,14 +279,7 @@ class Report:
                 ],
             }
             if number == "6":
-                row["latency_s"] = {
-                    "samples": len(lat),
-                    "p50": percentile(lat, 50),
-                    "p95": percentile(lat, 95),
-                    "p99": percentile(lat, 99),
-                    "max": max(lat) if lat else None,
-                    "bound": TIMELINESS_BOUND_S,
-                }
+                row["latency_s"] = None if several else _latency_summary(lat)
             rows.append(row)
         return rows
 
@@ -226,6 +311,7 @@ class Report:
                 row["scenarios"].append(
                     {
                         "title": match.group(2) or r.name,
+                        "system": self.system_of_result(r),
                         "test": r.full_name,
                         "outcome": outcome,
                         "allure_uuid": r.uuid,
@@ -242,6 +328,7 @@ class Report:
     def chaos(self) -> list[dict[str, Any]]:
         return [
             {k: v for k, v in rec.items() if k not in ("kind", "time")}
+            | {"system": self.system_of_record(rec)}
             for rec in self.records
             if rec["kind"] == "chaos"
         ]
@@ -284,42 +371,131 @@ class Report:
         }
 
     # -- verdict -----------------------------------------------------------------------------
-    def verdict(self) -> bool:
-        reasons = self.reasons
+    def gates(self) -> list[str]:
+        """What stands between one system and its certificate (call it on a single-system run or
+        on ``only(system)``): no failed test, its required properties passed, Property 6 p99 within
+        the bound, C1-C21 passed or known deviations where they bind it, its chaos experiments ran
+        and passed."""
+        reasons = []
         totals = self.totals()
         failures = {(r.get("system"), r.get("reason")) for r in self.records if r["kind"] == "setup_failure"}
         reasons += [f"{system} did not start: {why}" for system, why in sorted(failures)]
-        if not self.results:
-            reasons.append("no test results were produced")
-        if self.pytest_exit not in (None, 0):
-            reasons.append(f"pytest exited with {self.pytest_exit}")
         if totals["failed"] or totals["broken"]:
             reasons.append(f"{totals['failed']} failed and {totals['broken']} broken tests")
+        required = self.required_properties()
         for row in self.properties():
-            if row["status"] != "pass":
+            if row["property"] in required and row["status"] != "pass":
                 reasons.append(f"Property {row['property']} ({row['title']}): {row['status']}")
-            p99 = (row.get("latency_s") or {}).get("p99")
-            if p99 is not None and p99 > TIMELINESS_BOUND_S:
-                reasons.append(f"Property 6 latency p99 {p99:.1f}s exceeds {TIMELINESS_BOUND_S:.0f}s")
+        p99 = percentile(self.latencies(), 99)
+        if p99 is not None and p99 > TIMELINESS_BOUND_S:
+            reasons.append(f"Property 6 latency p99 {p99:.1f}s exceeds {TIMELINESS_BOUND_S:.0f}s")
         documented = {
             (r.get("system"), r.get("key"), r["known_failure"])
             for r in self.records
             if r["kind"] == "conformance" and r.get("known_failure") and r.get("outcome") == "fail"
         }
-        reasons += [f"{system}: {key} failed; {why}" for system, key, why in sorted(documented)]
-        bad = [c["id"] for c in self.conformance() if c["outcome"] not in ("pass", "known deviation")]
-        if bad:
-            reasons.append(f"conformance not passed: {', '.join(bad)}")
+        # in one system's view (``only``) the run's verdict adds the system's name itself
+        named = self.system is None
+        reasons += [f"{system}: " * named + f"{key} failed; {why}" for system, key, why in sorted(documented)]
+        if self.requires_conformance():
+            bad = [c["id"] for c in self.conformance() if c["outcome"] not in ("pass", "known deviation")]
+            if bad:
+                reasons.append(f"conformance not passed: {', '.join(bad)}")
         chaos = self.chaos()
         if not chaos:
             reasons.append("no chaos experiment results")
         failed_chaos = [str(c.get("experiment")) for c in chaos if not c.get("passed")]
         if failed_chaos:
             reasons.append(f"chaos experiments failed: {', '.join(failed_chaos)}")
+        return reasons
+
+    def system_verdicts(self) -> list[dict[str, Any]]:
+        """Each system's own verdict, reasons and test totals, in column order."""
+        out = []
+        for name in self.systems():
+            view = self.only(name)
+            reasons = view.gates() if view.results else ["no test results for this system"]
+            out.append(
+                {
+                    "system": name,
+                    "verdict": "NOT CERTIFIED" if reasons else "CERTIFIED",
+                    "reasons": reasons,
+                    "totals": view.totals(),
+                }
+            )
+        return out
+
+    def verdict(self) -> bool:
+        """CERTIFIED only if the run's own gates hold and every system is certified; the reasons
+        of a system in a run of several start with its name."""
+        reasons = self.reasons
+        if len(self.systems()) > 1:
+            for v in self.system_verdicts():
+                reasons.extend(f"{v['system']}: {r}" for r in v["reasons"])
+        else:
+            reasons.extend(self.gates())
+        if not self.results:
+            reasons.append("no test results were produced")
+        if self.pytest_exit not in (None, 0):
+            reasons.append(f"pytest exited with {self.pytest_exit}")
         missing = (evidence(self.evidence_dir).get("traceability") or {}).get("missing")
         if missing:
             reasons.append(f"contract items without a test (reports/traceability.md): {', '.join(missing)}")
         return not reasons
+
+    # -- several systems: the matrix ------------------------------------------------------------
+    def outcomes(self) -> list[Outcome]:
+        """Every property test, scenario and chaos experiment as one matrix outcome."""
+        out = []
+        for r in self.results:
+            system, outcome = self.system_of_result(r), _outcome(r)
+            reason = deviation_text(r.message) if outcome == "known deviation" else _first_line(r.message)
+            diff = tuple(diff_lines(r.message, r.trace)) if outcome == "fail" else ()
+            for story in r.label("story"):
+                if m := PROPERTY_STORY.match(story):
+                    title = PROPERTIES.get(m.group(1), m.group(2))
+                    out.append(Outcome(system, "property", m.group(1), title, outcome, reason, diff, r.uuid))
+                elif m := SCENARIO_STORY.match(story):
+                    title = BEHAVIOUR_TITLES.get(m.group(1)) or m.group(2)
+                    out.append(Outcome(system, "scenario", m.group(1), title, outcome, reason, diff, r.uuid))
+        for c in self.chaos():
+            name = str(c.get("experiment"))
+            problems = "; ".join(str(p) for p in (c.get("problems") or [])[:3])
+            outcome, reason = ("pass", "") if c.get("passed") else ("fail", problems or "experiment failed")
+            out.append(Outcome(c["system"], "chaos", name, name, outcome, reason))
+        for name, values in self.latencies_by_system().items():
+            p99 = percentile(values, 99)
+            if p99 is not None and p99 > TIMELINESS_BOUND_S:
+                reason = f"latency p99 {p99:.1f} s exceeds {TIMELINESS_BOUND_S:.0f} s"
+                out.append(Outcome(name, "property", "6", PROPERTIES["6"], "fail", reason))
+        return out
+
+    def systems_section(self) -> dict[str, Any] | None:
+        """The matrix of a run of several systems (None for one system: the page stays as it was)."""
+        systems = self.systems()
+        if len(systems) <= 1:
+            return None
+        required: dict[str, set[tuple[str, str]]] = {}
+        for name in systems:
+            view = self.only(name)
+            required[name] = {("property", n) for n in view.required_properties()}
+            if view.requires_conformance():
+                required[name] |= {("scenario", cid) for cid in CONTRACT_IDS}
+        titles = {("property", n): t for n, t in PROPERTIES.items()}
+        titles |= {("scenario", cid): BEHAVIOUR_TITLES.get(cid, "") for cid in CONTRACT_IDS}
+        rows = matrix(systems, self.outcomes(), required, titles)
+        return {
+            "names": systems,
+            "primary": self.primary,
+            "verdicts": self.system_verdicts(),
+            "rows": rows,
+            "accepted": {
+                name: sum(accepted(row["cells"][name]["outcome"]) for row in rows) for name in systems
+            },
+            "latency_s": {
+                name: _latency_summary(values) for name, values in self.latencies_by_system().items()
+            },
+        }
 
     def to_json(
         self, certified: bool, artifacts: dict[str, str], plots: dict[str, str] | None = None
@@ -337,6 +513,7 @@ class Report:
             "runbook_findings": self.runbooks(),
             "oci_credentials": self.oci_credentials(),
             "lint_findings": self.lint,
+            "systems": self.systems_section(),
             "environment": self.env,
             "artifacts_sha256": artifacts,
             "plots": plots or {},
@@ -426,15 +603,24 @@ def render_markdown(doc: dict[str, Any]) -> str:
     """The plain-text twin of the page (for diffs and terminals), from the same JSON."""
     out = [f"# replicheck certification: **{doc['verdict']}**", ""]
     env = doc["environment"]
+    several = doc.get("systems")
+    what = (
+        "Systems " + ", ".join(f"`{n}`" for n in several["names"])
+        if several
+        else f"Implementation `{env.get('implementation', '?')}`"
+    )
     out.append(
-        f"Implementation `{env.get('implementation', '?')}` "
+        f"{what} "
         f"(source sha256 `{env.get('implementation.source_sha256', '?')[:16]}…`) on "
         f"{env.get('provider', '?')} Kubernetes {env.get('kubernetes', '?')}, profile "
         f"`{env.get('profile', '?')}`, run `{env.get('run_id', '?')}`, {doc['generated_at']}."
     )
     out.append("")
+    if several:
+        out += [f"- **{v['system']}**: {v['verdict']}" for v in several["verdicts"]] + [""]
     if doc["reasons"]:
         out += ["## Why not certified", ""] + [f"- {r}" for r in doc["reasons"]] + [""]
+    out += render_systems(several)
     t = doc["totals"]
     out += [
         f"Tests: {t['total']} — {t['passed']} passed, {t['failed']} failed, {t['broken']} broken, "
@@ -454,19 +640,22 @@ def render_markdown(doc: dict[str, Any]) -> str:
                 f"- **Property {p['property']} failure** `{f['test']}`: {f['message']}",
                 f"  reproduce: `{f['reproduce']}`",
             ]
-    lat = next(p["latency_s"] for p in doc["properties"] if p["property"] == "6")
-    out += [
-        "",
-        "### Property 6 latency (source update → last copy)",
-        "",
-        "| samples | p50 s | p95 s | p99 s | max s | bound s |",
-        "|---|---|---|---|---|---|",
-        f"| {lat['samples']} | {_fmt(lat['p50'])} | {_fmt(lat['p95'])} | {_fmt(lat['p99'])} | "
-        f"{_fmt(lat['max'])} | {lat['bound']:.0f} |",
-        "",
-    ]
-    if doc.get("plots", {}).get("latency"):
-        out += [f"![latency distribution]({doc['plots']['latency']})", ""]
+    lat = next(p.get("latency_s") for p in doc["properties"] if p["property"] == "6")
+    if lat:
+        out += [
+            "",
+            "### Property 6 latency (source update → last copy)",
+            "",
+            "| samples | p50 s | p95 s | p99 s | max s | bound s |",
+            "|---|---|---|---|---|---|",
+            f"| {lat['samples']} | {_fmt(lat['p50'])} | {_fmt(lat['p95'])} | {_fmt(lat['p99'])} | "
+            f"{_fmt(lat['max'])} | {lat['bound']:.0f} |",
+            "",
+        ]
+        if doc.get("plots", {}).get("latency"):
+            out += [f"![latency distribution]({doc['plots']['latency']})", ""]
+    else:
+        out += ["", "Property 6 latency per system: see *Systems side by side* above.", ""]
     out += ["## Conformance (C1-C21)", "", "| id | behaviour | outcome | detail |", "|---|---|---|---|"]
     out += [
         f"| {c['id']} | {_fmt(c.get('title', ''))} | {c['outcome']} | {_fmt(c['detail'])} |"
@@ -504,6 +693,51 @@ def render_markdown(doc: dict[str, Any]) -> str:
     out += ["", "## Artifacts (SHA-256)", "", "| file | sha256 |", "|---|---|"]
     out += [f"| {k} | `{v}` |" for k, v in sorted(doc["artifacts_sha256"].items())]
     return "\n".join(out) + "\n"
+
+
+def render_systems(section: dict[str, Any] | None) -> list[str]:
+    """Markdown of the systems matrix (nothing for a run of one system)."""
+    if not section:
+        return []
+    names = section["names"]
+    out = [
+        "## Systems side by side",
+        "",
+        f"Cells: the worst outcome of the system's tests for the row, with the reason; n/a = does not apply. "
+        f"Results without a system label belong to `{section['primary']}`.",
+        "",
+        "| row | " + " | ".join(names) + " |",
+        "|---" * (len(names) + 1) + "|",
+        "| **verdict** | " + " | ".join(f"**{v['verdict']}**" for v in section["verdicts"]) + " |",
+    ]
+    for row in section["rows"]:
+        label = {
+            "property": f"Property {row['key']}: {row['title']}",
+            "scenario": f"{row['key']} {row['title']}",
+        }
+        cells = []
+        for name in names:
+            c = row["cells"][name]
+            cells.append(_fmt(c["outcome"] + (f": {c['reason']}" if c["reason"] else "")))
+        out.append(f"| {_fmt(label.get(row['group'], row['title']))} | " + " | ".join(cells) + " |")
+    out += [
+        "",
+        "### Property 6 latency per system (source update → last copy)",
+        "",
+        "| system | samples | p50 s | p95 s | p99 s | max s | bound s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in names:
+        lat = section["latency_s"][name]
+        out.append(
+            f"| {name} | {lat['samples']} | {_fmt(lat['p50'])} | {_fmt(lat['p95'])} | {_fmt(lat['p99'])} | "
+            f"{_fmt(lat['max'])} | {lat['bound']:.0f} |"
+        )
+    out += ["", "![latency distribution per system](latency.png)", ""]
+    for v in section["verdicts"]:
+        if v["reasons"]:
+            out += [f"Why **{v['system']}** is not certified:", ""] + [f"- {r}" for r in v["reasons"]] + [""]
+    return out
 
 
 def render_oci(oci: dict[str, Any] | None) -> list[str]:
@@ -550,6 +784,22 @@ def run_lint(paths: list[str]) -> list[dict[str, Any]]:
     return findings
 
 
+def draw_plots(report: Report, directory: Path) -> dict[str, str]:
+    """The report's plots under ``directory`` (key -> file name): Property 6 latency (one
+    distribution per system when the run certified several) and chaos time to recovery."""
+    by_system = report.latencies_by_system()
+    latency = (
+        latency_systems_plot(by_system, TIMELINESS_BOUND_S, directory / "latency.png")
+        if len(by_system) > 1
+        else latency_plot(report.latencies(), directory / "latency.png")
+    )
+    plots = {}
+    for key, made in (("latency", latency), ("chaos", chaos_plot(report.chaos(), directory / "chaos.png"))):
+        if made:
+            plots[key] = made.name
+    return plots
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -562,13 +812,7 @@ def build(
     records = read_records() if RECORDS_DIR.exists() else []
     report = Report(env, load_allure(results_dir), records, pytest_exit, run_lint(lint_paths))
     certified = report.verdict()
-    plots = {}
-    for key, made in (
-        ("latency", latency_plot(report.latencies(), REPORTS / "latency.png")),
-        ("chaos", chaos_plot(report.chaos(), REPORTS / "chaos.png")),
-    ):
-        if made:
-            plots[key] = made.name
+    plots = draw_plots(report, REPORTS)
     artifacts = {}
     for path in [
         *(REPORTS / name for name in plots.values()),

@@ -49,14 +49,67 @@ def latency_plot(values: list[float], path: Path) -> Path | None:
     return path
 
 
+def latency_systems_plot(by_system: dict[str, list[float]], bound: float, path: Path) -> Path | None:
+    """Property 6 latency side by side: one row per system, its distribution as a box over the
+    samples (p50 and p99 written next to it), on one logarithmic axis with the bound marked, so
+    systems that differ by orders of magnitude stay comparable. Systems without samples are named."""
+    if not any(by_system.values()):
+        path.unlink(missing_ok=True)
+        return None
+    import random
+
+    plt = _pyplot()
+    names = list(by_system)
+    fig, ax = plt.subplots(figsize=(8, 0.9 * len(names) + 1.6), dpi=110)
+    measured = [v for values in by_system.values() for v in values if v > 0]
+    floor = min(measured) / 2 if measured else 0.001
+    jitter = random.Random(6)
+    for row, name in enumerate(names):
+        values = [max(v, floor) for v in by_system[name]]
+        if not values:
+            ax.text(floor, row, "  no samples", va="center", fontsize=8, color=FAIL)
+            continue
+        ax.boxplot(
+            values,
+            positions=[row],
+            orientation="horizontal",
+            widths=0.5,
+            showfliers=False,
+            manage_ticks=False,
+        )
+        ax.scatter(values, [row + jitter.uniform(-0.18, 0.18) for _ in values], s=6, alpha=0.4, color=NEUTRAL)
+        p50, p99 = _percentile(values, 50), _percentile(values, 99)
+        ax.text(
+            max(values) * 1.15,
+            row,
+            f"p50 {p50:.3f} s · p99 {p99:.3f} s · n={len(values)}",
+            va="center",
+            fontsize=8,
+            color=FAIL if p99 > bound else "black",
+        )
+    ax.axvline(bound, color=FAIL, linestyle=":", label=f"bound {bound:.0f} s")
+    ax.set_xscale("log")
+    ax.set_xlim(floor, max([bound, *measured]) * 30)
+    ax.set_yticks(range(len(names)), names)
+    ax.set_ylim(len(names) - 0.4, -0.6)
+    ax.set_xlabel("source update → last copy matches (s, log scale)")
+    ax.set_title("Property 6 propagation latency per system")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def chaos_plot(experiments: list[dict[str, Any]], path: Path) -> Path | None:
     """Horizontal bars: time to recovery per chaos experiment, green if it passed, red if not."""
     if not experiments:
         path.unlink(missing_ok=True)
         return None
     plt = _pyplot()
-    rows = sorted(experiments, key=lambda e: str(e.get("experiment")))
-    names = [str(e.get("experiment", "?")) for e in rows]
+    rows = sorted(experiments, key=lambda e: (str(e.get("experiment")), str(e.get("system"))))
+    several = len({e.get("system") for e in rows}) > 1  # a run of several systems: say whose
+    names = [str(e.get("experiment", "?")) + (f" · {e.get('system')}" if several else "") for e in rows]
     values = [float(e["recovery_s"]) if isinstance(e.get("recovery_s"), int | float) else 0.0 for e in rows]
     colors = [PASS if e.get("passed") else FAIL for e in rows]
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.2), dpi=110)

@@ -20,7 +20,7 @@ from rich.console import Console
 
 from fixtures.build_progress import format_duration
 from fixtures.paths import REPO_ROOT
-from fixtures.phases import PHASES
+from fixtures.phases import OPTIONS, PHASES
 from reports import build, traceability
 
 NO_TESTS_COLLECTED = 5
@@ -85,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
             "--alluredir=reports/allure-results",
             *paths,
             *args.pytest_args,
+            *OPTIONS.get(
+                title, []
+            ),  # last: the ConfigMirror phase certifies ConfigMirror whatever else was asked
         ]
         code = subprocess.run(cmd, cwd=REPO_ROOT, check=False).returncode
         elapsed = time.monotonic() - t0

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import allure
 import pytest
 from kubernetes.client.rest import ApiException
 
-from fixtures.configmirror import FINALIZER, OWNER_LABEL, ConfigMirrorDeployment, metrics_text
+from fixtures.configmirror import SYSTEM, ConfigMirrorDeployment, metrics_text
 from fixtures.deploy import kubectl
 from fixtures.encoding import b64
-from fixtures.implementations import metric_value
+from fixtures.metrics import metric_value
+from fixtures.systems.configmirror_dialect import FINALIZER, OWNER_LABEL
 from fixtures.waiting import assert_mapping_equal, eventually
 
 from .conftest import SLO, MirrorEnv
 
-pytestmark = pytest.mark.usefixtures("configmirror")
+pytestmark = [pytest.mark.usefixtures("configmirror"), allure.label("system", SYSTEM)]
 SELECT = {"matchLabels": {"app": "myapp", "replicate": "true"}}
 MATCHING = {"app": "myapp", "replicate": "true"}
 

@@ -10,14 +10,17 @@ import secrets
 import time
 from collections.abc import Iterator
 
+import allure
 import pytest
 
-from fixtures.configmirror import ConfigMirrorSystem, rows_of, start_postgres
+from fixtures.configmirror import SYSTEM, ConfigMirrorSystem, rows_of, start_postgres
 from fixtures.postgres import PostgresServer
 from fixtures.waiting import eventually
 
 from .conftest import SLO, MirrorEnv
 from .test_configmirror import MATCHING, SELECT, expect_condition, expect_replicas
+
+pytestmark = allure.label("system", SYSTEM)
 
 
 @pytest.fixture

@@ -6,13 +6,16 @@ from __future__ import annotations
 import re
 import subprocess
 
+import allure
 import pytest
 import yaml
 
 from fixtures.binaries import find_tool
+from fixtures.configmirror import SYSTEM
 from fixtures.deploy import render_kustomize
 from fixtures.paths import REPO_ROOT
 
+pytestmark = allure.label("system", SYSTEM)
 DEPLOY = REPO_ROOT / "operator_under_test" / "configmirror" / "deploy"
 
 

@@ -5,9 +5,11 @@ The SQL itself runs against the real PostgreSQL in tests/configmirror/.
 
 from __future__ import annotations
 
+import allure
 import psycopg
 import pytest
 
+from fixtures.configmirror import SYSTEM
 from fixtures.encoding import b64
 from operator_under_test.configmirror.database import (
     SCHEMA,
@@ -16,6 +18,8 @@ from operator_under_test.configmirror.database import (
     classify,
     credentials_from_secret,
 )
+
+pytestmark = allure.label("system", SYSTEM)  # ConfigMirror's column in the report
 
 
 def test_credentials_from_data_and_aliases() -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import allure
 import pytest
 
+from fixtures.configmirror import SYSTEM
 from operator_under_test.configmirror.planning import (
     FINALIZER,
     OWNER_LABEL,
@@ -18,6 +20,8 @@ from operator_under_test.configmirror.planning import (
     status_body,
     status_differs,
 )
+
+pytestmark = allure.label("system", SYSTEM)  # ConfigMirror's column in the report
 
 UID = "0000-uid"
 

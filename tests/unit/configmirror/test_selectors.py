@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import allure
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fixtures.configmirror import SYSTEM
 from operator_under_test.configmirror.selectors import Requirement, Selector, SelectorError, parse_selector
+
+pytestmark = allure.label("system", SYSTEM)  # ConfigMirror's column in the report
 
 KEYS = st.sampled_from(["app", "tier", "example.com/team", "replicate"])
 VALUES = st.sampled_from(["a", "b", "c", "true"])

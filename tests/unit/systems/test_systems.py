@@ -292,7 +292,9 @@ def test_a_test_runs_against_its_system_parameter_or_the_system_whose_fixtures_i
 
     def item(fixtures: set[str], params: dict[str, str] | None = None) -> Any:
         callspec = SimpleNamespace(params=params) if params is not None else None
-        return SimpleNamespace(config=config, fixturenames=fixtures, callspec=callspec)
+        return SimpleNamespace(
+            config=config, fixturenames=fixtures, callspec=callspec, iter_markers=lambda name: iter(())
+        )
 
     assert plugin.system_of(item({"system"}, {"system": "other"})) == "other"
     assert plugin.system_of(item({"system", "cluster"})) == "bundled"
