@@ -45,9 +45,10 @@ REPORTS = REPO_ROOT / "reports"
 ALLURE_RESULTS = REPORTS / "allure-results"
 CHAOS_DIR = REPORTS / "chaos"
 PROPERTIES = {number: text.title for number, text in PROPERTY_TEXT.items()}
-#: what every system, not only the run's primary one, must pass (Property 7 judges the
-#: consolidation tool, which runs once per run, with the primary system)
+#: what every system must pass; Property 7 (the consolidation tool) and C1-C21 are seed 000's
+#: Reflector-world gates: they bind Reflector-dialect systems (Report.reflector_gates)
 SYSTEM_PROPERTIES = ("5", "6", "11")
+REFLECTOR_DIALECT = "reflector"
 CONTRACT_IDS = [f"C{i}" for i in range(1, 22)]
 TIMELINESS_BOUND_S = 60.0
 SCHEMA_VERSION = 1
@@ -197,24 +198,28 @@ class Report:
             system=system,
         )
 
-    def required_properties(self) -> set[str]:
-        """Properties this (single-system) view must pass: all of them for the primary system (the
-        single-system gates), Properties 5, 6 and 11 for every other one, plus any it ran."""
+    def reflector_gates(self) -> bool:
+        """Whether seed 000's Reflector-world gates (Property 7, C1-C21) bind this (single-system)
+        view: its dialect is the Reflector one (``system.<name>.dialect`` in the run's environment),
+        or the environment does not say and it is the primary system."""
         system = self.systems()[0] if self.systems() else self.primary
-        if system == self.primary:
-            return set(PROPERTIES)
+        dialect = self.env.get(f"system.{system}.dialect")
+        return dialect == REFLECTOR_DIALECT if dialect else system == self.primary
+
+    def required_properties(self) -> set[str]:
+        """Properties this (single-system) view must pass: 5, 6 and 11, Property 7 too under the
+        Reflector-world gates, and any property it ran."""
         ran = {n for r in self.results for n in _property_numbers(r)}
-        return set(SYSTEM_PROPERTIES) | (ran & set(PROPERTIES))
+        return set(SYSTEM_PROPERTIES) | ({"7"} if self.reflector_gates() else set()) | (ran & set(PROPERTIES))
 
     def requires_conformance(self) -> bool:
-        """C1-C21 (the Reflector-dialect suite) bind the primary system and any system that ran them."""
-        system = self.systems()[0] if self.systems() else self.primary
+        """C1-C21 (the Reflector-dialect suite) bind it under the Reflector-world gates, or if it ran one."""
         ran = any(
             (m := SCENARIO_STORY.match(story)) and m.group(1) in CONTRACT_IDS
             for r in self.results
             for story in r.label("story")
         )
-        return system == self.primary or ran
+        return self.reflector_gates() or ran
 
     # -- sections ----------------------------------------------------------------------------
     def totals(self) -> dict[str, int]:
@@ -378,8 +383,6 @@ class Report:
         and passed."""
         reasons = []
         totals = self.totals()
-        failures = {(r.get("system"), r.get("reason")) for r in self.records if r["kind"] == "setup_failure"}
-        reasons += [f"{system} did not start: {why}" for system, why in sorted(failures)]
         if totals["failed"] or totals["broken"]:
             reasons.append(f"{totals['failed']} failed and {totals['broken']} broken tests")
         required = self.required_properties()
@@ -389,14 +392,7 @@ class Report:
         p99 = percentile(self.latencies(), 99)
         if p99 is not None and p99 > TIMELINESS_BOUND_S:
             reasons.append(f"Property 6 latency p99 {p99:.1f}s exceeds {TIMELINESS_BOUND_S:.0f}s")
-        documented = {
-            (r.get("system"), r.get("key"), r["known_failure"])
-            for r in self.records
-            if r["kind"] == "conformance" and r.get("known_failure") and r.get("outcome") == "fail"
-        }
-        # in one system's view (``only``) the run's verdict adds the system's name itself
-        named = self.system is None
-        reasons += [f"{system}: " * named + f"{key} failed; {why}" for system, key, why in sorted(documented)]
+        reasons += self.documented_failures()
         if self.requires_conformance():
             bad = [c["id"] for c in self.conformance() if c["outcome"] not in ("pass", "known deviation")]
             if bad:
@@ -414,7 +410,12 @@ class Report:
         out = []
         for name in self.systems():
             view = self.only(name)
-            reasons = view.gates() if view.results else ["no test results for this system"]
+            reasons = [f"did not start: {why}" for why in view.setup_failures()]
+            reasons += (
+                view.gates()
+                if view.results
+                else ["no test results for this system", *view.documented_failures()]
+            )
             out.append(
                 {
                     "system": name,
@@ -425,19 +426,40 @@ class Report:
             )
         return out
 
+    def documented_failures(self) -> list[str]:
+        """Failed checks the system's profile documents in ``known_failures``, with its text."""
+        documented = {
+            (self.system_of_record(r), r.get("key"), r["known_failure"])
+            for r in self.records
+            if r["kind"] == "conformance" and r.get("known_failure") and r.get("outcome") == "fail"
+        }
+        return [f"{system}: {key} failed; {why}" for system, key, why in sorted(documented)]
+
+    def setup_failures(self) -> list[str]:
+        """Why a system under test could not be started (``setup_failure`` records, one per worker)."""
+        return sorted({str(r.get("reason")) for r in self.records if r["kind"] == "setup_failure"})
+
     def verdict(self) -> bool:
         """CERTIFIED only if the run's own gates hold and every system is certified; the reasons
-        of a system in a run of several start with its name."""
+        of a system in a run of several start with its name. A system that did not start comes
+        first."""
         reasons = self.reasons
-        if len(self.systems()) > 1:
-            for v in self.system_verdicts():
-                reasons.extend(f"{v['system']}: {r}" for r in v["reasons"])
-        else:
-            reasons.extend(self.gates())
+        failures = {
+            (self.system_of_record(r), str(r.get("reason")))
+            for r in self.records
+            if r["kind"] == "setup_failure"
+        }
+        reasons += [f"{system} did not start: {why}" for system, why in sorted(failures)]
         if not self.results:
             reasons.append("no test results were produced")
         if self.pytest_exit not in (None, 0):
             reasons.append(f"pytest exited with {self.pytest_exit}")
+        if len(self.systems()) > 1:
+            for v in self.system_verdicts():
+                own = [r for r in v["reasons"] if not r.startswith("did not start: ")]  # listed first
+                reasons.extend(r if r.startswith(f"{v['system']}: ") else f"{v['system']}: {r}" for r in own)
+        else:
+            reasons.extend(self.gates())
         missing = (evidence(self.evidence_dir).get("traceability") or {}).get("missing")
         if missing:
             reasons.append(f"contract items without a test (reports/traceability.md): {', '.join(missing)}")
@@ -449,7 +471,7 @@ class Report:
         out = []
         for r in self.results:
             system, outcome = self.system_of_result(r), _outcome(r)
-            reason = deviation_text(r.message) if outcome == "known deviation" else _first_line(r.message)
+            reason = _first_line(deviation_text(r.message))
             diff = tuple(diff_lines(r.message, r.trace)) if outcome == "fail" else ()
             for story in r.label("story"):
                 if m := PROPERTY_STORY.match(story):

@@ -56,8 +56,8 @@ def system_of(labels: Mapping[str, list[str]] | None, record: Mapping[str, Any] 
 
 
 def deviation_text(message: str) -> str:
-    """The reason of a known deviation without pytest's ``XFAIL`` prefix."""
-    return re.sub(r"^\s*XFAIL\s*", "", message).strip()
+    """The reason of a known deviation or a skip without pytest's ``XFAIL`` / ``Skipped:`` prefix."""
+    return re.sub(r"^\s*(XFAIL\s*|Skipped:\s*)", "", message).strip()
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,7 @@ def test_deviation_text_drops_pytests_prefix() -> None:
     assert (
         deviation_text("XFAIL known deviation of x (C16): dropped") == "known deviation of x (C16): dropped"
     )
+    assert deviation_text("Skipped: no poison declaration") == "no poison declaration"
     assert deviation_text("plain") == "plain"
 
 
@@ -275,3 +276,21 @@ def test_latency_side_by_side_is_one_plot_and_none_without_samples(tmp_path: Pat
     assert image.imread(path).shape[1] > 400
     assert build.latency_systems_plot({"a": [], "b": []}, 60.0, path) is None
     assert not path.exists()
+
+
+def test_a_run_of_configmirror_alone_is_judged_by_its_own_gates_not_the_reflector_ones(
+    tmp_path: Path,
+) -> None:
+    records = _green_mirror(tmp_path)
+    env = {"implementation": MIRROR, f"system.{MIRROR}.dialect": "configmirror"}
+    report = build.Report(env, build.load_allure(tmp_path), records, 0, [], evidence_dir=tmp_path)
+
+    assert report.systems() == [MIRROR]
+    assert report.verdict(), report.reasons  # no C1-C21, no Property 7: not its dialect's gates
+    assert report.to_json(True, {})["systems"] is None  # one system: the usual page
+
+    reflector = {"implementation": MIRROR, f"system.{MIRROR}.dialect": "reflector"}
+    again = build.Report(reflector, build.load_allure(tmp_path), records, 0, [], evidence_dir=tmp_path)
+    assert not again.verdict()
+    assert "conformance not passed: C1" in " ".join(again.reasons)
+    assert "Property 7 (OCI Credentials Consolidation): not run" in again.reasons

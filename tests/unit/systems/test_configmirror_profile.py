@@ -125,3 +125,23 @@ def test_what_it_cannot_express_is_unsupported_with_one_line(target: Any, kind: 
 def test_it_names_no_poison_declaration_because_the_api_server_refuses_them_first() -> None:
     with pytest.raises(Unsupported, match="the API server itself rejects a malformed ConfigMirror"):
         system(SYSTEM).poison(SOURCE)
+
+
+def test_its_own_tests_report_under_it_whichever_systems_the_run_selected() -> None:
+    from types import SimpleNamespace
+
+    from fixtures import plugin
+
+    config = SimpleNamespace(stash=pytest.Stash())
+    config.stash[plugin._SELECTION] = selected("bundled")
+    labelled = allure.label("system", SYSTEM).mark  # what the module-level pytestmark adds
+
+    def item(fixtures: set[str], *marks: pytest.Mark) -> Any:
+        def iter_markers(name: str) -> list[pytest.Mark]:
+            return [m for m in marks if m.name == name]
+
+        return SimpleNamespace(config=config, fixturenames=fixtures, callspec=None, iter_markers=iter_markers)
+
+    assert plugin.system_of(item({"configmirror", "cluster"}, labelled)) == SYSTEM
+    assert plugin.system_of(item({"cluster"}, labelled)) == SYSTEM  # packaging, unit tests
+    assert plugin.system_of(item({"configmirror", "cluster"})) is None  # not selected, not labelled
