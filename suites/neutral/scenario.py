@@ -60,8 +60,10 @@ class NeutralScenario:
         return self.driver.create_source(source, data, self.system.target_for(to))
 
     def plain(self, namespace: str, data: Mapping[str, str | bytes], *, name: str | None = None) -> Any:
-        """An object of the scenario's kind that declares nothing (an unrelated object)."""
-        return self.declared(namespace, data, Declaration(), name=name)
+        """An object of the scenario's kind that someone else owns and that declares nothing (it
+        carries that owner's metadata, as objects managed by Helm or Flux do)."""
+        owned = Declaration({"example.com/owner": "someone-else"}, {"example.com/managed-by": "someone-else"})
+        return self.declared(namespace, data, owned, name=name)
 
     def declared(
         self,
