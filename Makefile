@@ -133,7 +133,7 @@ cluster-up: setup ## start a local cluster that outlives the command; prints exp
 cluster-down: venv ## stop the cluster from cluster-up and remove its files
 	@$(BIN)/replicheck-cluster down
 
-deploy-operator: setup ## deploy the bundled operator into the cluster in KUBECONFIG (e.g. from cluster-up)
+deploy-operator: setup ## deploy the bundled operator into the cluster from cluster-up
 	@$(BIN)/replicheck-cluster deploy
 
 undeploy-operator: venv ## stop and remove the operator deployed by deploy-operator

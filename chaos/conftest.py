@@ -1,8 +1,10 @@
 """Fixtures for chaos experiments: a private cluster and a private operator deployment per experiment.
 
 Experiments never touch the session cluster or the session operator (other xdist workers use them).
-On the local provider the cluster is `private_control_plane`; on kind each experiment gets its own
-kind cluster (minutes each), and the kind variants skip with the reason kind is unusable here.
+The experiment's variant (``chaos_provider``: local or kind) names the provider; the cluster comes
+from the factory (`fixtures/cluster_providers.py` `private_cluster`), which also says when there is
+none (kind unusable here, or `--cluster=existing`) and the test skips with that reason. A kind
+cluster takes minutes, one per experiment.
 """
 
 from __future__ import annotations
@@ -19,16 +21,14 @@ from chaos.context import OPERATOR_NAMESPACE, ChaosContext, KindOperator, LocalO
 from chaos.faults.local import thaw_frozen
 from chaos.mirror_workload import MirrorWorkload
 from chaos.scoring import overall_resilience
-from fixtures.cluster import Cluster, new_run_id
+from fixtures.cluster import new_run_id
+from fixtures.cluster_providers import LOCAL, ClusterProvider, ProviderChoice, private_cluster
 from fixtures.configmirror import ConfigMirrorSystem, deploy_configmirror, start_postgres
 from fixtures.deploy import kubectl
 from fixtures.errors import SetupError
 from fixtures.implementations import Implementation
-from fixtures.kind import KindPlan, kind_unusable_reason, run_plan
-from fixtures.local import stop_run
-from fixtures.paths import REPO_ROOT, runs_dir
+from fixtures.plugin import started_private
 from fixtures.private import PrivateOperators
-from fixtures.procs import RunState
 from fixtures.record import read_records
 from fixtures.systems import system as system_named
 
@@ -39,8 +39,17 @@ EnvFactory = Callable[..., ChaosContext]
 
 @pytest.fixture
 def chaos_provider(request: pytest.FixtureRequest) -> str:
-    """The provider of a chaos test, parametrized indirectly (default local)."""
-    return getattr(request, "param", "local")
+    """The provider variant of a chaos test, parametrized indirectly (default local)."""
+    return getattr(request, "param", LOCAL)
+
+
+@pytest.fixture
+def chaos_cluster(provider_choice: ProviderChoice, chaos_provider: str) -> Iterator[ClusterProvider]:
+    """The experiment's private cluster, started (skipped with the factory's reason when there is none)."""
+    with started_private(
+        private_cluster(provider_choice, chaos_provider, new_run_id(), os.getpid())
+    ) as provider:
+        yield provider
 
 
 class _LiveNamespaces:
@@ -58,30 +67,21 @@ class _LiveNamespaces:
 
 @pytest.fixture
 def chaos_env(
-    request: pytest.FixtureRequest, implementation_under_test: Implementation, chaos_provider: str
+    request: pytest.FixtureRequest, implementation_under_test: Implementation, chaos_cluster: ClusterProvider
 ) -> Iterator[EnvFactory]:
     """Call it once: ``chaos_env(replicas=1, extra_args=[...])`` → a :class:`ChaosContext`."""
     made: list[tuple[ChaosContext, Callable[[], None]]] = []
-    provider = chaos_provider
-    if provider == "kind":
-        reason = kind_unusable_reason()
-        if reason:
-            pytest.skip(f"kind variant of this experiment: {reason}")
-        plane = None
-    else:
-        plane = request.getfixturevalue("private_control_plane")  # set up before us, torn down after us
-    operators: PrivateOperators = request.getfixturevalue("private_operators")  # stopped before the plane
+    operators: PrivateOperators = request.getfixturevalue("private_operators")  # stopped before the cluster
+    # the operator as processes beside the control plane, or as pods of its Deployment
+    env = _local_env if chaos_cluster.hosts_processes else _pod_env
 
     def make(*, replicas: int = 1, extra_args: list[str] | None = None) -> ChaosContext:
         if made:
             raise RuntimeError("one chaos environment per test")
         try:
-            if provider == "kind":
-                ctx, cleanup = _kind_env(operators, implementation_under_test, replicas, extra_args or [])
-            else:
-                ctx, cleanup = _local_env(
-                    plane, operators, implementation_under_test, replicas, extra_args or []
-                )
+            ctx, cleanup = env(
+                chaos_cluster, operators, implementation_under_test, replicas, extra_args or []
+            )
         except SetupError as exc:
             pytest.fail(str(exc), pytrace=False)
         ctx.system = system_named(implementation_under_test.name)  # what its Workload declares with
@@ -127,7 +127,7 @@ def mirror_chaos_env(request: pytest.FixtureRequest) -> Iterator[EnvFactory]:
             undo.append(deployment.stop)
         except SetupError as exc:
             pytest.fail(str(exc), pytrace=False)
-        ctx = ChaosContext("local", cluster, LocalOperator(deployment), run_dir, plane=plane)
+        ctx = ChaosContext(cluster, LocalOperator(deployment), run_dir)
         made.append(ctx)
         system = ConfigMirrorSystem(cluster, postgres)
         ctx.workload = MirrorWorkload.create(system, postgres, sources=sources, targets=targets, hint=hint)
@@ -144,15 +144,20 @@ def mirror_chaos_env(request: pytest.FixtureRequest) -> Iterator[EnvFactory]:
 
 
 def _local_env(
-    plane, operators: PrivateOperators, impl: Implementation, replicas: int, extra_args: list[str]
+    provider: ClusterProvider,
+    operators: PrivateOperators,
+    impl: Implementation,
+    replicas: int,
+    extra_args: list[str],
 ) -> tuple[ChaosContext, Callable[[], None]]:
-    cluster = plane.cluster()
-    run_dir = Path(plane.run_dir) / "operator"
+    """The operator as supervised processes in the private control plane's process group."""
+    cluster = provider.cluster()
+    run_dir = cluster.run_dir / "operator"
     live = _LiveNamespaces()
     deployment = operators.deploy(
         impl, cluster, run_dir, namespaces=live, label="chaos", replicas=replicas, extra_args=extra_args
     )
-    ctx = live.ctx = ChaosContext("local", cluster, LocalOperator(deployment), run_dir, plane=plane)
+    ctx = live.ctx = ChaosContext(cluster, LocalOperator(deployment), run_dir)
 
     def cleanup() -> None:
         thaw_frozen(ctx)  # a stopped process would not see the SIGTERM
@@ -162,25 +167,17 @@ def _local_env(
     return ctx, cleanup
 
 
-def _kind_env(
-    operators: PrivateOperators, impl: Implementation, replicas: int, extra_args: list[str]
+def _pod_env(
+    provider: ClusterProvider,
+    operators: PrivateOperators,
+    impl: Implementation,
+    replicas: int,
+    extra_args: list[str],
 ) -> tuple[ChaosContext, Callable[[], None]]:
-    """A private kind cluster with the operator deployed as its Deployment (scaled and flagged)."""
-    run_id = new_run_id()
-    run_dir = runs_dir() / run_id
-    run_dir.mkdir(mode=0o700, parents=True)
-    plan = KindPlan(name=f"replicheck-{run_id}", kubeconfig=run_dir / "kubeconfig")
-    config = run_dir / "kind.yaml"
-    config.write_text(plan.config_yaml())
-    state = RunState(run_id, str(run_dir), str(run_dir), os.getpid(), info={"kind": plan.name})
-    state.save()  # a killed run's kind cluster is found and deleted by the next start
-
-    def cleanup() -> None:
-        stop_run(state)
-
+    """The operator as its Deployment (scaled and flagged) in a private cluster that runs pods (kind)."""
+    cluster = provider.cluster()
+    run_dir = cluster.run_dir
     try:
-        run_plan(plan.create_commands(config), REPO_ROOT, run_dir / "kind.log")
-        cluster = Cluster("kind", plan.kubeconfig, run_id, context=f"kind-{plan.name}", run_dir=run_dir)
         bound_requests(cluster.api)
         live = _LiveNamespaces()
         deployment = operators.deploy(impl, cluster, run_dir, namespaces=live, label="chaos")
@@ -207,15 +204,10 @@ def _kind_env(
             cluster, "-n", OPERATOR_NAMESPACE, "rollout", "status", f"deployment/{name}", "--timeout=180s"
         )
     except BaseException:
-        cleanup()
-        raise
-    ctx = live.ctx = ChaosContext("kind", cluster, KindOperator(cluster), run_dir, kind_name=plan.name)
-
-    def full_cleanup() -> None:
         cluster.close()
-        cleanup()
-
-    return ctx, full_cleanup
+        raise
+    ctx = live.ctx = ChaosContext(cluster, KindOperator(cluster), run_dir)
+    return ctx, cluster.close
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

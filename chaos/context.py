@@ -27,7 +27,6 @@ from fixtures.deploy import LocalDeployment, Replica
 if TYPE_CHECKING:
     from chaos.mirror_workload import MirrorWorkload
     from chaos.workload import Workload
-    from fixtures.local import LocalControlPlane
     from fixtures.systems import ReplicationSystem
 
 OPERATOR_NAMESPACE = "replicheck-system"
@@ -54,7 +53,6 @@ class ReplicaView:
 class LocalOperator:
     """The operator as supervised local processes (fixtures.deploy)."""
 
-    provider = "local"
     #: a killed instance is restarted under the same name (its restart count goes up)
     restarts_in_place = True
 
@@ -113,7 +111,6 @@ class LocalOperator:
 class KindOperator:
     """The operator as pods of its Deployment (kind): everything through the API server."""
 
-    provider = "kind"
     #: a deleted pod is replaced by a new one with a new name
     restarts_in_place = False
 
@@ -204,14 +201,11 @@ def bound_requests(api: client.ApiClient, default: tuple[float, float] = (5.0, 3
 
 @dataclass
 class ChaosContext:
-    """Everything one experiment run may touch."""
+    """Everything one experiment run may touch (the cluster's provider says which variant runs)."""
 
-    provider: str
     cluster: Cluster
     operator: LocalOperator | KindOperator
     run_dir: Path
-    plane: LocalControlPlane | None = None
-    kind_name: str | None = None
     workload: Workload | MirrorWorkload | None = None  # the bundled operator's or ConfigMirror's
     system: ReplicationSystem | None = None  # the system chaos_env deployed (what a Workload declares with)
     # Set by actions, read by probes and the wrapper: times are time.monotonic() unless named *_wall.
@@ -223,6 +217,11 @@ class ChaosContext:
     leak_canaries: set[str] = field(default_factory=set)  # values that must never show up anywhere
     stop_load: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
+
+    @property
+    def provider(self) -> str:
+        """The provider's name: which variant of a fault runs (chaos/faults/variants.py), recorded."""
+        return self.cluster.provider.name
 
     def mark(self, name: str) -> float:
         now = time.monotonic()

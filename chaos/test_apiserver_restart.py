@@ -5,19 +5,20 @@ from __future__ import annotations
 import pytest
 
 from chaos.conftest import EnvFactory
+from chaos.faults import variants
 from chaos.journal import run_chaos_experiment
 from chaos.workload import Workload
 
 pytestmark = [pytest.mark.chaos]
 
 
-@pytest.mark.parametrize("chaos_provider", ["local", "kind"], indirect=True)
+@pytest.mark.parametrize("chaos_provider", variants.PROVIDERS, indirect=True)
 def test_apiserver_restart(chaos_env: EnvFactory, chaos_provider: str) -> None:
     ctx = chaos_env()
     ctx.workload = Workload.create(ctx.cluster, ctx.system, sources=2, targets=10, hint="k2")
     result = run_chaos_experiment(
         ctx,
         "apiserver-restart",
-        journal_name="apiserver-restart" + ("" if chaos_provider == "local" else "-kind"),
+        journal_name=variants.journal_name("apiserver-restart", chaos_provider),
     )
     assert result.passed, result.failure_report()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chaos.conftest import EnvFactory
+from chaos.faults import variants
 from chaos.journal import run_chaos_experiment
 from chaos.workload import Workload
 
@@ -15,13 +16,13 @@ pytestmark = [pytest.mark.chaos]
 EXTRA_ARGS = ["--write-concurrency=1"]
 
 
-@pytest.mark.parametrize("chaos_provider", ["local", "kind"], indirect=True)
+@pytest.mark.parametrize("chaos_provider", variants.PROVIDERS, indirect=True)
 def test_kill_operator_mid_fanout(chaos_env: EnvFactory, chaos_provider: str) -> None:
     ctx = chaos_env(extra_args=EXTRA_ARGS)
     ctx.workload = Workload.create(ctx.cluster, ctx.system, sources=2, targets=30, hint="k1")
     result = run_chaos_experiment(
         ctx,
         "kill-operator",
-        journal_name="kill-operator" if chaos_provider == "local" else "kill-operator-kind",
+        journal_name=variants.journal_name("kill-operator", chaos_provider),
     )
     assert result.passed, result.failure_report()

@@ -139,7 +139,7 @@ def run(path: GitOpsPath, services: list[str], name: str, weight: int = 6) -> tu
     record(
         "chaos",
         experiment=name,
-        provider="local",
+        provider=path.cluster.provider.name,
         passed=result.passed,
         recovery_s=round(notes["recovery_s"], 3) if "recovery_s" in notes else None,
         resilience=result.resilience,

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from fixtures.cluster import new_run_id
+from fixtures.cluster_providers import ProviderChoice, private_plane
 from fixtures.errors import SetupError
 from fixtures.implementations import Implementation
 from fixtures.record import record
@@ -15,8 +17,13 @@ from oci.stack import OciStack
 
 
 @pytest.fixture(scope="module")
-def oci_stack(implementation_under_test: Implementation) -> Iterator[OciStack]:
-    stack = OciStack(implementation_under_test, os.getpid())
+def oci_stack(
+    implementation_under_test: Implementation, provider_choice: ProviderChoice
+) -> Iterator[OciStack]:
+    offer = private_plane(provider_choice, new_run_id(), os.getpid())
+    if offer.provider is None:
+        pytest.skip(offer.unusable or "no private cluster")
+    stack = OciStack(implementation_under_test, offer.provider)
     try:
         stack.start()
     except SetupError as exc:

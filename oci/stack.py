@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fixtures import deploy
-from fixtures.cluster import Cluster, new_run_id
+from fixtures.cluster import Cluster
+from fixtures.cluster_providers import LocalProvider
 from fixtures.deploy import LocalDeployment
 from fixtures.flux import Flux
 from fixtures.gitserver import GitServer
@@ -27,7 +28,7 @@ from fixtures.registry import OciRegistry
 @dataclass
 class OciStack:
     impl: Implementation
-    owner_pid: int
+    provider: LocalProvider  # the factory's private control plane (cluster_providers.private_plane)
     plane: LocalControlPlane | None = None
     cluster: Cluster | None = None
     operator: LocalDeployment | None = None
@@ -43,11 +44,10 @@ class OciStack:
 
     def start(self) -> OciStack:
         t0 = time.monotonic()
-        self.plane = LocalControlPlane(run_id=new_run_id(), owner_pid=self.owner_pid)
+        self.plane = self.provider.plane
         try:
-            self.plane.start()
+            self.cluster = self.provider.start()
             self.timings["cluster_ready_s"] = time.monotonic() - t0
-            self.cluster = self.plane.cluster()
             t1 = time.monotonic()
             self.registry = OciRegistry(
                 self.run_dir / "registry", self.run_dir / "pki", self.plane.pgid
@@ -81,7 +81,7 @@ class OciStack:
         if self.cluster is not None:
             self.cluster.close()
         if self.plane is not None:
-            self.plane.stop()
+            self.provider.stop()
 
 
 def _reap_supervisors(deployments: list[LocalDeployment]) -> None:

@@ -23,6 +23,7 @@ from kubernetes.client.rest import ApiException
 
 from chaos.context import OPERATOR_LABEL, OPERATOR_NAMESPACE, ChaosContext
 from chaos.faults.shared import retry_api
+from fixtures.cluster_providers import KindProvider
 
 CHAOS_RUNNER_NS = "replicheck-chaos"
 CHAOS_RUNNER_SA = "chaos-runner"
@@ -180,10 +181,11 @@ def nothing_to_do(ctx: ChaosContext, name: str | None) -> dict[str, Any]:
 
 
 def restart_apiserver(ctx: ChaosContext, name: str | None) -> dict[str, Any]:
-    if not ctx.kind_name:
-        raise AssertionError("kind cluster name unknown")
+    provider = ctx.cluster.provider
+    if not isinstance(provider, KindProvider):
+        raise AssertionError(f"the kind restart needs a kind cluster, not {provider.name}")
     t0 = time.monotonic()
-    for cmd in kind_apiserver_restart_commands(ctx.kind_name):
+    for cmd in kind_apiserver_restart_commands(provider.plan.name):
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
         if proc.returncode != 0:
             raise AssertionError(f"`{' '.join(cmd[:3])}` failed: {proc.stderr.strip()[:200]}")

@@ -9,6 +9,7 @@ import signal
 from typing import Any
 
 from chaos.context import ChaosContext
+from fixtures.cluster_providers import LocalProvider
 
 
 def kill_replica(ctx: ChaosContext, name: str | None) -> dict[str, Any]:
@@ -39,7 +40,8 @@ def thaw_replica(ctx: ChaosContext, name: str | None) -> dict[str, Any]:
 
 
 def restart_apiserver(ctx: ChaosContext, name: str | None) -> dict[str, Any]:
-    if ctx.plane is None:
-        raise AssertionError("the local restart needs the private control plane handle")
-    downtime = ctx.plane.restart("kube-apiserver")
+    provider = ctx.cluster.provider
+    if not isinstance(provider, LocalProvider) or provider.plane.guardian is None:
+        raise AssertionError("the local restart needs the private control plane this process started")
+    downtime = provider.plane.restart("kube-apiserver")
     return {"component": "kube-apiserver", "downtime_s": round(downtime, 3)}

@@ -11,33 +11,36 @@ from typing import Any
 
 from chaos.context import ChaosContext
 from chaos.faults import kind, local
+from fixtures.cluster_providers import KIND, LOCAL
 
 FAULTS = ("kill-operator", "kill-leader", "freeze-leader", "thaw-leader", "restart-apiserver")
-PROVIDERS = ("local", "kind")
+PROVIDERS = (LOCAL, KIND)  # the variants every chaos experiment with a fault has
+# a kind variant keeps its journal and record apart from the local one
+JOURNAL_SUFFIX = {LOCAL: "", KIND: "-kind"}
 
 Fault = Callable[[ChaosContext, str | None], dict[str, Any]]
 
 # fault -> provider -> (implementation, what it does)
 VARIANTS: dict[str, dict[str, tuple[Fault, str]]] = {
     "kill-operator": {
-        "local": (local.kill_replica, "SIGKILL the controller process; the supervisor restarts it"),
-        "kind": (kind.delete_every_operator_pod, "delete the operator pod with chaosk8s (grace period 0)"),
+        LOCAL: (local.kill_replica, "SIGKILL the controller process; the supervisor restarts it"),
+        KIND: (kind.delete_every_operator_pod, "delete the operator pod with chaosk8s (grace period 0)"),
     },
     "kill-leader": {
-        "local": (local.kill_replica, "SIGKILL the leader's process (container restart: same identity)"),
-        "kind": (kind.delete_pods, "delete the leader's pod with chaosk8s (a new pod, a new identity)"),
+        LOCAL: (local.kill_replica, "SIGKILL the leader's process (container restart: same identity)"),
+        KIND: (kind.delete_pods, "delete the leader's pod with chaosk8s (a new pod, a new identity)"),
     },
     "freeze-leader": {
-        "local": (local.freeze_replica, "SIGSTOP the leader (a hung node): the follower must take over"),
-        "kind": (kind.delete_pods, "delete the leader's pod with chaosk8s: the follower must take over"),
+        LOCAL: (local.freeze_replica, "SIGSTOP the leader (a hung node): the follower must take over"),
+        KIND: (kind.delete_pods, "delete the leader's pod with chaosk8s: the follower must take over"),
     },
     "thaw-leader": {
-        "local": (local.thaw_replica, "SIGCONT the old leader: it must step down, not write"),
-        "kind": (kind.nothing_to_do, "nothing to thaw: the old leader's pod is gone"),
+        LOCAL: (local.thaw_replica, "SIGCONT the old leader: it must step down, not write"),
+        KIND: (kind.nothing_to_do, "nothing to thaw: the old leader's pod is gone"),
     },
     "restart-apiserver": {
-        "local": (local.restart_apiserver, "stop and start kube-apiserver with the same flags"),
-        "kind": (kind.restart_apiserver, "crictl stop the kube-apiserver container; kubelet restarts it"),
+        LOCAL: (local.restart_apiserver, "stop and start kube-apiserver with the same flags"),
+        KIND: (kind.restart_apiserver, "crictl stop the kube-apiserver container; kubelet restarts it"),
     },
 }
 
@@ -58,6 +61,11 @@ def variant(fault: str, provider: str) -> tuple[Fault, str]:
             f"cluster the suite owns: local or kind)"
         )
     return per_provider[provider]
+
+
+def journal_name(experiment: str, provider: str) -> str:
+    """The journal (and record) name of ``experiment``'s ``provider`` variant."""
+    return experiment + JOURNAL_SUFFIX[provider]
 
 
 def inject(ctx: ChaosContext, fault: str, target: str | None = None) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.byo import COMMAND_ENV, COMMAND_OPTION, ExternalController, given_command
-from fixtures.cluster import Cluster
+from fixtures.cluster_providers import ExistingProvider, KindProvider
 from fixtures.errors import SetupError
 
 
@@ -96,12 +96,12 @@ def test_an_existing_cluster_is_attached_not_installed(tmp_path: Path) -> None:
     manifest = (
         "kind: Deployment\nmetadata: {namespace: ns}\nspec: {template: {spec: {serviceAccountName: sa}}}\n"
     )
-    existing = Cluster(run_id="r", kubeconfig=tmp_path / "kubeconfig", provider="existing")
+    existing = ExistingProvider("r", str(tmp_path / "kubeconfig"), None).cluster()
     deployment = _controller(tmp_path, manifest).deploy(existing, tmp_path, command="/nonexistent")
     assert (deployment.namespace, deployment.service_account, deployment.replicas) == ("ns", "sa", [])
 
 
 def test_kind_is_refused_with_the_way_out(tmp_path: Path) -> None:
-    kind = Cluster(run_id="r", kubeconfig=tmp_path / "kubeconfig", provider="kind")
+    kind = KindProvider("r", None).cluster()
     with pytest.raises(SetupError, match="install it in the cluster and use --cluster=existing"):
         _controller(tmp_path).deploy(kind, tmp_path)

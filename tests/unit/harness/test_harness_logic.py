@@ -297,7 +297,7 @@ def test_a_killed_runs_kind_cluster_is_deleted_like_a_local_one(
 
 
 def test_only_an_explicitly_requested_unusable_kind_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
-    from fixtures import providers
+    from fixtures import cluster_providers as providers
 
     monkeypatch.setattr(providers, "kind_unusable_reason", lambda: "no Docker engine answers")
     requested = providers.choose_provider("kind", None, None, None)

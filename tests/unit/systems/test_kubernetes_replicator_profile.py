@@ -14,8 +14,9 @@ import pytest
 import yaml
 
 from fixtures.byo import COMMAND_OPTION, ExternalSystem, bind_command
-from fixtures.cluster import Cluster
+from fixtures.cluster_providers import LocalProvider
 from fixtures.errors import SetupError
+from fixtures.local import LocalControlPlane
 from fixtures.systems import (
     LabelSelector,
     Names,
@@ -97,7 +98,7 @@ def test_copies_are_recognised_and_their_bookkeeping_is_all_that_is_ignored() ->
 
 
 def test_more_than_one_replica_is_refused_for_want_of_leader_election(tmp_path: Path) -> None:
-    local = Cluster(provider="local", kubeconfig=tmp_path / "kubeconfig", run_id="r")
+    local = LocalProvider(LocalControlPlane.attach("r", None, 1)).cluster()
     with pytest.raises(SetupError, match="no leader election"):
         SYSTEM.deploy(local, tmp_path, replicas=2)
 
