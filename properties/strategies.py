@@ -252,8 +252,11 @@ def namespace_names() -> st.SearchStrategy[str]:
 
 
 def data_keys() -> st.SearchStrategy[str]:
-    """Secret/ConfigMap data keys (``[-._a-zA-Z0-9]+``; '.' and '..' are invalid)."""
-    return st.from_regex(r"[-._a-zA-Z0-9]{1,24}", fullmatch=True).filter(lambda k: k not in (".", ".."))
+    """Secret/ConfigMap data keys (``[-._a-zA-Z0-9]+``; the API server refuses '.' and any key
+    starting with '..', as it does for file names in a volume)."""
+    return st.from_regex(r"[-._a-zA-Z0-9]{1,24}", fullmatch=True).filter(
+        lambda k: k != "." and not k.startswith("..")
+    )
 
 
 def blob(size: int, seed: int) -> bytes:
