@@ -199,7 +199,8 @@ def copy_view(
     view["copy"] = "auto"
     if version:
         view["version"] = rv if system.records_version else None
-    view["labels"] = []
+    # a system whose profile lists the deviation "copy.labels" copies the source's labels
+    view["labels"] = sorted(k for k, _ in source.labels) if system.deviation("copy.labels") else []
     view["annotations"] = []
     return view
 
@@ -215,6 +216,7 @@ def mirror_view(
     """A pull mirror filled from ``source``: the source's content, its own type."""
     view = copy_view(source, system, rv, version=version, type_=own_type)
     view["copy"] = "mirror"
+    view["labels"] = []  # a mirror keeps its own metadata (ours has none)
     return view
 
 

@@ -5,6 +5,11 @@ copy there; creating a listed namespace after the source yields a copy; removing
 either list deletes its auto copy. After every edit the cluster converges, within 60 s of the
 request, to exactly the copies the lists name (an empty auto list meaning every allowed namespace).
 
+A system whose profile lists the deviation ``neutral.unlist`` (kubernetes-replicator) keeps the
+copy of a namespace removed from its lists: that copy is then expected to stay exactly as it was
+when the namespace was removed (it is no longer updated), until the namespace is listed again. The
+property as the seed states it (a newly listed namespace gets a copy) is unchanged.
+
 When an edit should change nothing visible (e.g. listing a namespace that does not exist yet), the
 source's content is bumped and every copy must pick it up: that is the positive signal that the
 operator processed the edit, before asserting that no copy appeared or vanished.
@@ -51,6 +56,8 @@ def test_listed_namespaces_get_copies_and_delisted_ones_lose_them(
         env.create_witness()
 
         source: dict[str, Any] = {}
+        keeps_delisted = system.deviation("neutral.unlist") is not None
+        kept: dict[int, tuple[SourceSpec, str]] = {}  # delisted slot -> the content its copy keeps
 
         def write(new_spec: SourceSpec, *, create: bool = False) -> float:
             nonlocal source
@@ -69,6 +76,7 @@ def test_listed_namespaces_get_copies_and_delisted_ones_lose_them(
             return {
                 names.source: env.view(source, identity=True),
                 names.witness: env.witness_view(spec, rv, version=version),
+                **{slot_ns[i]: env.copy_view(s, v, version=version) for i, (s, v) in kept.items()},
                 **{slot_ns[i]: env.copy_view(spec, rv, version=version) for i in state.copies()},
             }
 
@@ -82,6 +90,10 @@ def test_listed_namespaces_get_copies_and_delisted_ones_lose_them(
                 continue
             event(f"op {op.op}")
             what = f"step {step}: {op.op} {slot_ns[op.slot]}"
+            if keeps_delisted:
+                kept.update({i: (spec, rv()) for i in before - state.copies()})
+                for i in state.copies():
+                    kept.pop(i, None)  # listed again: a live copy
             if op.op == "create":
                 start = time.monotonic()
                 env.create_namespace(slot_ns[op.slot])
@@ -91,7 +103,7 @@ def test_listed_namespaces_get_copies_and_delisted_ones_lose_them(
             env.converge(expected(False), description=f"copies after {what}", deadline=start, source_rv=rv())
             changed: dict[str, dict[str, Any] | None] = {
                 **{slot_ns[i]: expected(False)[slot_ns[i]] for i in after - before},
-                **{slot_ns[i]: None for i in before - after},
+                **{slot_ns[i]: None for i in before - after if i not in kept},
             }
             if changed:
                 env.latency("11", op.op, changed, start)

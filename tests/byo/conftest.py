@@ -2,9 +2,10 @@
 
 These tests run a controller this project does not ship: no code of it and no script that builds it
 is in the repository, and CI has no binary. So they are collected only when the user names one
-(``--implementation-command=/path/to/kubernetes-replicator`` or
-``REPLICHECK_IMPLEMENTATION_COMMAND``); otherwise they are not collected and the run's summary says
-so in one line. The profile's pure parts are tested everywhere (tests/unit/harness/).
+(``REPLICHECK_IMPLEMENTATION_COMMAND=/path/to/kubernetes-replicator``, or
+``--implementation=kubernetes-replicator --implementation-command=...``); otherwise they are not
+collected and the run's summary says so in one line. The profile's pure parts are tested
+everywhere (tests/unit/systems/, tests/unit/harness/).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from fixtures.local import LocalControlPlane
 from fixtures.systems.profiles.kubernetes_replicator import SYSTEM
 
 NOT_COLLECTED = (
-    f"tests/byo not collected: they run your kubernetes-replicator binary; pass "
-    f"{COMMAND_OPTION}=/path/to/kubernetes-replicator or set {COMMAND_ENV}"
+    f"tests/byo not collected: they run your kubernetes-replicator binary; set "
+    f"{COMMAND_ENV}=/path/to/kubernetes-replicator (or pass --implementation=kubernetes-replicator "
+    f"{COMMAND_OPTION}=/path/to/kubernetes-replicator)"
 )
 
 

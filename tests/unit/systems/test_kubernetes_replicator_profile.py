@@ -97,6 +97,17 @@ def test_copies_are_recognised_and_their_bookkeeping_is_all_that_is_ignored() ->
     assert not SYSTEM.is_copy({**copy, **md.pull("apps", "creds")}, None, SRC)
 
 
+def test_a_filled_pull_target_is_its_mirror_and_its_replicate_from_is_bookkeeping() -> None:
+    empty = md.pull("apps", "creds")
+    filled = {**empty, **md.copy_bookkeeping("9", ["k"]), md.REPLICATED_AT: "t"}
+    assert not SYSTEM.is_pull_mirror(empty, None, SRC), "not filled yet"
+    assert SYSTEM.is_pull_mirror(filled, None, SRC)
+    assert not SYSTEM.is_pull_mirror(filled, None, Source("Secret", "apps", "other"))
+    assert SYSTEM.version_of(filled, None) == "9"
+    assert SYSTEM.records_version
+    assert SYSTEM.bookkeeping.strip(filled) == ({}, {})
+
+
 def test_more_than_one_replica_is_refused_for_want_of_leader_election(tmp_path: Path) -> None:
     local = LocalProvider(LocalControlPlane.attach("r", None, 1)).cluster()
     with pytest.raises(SetupError, match="no leader election"):
