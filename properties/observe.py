@@ -324,15 +324,8 @@ class ExampleEnv:
         if self.system.dialect == reflector_dialect.NAME:
             return Declaration(dict(reflector))
         if self.pulls:
-            push = self.system.declare(self.source, self.system.target_for(targeted))
-            pull = self.system.allow_pull(
-                self.source, self.system.target_for([self.names.witness], pull=True)
-            )
-            return Declaration(
-                {**push.annotations, **pull.annotations},
-                {**push.labels, **pull.labels},
-                (*push.resources, *pull.resources),
-            )
+            witness = self.system.target_for([self.names.witness], pull=True)
+            return self.system.declare(self.source, self.system.target_for(targeted), pull=witness)
         return self.system.declare(self.source, self.system.target_for([self.names.witness, *targeted]))
 
     def __enter__(self) -> ExampleEnv:

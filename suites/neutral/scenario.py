@@ -53,11 +53,19 @@ class NeutralScenario:
 
     # -- acts --------------------------------------------------------------------------------------------
     def replicate(
-        self, namespace: str, data: Mapping[str, str | bytes], to: Iterable[str], *, name: str | None = None
+        self,
+        namespace: str,
+        data: Mapping[str, str | bytes],
+        to: Iterable[str],
+        *,
+        name: str | None = None,
+        type_: str | None = None,
     ) -> Any:
-        """Create a source in ``namespace`` replicating to exactly the namespaces ``to``."""
+        """Create a source in ``namespace`` replicating to exactly the namespaces ``to`` (``type_``:
+        the Secret type; ConfigMaps have none)."""
         source = self.source(namespace, name)
-        return self.driver.create_source(source, data, self.system.target_for(to))
+        type_ = type_ if self.kind == "Secret" else None
+        return self.driver.create_source(source, data, self.system.target_for(to), type_=type_)
 
     def plain(self, namespace: str, data: Mapping[str, str | bytes], *, name: str | None = None) -> Any:
         """An object of the scenario's kind that someone else owns and that declares nothing (it

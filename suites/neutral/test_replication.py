@@ -23,7 +23,8 @@ DATA = {"username": "replicheck-bot", "token": "v1"}
 def test_copy_equals_source(neutral: NeutralScenario) -> None:
     s = neutral
     src, a, b, untargeted = s.ns("src"), s.ns("a"), s.ns("b"), s.ns("other")
-    s.replicate(src, {**DATA, "empty": ""}, to=[a, b])
+    # a typed Secret (the copy must keep the type), a key with an empty value
+    s.replicate(src, {**DATA, "empty": ""}, to=[a, b], type_="kubernetes.io/basic-auth")
     seconds = s.expect_copies(src, [a, b], description=f"copies in {a} and {b} only")
     s.latency("copy", seconds, copies=2)
     assert s.read(untargeted) is None, f"a copy appeared in the untargeted namespace {untargeted}"

@@ -122,6 +122,8 @@ def test_the_bundled_and_reflector_profiles_speak_the_reflector_dialect() -> Non
     assert again[rd.ALLOWED_NAMESPACES] == "c"
     assert again[rd.AUTO_NAMESPACES] is None
     assert bundled.allow_pull(SRC, Names(["m"])).annotations == rd.replicate_to(["m"], auto=False)
+    both = bundled.declare(SRC, Names(["a", "b"]), pull=Names(["m"])).annotations
+    assert both == rd.replicate_to(["a", "b", "m"], auto_namespaces=["a", "b"])  # one list, auto subset
     assert bundled.pull_mirror(SRC).annotations == {rd.REFLECTS: "apps/creds"}
     copy = {rd.REFLECTS: "apps/creds", rd.AUTO_REFLECTS: "True", rd.REFLECTED_VERSION: "7"}
     assert bundled.is_copy(copy, None, SRC)
@@ -196,7 +198,7 @@ class _CrdShaped(ReplicationSystem):
     bookkeeping = Bookkeeping(labels=frozenset({"example.io/owner-uid"}))
     SOURCE_LABEL = "replicheck.dev/source"
 
-    def declare(self, source: Source, target: Target) -> Declaration:
+    def declare(self, source: Source, target: Target, *, pull: Target | None = None) -> Declaration:
         self.require(target, kind=source.kind)
         assert isinstance(target, Names)
         body: dict[str, Any] = {
