@@ -325,7 +325,7 @@ class ExampleEnv:
             return Declaration(dict(reflector))
         if self.pulls:
             witness = self.system.target_for([self.names.witness], pull=True)
-            return self.system.declare(self.source, self.system.target_for(targeted), pull=witness)
+            return self.system.declare_with_pull(self.source, self.system.target_for(targeted), witness)
         return self.system.declare(self.source, self.system.target_for([self.names.witness, *targeted]))
 
     def __enter__(self) -> ExampleEnv:

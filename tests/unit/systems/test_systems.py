@@ -122,7 +122,7 @@ def test_the_bundled_and_reflector_profiles_speak_the_reflector_dialect() -> Non
     assert again[rd.ALLOWED_NAMESPACES] == "c"
     assert again[rd.AUTO_NAMESPACES] is None
     assert bundled.allow_pull(SRC, Names(["m"])).annotations == rd.replicate_to(["m"], auto=False)
-    both = bundled.declare(SRC, Names(["a", "b"]), pull=Names(["m"])).annotations
+    both = bundled.declare_with_pull(SRC, Names(["a", "b"]), Names(["m"])).annotations
     assert both == rd.replicate_to(["a", "b", "m"], auto_namespaces=["a", "b"])  # one list, auto subset
     assert bundled.pull_mirror(SRC).annotations == {rd.REFLECTS: "apps/creds"}
     copy = {rd.REFLECTS: "apps/creds", rd.AUTO_REFLECTS: "True", rd.REFLECTED_VERSION: "7"}
@@ -198,7 +198,7 @@ class _CrdShaped(ReplicationSystem):
     bookkeeping = Bookkeeping(labels=frozenset({"example.io/owner-uid"}))
     SOURCE_LABEL = "replicheck.dev/source"
 
-    def declare(self, source: Source, target: Target, *, pull: Target | None = None) -> Declaration:
+    def declare(self, source: Source, target: Target) -> Declaration:
         self.require(target, kind=source.kind)
         assert isinstance(target, Names)
         body: dict[str, Any] = {
