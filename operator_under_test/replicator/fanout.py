@@ -2,13 +2,20 @@
 
 Why not a plain thread pool: its queue is first-in first-out, so the single write of a new
 namespace's copy waited behind every write of a 1000-copy fan-out submitted just before it (seconds).
-Here each reconcile's writes form a batch, and the threads take one write from each waiting batch in
-turn: a small reconcile finishes after about one write's time whatever else is in flight, while the
-total concurrency (and so the load on the API server) stays ``threads``.
+Here each reconcile's writes form a batch; a new batch gets the next free thread (it goes to the
+front of the line), and after each write its batch goes to the back, so the threads take one write
+from each waiting batch in turn. A small reconcile therefore starts within one write's time and
+finishes within a few, whatever else is in flight, while the total concurrency (and so the load on
+the API server) stays ``threads``.
+
+``submit`` does not block its caller: the reconcile workers only plan, and the last write of a batch
+calls the batch's ``on_done``. So four big fan-outs in flight never leave a new namespace's source
+waiting for a free worker (``map`` is the blocking form, for callers that want it).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -18,19 +25,25 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
+log = logging.getLogger("replicator.fanout")
+
 
 class _Batch(Generic[T, R]):
-    def __init__(self, fn: Callable[[T], R], items: Sequence[T]) -> None:
-        self.fn, self.items = fn, items
+    def __init__(
+        self,
+        fn: Callable[[T], R],
+        items: Sequence[T],
+        on_done: Callable[[list[R | None], list[BaseException | None]], None],
+    ) -> None:
+        self.fn, self.items, self.on_done = fn, items, on_done
         self.next = 0  # index of the next item to hand out
         self.left = len(items)  # items not finished yet
         self.results: list[R | None] = [None] * len(items)
         self.errors: list[BaseException | None] = [None] * len(items)
-        self.done = threading.Event()
 
 
 class FairPool:
-    """``map`` blocks its caller until its items ran; batches are served round-robin."""
+    """``submit`` hands a batch to the threads and returns; batches are served round-robin."""
 
     def __init__(self, threads: int, name: str = "write") -> None:
         self._cond = threading.Condition()
@@ -43,21 +56,40 @@ class FairPool:
         for thread in self._threads:
             thread.start()
 
-    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
-        """Run ``fn`` on every item; results in order. The first exception is re-raised."""
+    def submit(
+        self,
+        fn: Callable[[T], R],
+        items: Sequence[T],
+        on_done: Callable[[list[R | None], list[BaseException | None]], None],
+    ) -> None:
+        """Run ``fn`` on every item; ``on_done(results, errors)`` runs once, after the last item,
+        on the write thread that finished it (right away, on the caller's thread, for no items)."""
         if not items:
-            return []
-        batch: _Batch[T, R] = _Batch(fn, items)
+            on_done([], [])
+            return
+        batch: _Batch[T, R] = _Batch(fn, items, on_done)
         with self._cond:
             if self._stopping:
                 raise CancelledError("the write pool is shut down")
-            self._ready.append(batch)
+            self._ready.appendleft(batch)  # a new batch is served next: it may be one urgent write
             self._cond.notify(len(items))
-        batch.done.wait()
-        for error in batch.errors:
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        """Run ``fn`` on every item and wait; results in order. The first exception is re-raised."""
+        finished = threading.Event()
+        outcome: list[tuple[list[R | None], list[BaseException | None]]] = []
+
+        def done(results: list[R | None], errors: list[BaseException | None]) -> None:
+            outcome.append((results, errors))
+            finished.set()
+
+        self.submit(fn, items, done)
+        finished.wait()
+        results, errors = outcome[0]
+        for error in errors:
             if error is not None:
                 raise error
-        return batch.results  # type: ignore[return-value]  # every slot is filled once done is set
+        return results  # type: ignore[return-value]  # no error, so every slot holds a result
 
     def _take(self) -> tuple[_Batch, int] | None:
         with self._cond:
@@ -72,17 +104,25 @@ class FairPool:
                 self._ready.append(batch)  # back of the line: the others get a turn first
             return batch, index
 
+    @staticmethod
+    def _finish(batch: _Batch) -> None:
+        try:
+            batch.on_done(batch.results, batch.errors)
+        except Exception:  # a broken callback must not take a write thread with it
+            log.exception("write batch callback failed")
+
     def _serve(self) -> None:
         while (taken := self._take()) is not None:
             batch, index = taken
             try:
                 batch.results[index] = batch.fn(batch.items[index])
-            except BaseException as exc:  # handed to the caller of map, like Future.result()
+            except BaseException as exc:  # handed to on_done, like Future.result()
                 batch.errors[index] = exc
             with self._cond:
                 batch.left -= 1
-                if batch.left == 0:
-                    batch.done.set()
+                last = batch.left == 0
+            if last:
+                self._finish(batch)
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop handing out writes; writes not started fail their batch with CancelledError."""
@@ -97,7 +137,8 @@ class FairPool:
                     batch.errors[index] = CancelledError("the write pool is shut down")
                     batch.left -= 1
                 batch.next = len(batch.items)
-                if batch.left == 0:
-                    batch.done.set()
+                last = batch.left == 0
+            if last:
+                self._finish(batch)
         for thread in self._threads:
             thread.join(timeout)

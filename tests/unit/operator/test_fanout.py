@@ -101,3 +101,62 @@ def test_shutdown_cancels_writes_not_started() -> None:
     assert len(outcome) == 1
     with pytest.raises(CancelledError):
         pool.map(write, [1])
+
+
+def test_submit_returns_at_once_and_the_last_write_calls_back() -> None:
+    # setup: one thread held at a gate, so nothing can finish before submit returns
+    pool = FairPool(1)
+    gate, called = threading.Event(), threading.Event()
+    outcome: list[tuple[list, list]] = []
+
+    def write(i: int) -> int:
+        gate.wait(30)
+        if i == 1:
+            raise ValueError("boom")
+        return i
+
+    def done(results: list, errors: list) -> None:
+        outcome.append((results, errors))
+        called.set()
+
+    try:
+        # assess: the caller is free while the writes wait; one callback with every result and error
+        pool.submit(write, [0, 1, 2], done)
+        assert not called.is_set()
+        gate.set()
+        assert called.wait(30)
+        results, errors = outcome[0]
+        assert results == [0, None, 2]
+        assert [type(e) for e in errors] == [type(None), ValueError, type(None)]
+        nothing: list[tuple[list, list]] = []
+        pool.submit(write, [], lambda r, e: nothing.append((r, e)))
+        assert nothing == [([], [])]
+    finally:
+        # teardown
+        gate.set()
+        pool.shutdown()
+
+
+def test_a_new_batch_takes_the_next_free_thread() -> None:
+    # setup: the only thread busy with the first of 50 writes of a fan-out
+    pool = FairPool(1)
+    log: list[str] = []
+    started, gate, small_done = threading.Event(), threading.Event(), threading.Event()
+
+    def big(i: int) -> None:
+        log.append(f"big{i}")
+        started.set()
+        gate.wait(30)
+
+    try:
+        pool.submit(big, list(range(50)), lambda r, e: None)
+        assert started.wait(30)
+        pool.submit(lambda i: log.append("small"), [0], lambda r, e: small_done.set())
+        # assess: the one-write batch runs right after the write in progress
+        gate.set()
+        assert small_done.wait(30)
+        assert log[:2] == ["big0", "small"]
+    finally:
+        # teardown
+        gate.set()
+        pool.shutdown()

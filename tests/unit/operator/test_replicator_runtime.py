@@ -91,7 +91,7 @@ def test_store_excluded_and_helm_sources_are_not_sources() -> None:
 def test_store_replace_reports_old_and_new_keys() -> None:
     st = KindStore("Secret")
     st.apply("ADDED", secret("src", "gone", ann=SOURCE_ANN))
-    keys = st.replace([secret("src", "new", ann=SOURCE_ANN)])
+    keys = st.replace([st.entry(secret("src", "new", ann=SOURCE_ANN))])
     assert keys == {("src", "gone"), ("src", "new")}
     assert st.source_view(("src", "gone")) is None
 
@@ -258,3 +258,55 @@ def test_event_body_points_at_source_and_holds_no_data() -> None:
     assert body["metadata"] == {"generateName": "creds.", "namespace": "src"}
     assert body["firstTimestamp"] == "2026-01-01T12:00:00Z"
     assert "data" not in body
+
+
+def test_queue_urgent_lane_goes_first_and_hands_a_key_out_once() -> None:
+    q: WorkQueue[str] = WorkQueue()
+    for key in ("resync-1", "resync-2", "late"):
+        q.add(key)
+    q.add("late", urgent=True)  # already queued in the ordinary lane: moves ahead, once
+    q.add("new", urgent=True)
+    assert len(q) == 4
+    order = [item[0] for _ in range(4) if (item := q.get(timeout=0)) is not None]
+    assert order == ["late", "new", "resync-1", "resync-2"]
+    assert q.get(timeout=0) is None
+
+
+def test_queue_urgent_key_added_while_processing_comes_back_urgent() -> None:
+    q: WorkQueue[str] = WorkQueue()
+    q.add("big")
+    assert q.get(timeout=0) == ("big", None)
+    q.add("other")
+    q.add("big", urgent=True)  # never handed out twice at once
+    assert q.get(timeout=0) == ("other", None)
+    assert q.get(timeout=0) is None
+    q.add("third")
+    q.done("big")
+    assert q.get(timeout=0) == ("big", None)
+    assert q.get(timeout=0) == ("third", None)
+
+
+def test_sources_targeting_a_new_namespace_are_the_ones_whose_copy_is_missing_there() -> None:
+    from operator_under_test.replicator.controller import Controller, Options
+
+    # setup: a controller that is never started (no API calls), its caches filled from plain data
+    ctl = Controller(None, Options(write_concurrency=1))  # type: ignore[arg-type]  # never started
+    try:
+        secrets = ctl.stores["Secret"]
+        wants = {**SOURCE_ANN, a.ALLOWED_NAMESPACES: "^team-.*", a.AUTO_NAMESPACES: "team-new"}
+        secrets.apply("ADDED", secret("src", "wanted", ann=wants))
+        secrets.apply("ADDED", secret("src", "elsewhere", ann={**SOURCE_ANN, a.AUTO_NAMESPACES: "team-x"}))
+        secrets.apply("ADDED", secret("src", "manual-only", ann={a.ALLOWED: "true"}))
+        secrets.apply("ADDED", secret("src", "broken", ann={**SOURCE_ANN, a.ALLOWED_NAMESPACES: "*"}))
+        secrets.apply("ADDED", secret("src", "taken", ann=SOURCE_ANN))
+        secrets.apply("ADDED", secret("team-new", "taken"))  # an unrelated object holds the name
+        ctl.stores["ConfigMap"].apply("ADDED", secret("src", "settings", ann=SOURCE_ANN))
+        # assess
+        assert sorted(ctl.sources_targeting("team-new")) == [
+            ("ConfigMap", "src", "settings"),
+            ("Secret", "src", "wanted"),
+        ]
+        assert ctl.sources_targeting("src") == []  # never the source's own namespace
+    finally:
+        # teardown
+        ctl.pool.shutdown()
