@@ -71,8 +71,17 @@ def cached_spec(annotations: tuple[tuple[str, str], ...]) -> a.ReflectionSpec:
     return a.parse_spec(dict(annotations))
 
 
+_SECOND: tuple[int, str] = (-1, "")  # the last whole second formatted (one strftime per second)
+
+
 def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    """UTC now with milliseconds, e.g. ``2026-01-01T12:00:00.123Z`` (once per write: kept cheap)."""
+    global _SECOND
+    now = time.time()
+    second = int(now)
+    if _SECOND[0] != second:
+        _SECOND = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    return f"{_SECOND[1]}.{int((now - second) * 1000):03d}Z"
 
 
 class Informer(threading.Thread):

@@ -310,3 +310,18 @@ def test_sources_targeting_a_new_namespace_are_the_ones_whose_copy_is_missing_th
     finally:
         # teardown
         ctl.pool.shutdown()
+
+
+def test_now_iso_is_utc_with_milliseconds_and_follows_the_clock() -> None:
+    import re
+    import time
+
+    from operator_under_test.replicator.controller import now_iso
+
+    before = datetime.now(UTC).replace(microsecond=0)
+    stamp = now_iso()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", stamp), stamp
+    parsed = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    assert before <= parsed <= datetime.now(UTC)
+    time.sleep(1.01)  # the cached second must roll over
+    assert now_iso()[:19] != stamp[:19]
