@@ -578,7 +578,7 @@ class Controller:
                     resource=rtype.plural,
                 )
             with self.lock:
-                store.apply("MODIFIED", obj)
+                store.apply("MODIFIED", obj, written=(source.payload, source.digest))
             verb = "create" if w.action in ("create", "recreate") else "patch"
             self.once.reset(("forbidden", verb, rtype.plural, w.namespace))  # a later denial is loud again
             metrics.WRITES.labels(kind=kind, action=w.action).inc()

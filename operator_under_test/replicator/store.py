@@ -20,6 +20,8 @@ from . import annotations as a
 from .planning import HELM_TYPE_PREFIX, ObjectView, SourceView, payload_digest
 
 SourceKey = tuple[str, str]
+#: A payload we wrote and its digest (see :meth:`KindStore.to_record`).
+Known = tuple[Mapping[str, Any], str]
 #: One listed object, compacted: (namespace, name, record or ``None`` for an unannotated object).
 Entry = tuple[str, str, "Record | None"]
 
@@ -64,12 +66,16 @@ class KindStore:
         meta = obj.get("metadata") or {}
         return sys.intern(meta.get("namespace", "")), meta.get("name", ""), self.to_record(obj)
 
-    def to_record(self, obj: Mapping[str, Any]) -> Record | None:
+    def to_record(self, obj: Mapping[str, Any], written: Known | None = None) -> Record | None:
+        """``written``: the payload we just wrote and its digest; when the object holds exactly that
+        payload (a dict comparison), the digest is not computed again."""
         meta = obj.get("metadata") or {}
         ann = a.prefixed(meta.get("annotations"))
         if not ann:
             return None
         payload = {"data": dict(obj.get("data") or {}), "binaryData": dict(obj.get("binaryData") or {})}
+        same = written is not None and payload == written[0]
+        digest = written[1] if written is not None and same else payload_digest(payload)
         otype = (obj.get("type") or "Opaque") if self.kind == "Secret" else None
         source = (
             a.is_source(ann)
@@ -80,7 +86,7 @@ class KindStore:
             rv=meta.get("resourceVersion", ""),
             uid=meta.get("uid", ""),
             annotations=ann,
-            digest=payload_digest(payload),
+            digest=digest,
             type=otype,
             payload=payload if source else None,
         )
@@ -114,13 +120,17 @@ class KindStore:
         if (target := rec.reflects) is not None:
             self.mirrors.setdefault(target, set()).add((ns, name))
 
-    def apply(self, event_type: str, obj: Mapping[str, Any]) -> set[SourceKey]:
-        """Apply one watch event (or a write-through); returns the source keys to reconcile."""
+    def apply(self, event_type: str, obj: Mapping[str, Any], written: Known | None = None) -> set[SourceKey]:
+        """Apply one watch event (or a write-through, with ``written``: see :meth:`to_record`);
+        returns the source keys to reconcile."""
         meta = obj.get("metadata") or {}
         ns, name = sys.intern(meta.get("namespace", "")), meta.get("name", "")
         if event_type == "DELETED":
             return self._put(ns, name, None, deleted=True)
-        return self._put(ns, name, self.to_record(obj))
+        old = (self.objects.get(name) or {}).get(ns)
+        if old is not None and old.rv and old.rv == meta.get("resourceVersion"):
+            return set()  # exactly the version cached (the watch echoing our own write): nothing changed
+        return self._put(ns, name, self.to_record(obj, written))
 
     def _put(self, ns: str, name: str, new: Record | None, *, deleted: bool = False) -> set[SourceKey]:
         by_ns = self.objects.get(name)

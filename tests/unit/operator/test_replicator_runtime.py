@@ -325,3 +325,24 @@ def test_now_iso_is_utc_with_milliseconds_and_follows_the_clock() -> None:
     assert before <= parsed <= datetime.now(UTC)
     time.sleep(1.01)  # the cached second must roll over
     assert now_iso()[:19] != stamp[:19]
+
+
+def test_store_write_through_reuses_the_written_digest_and_the_echo_changes_nothing() -> None:
+    from operator_under_test.replicator.planning import payload_digest
+
+    st = KindStore("Secret")
+    st.apply("ADDED", secret("src", "creds", ann=SOURCE_ANN, pw="eA=="))
+    copy = secret("a", "creds", rv="7", ann={a.REFLECTS: "src/creds", a.AUTO_REFLECTS: "True"}, pw="eA==")
+    written = ({"data": {"pw": "eA=="}, "binaryData": {}}, "digest-we-computed")
+    assert st.apply("MODIFIED", copy, written=written) == {("src", "creds")}
+    rec = st.objects["creds"]["a"]
+    assert rec is not None
+    assert rec.digest == "digest-we-computed"
+    # the watch then echoes the same version: nothing changed, nothing to reconcile
+    assert st.apply("MODIFIED", copy) == set()
+    # a payload other than the one written is digested from what the object holds
+    other = secret("b", "creds", rv="8", ann={a.REFLECTS: "src/creds", a.AUTO_REFLECTS: "True"}, pw="eQ==")
+    st.apply("MODIFIED", other, written=written)
+    rec = st.objects["creds"]["b"]
+    assert rec is not None
+    assert rec.digest == payload_digest({"data": {"pw": "eQ=="}})
