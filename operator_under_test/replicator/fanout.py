@@ -11,6 +11,11 @@ the API server) stays ``threads``.
 ``submit`` does not block its caller: the reconcile workers only plan, and the last write of a batch
 calls the batch's ``on_done``. So four big fan-outs in flight never leave a new namespace's source
 waiting for a free worker (``map`` is the blocking form, for callers that want it).
+
+Small batches (at most ``SMALL`` writes: a new namespace's copy, one restored copy, a source with a
+few targets) have a lane of their own, served first by every thread and also by ``express`` threads
+that take nothing else. So a small reconcile never waits for one of the fan-out's writes to return:
+while all ``threads`` are busy with a fan-out, its write starts at once on an express thread.
 """
 
 from __future__ import annotations
@@ -42,16 +47,25 @@ class _Batch(Generic[T, R]):
         self.errors: list[BaseException | None] = [None] * len(items)
 
 
-class FairPool:
-    """``submit`` hands a batch to the threads and returns; batches are served round-robin."""
+#: A batch of at most this many items goes to the small lane.
+SMALL = 4
 
-    def __init__(self, threads: int, name: str = "write") -> None:
+
+class FairPool:
+    """``submit`` hands a batch to the threads and returns; batches are served round-robin, small
+    ones first (and by the ``express`` threads, which serve nothing else)."""
+
+    def __init__(self, threads: int, name: str = "write", express: int = 1) -> None:
         self._cond = threading.Condition()
-        self._ready: deque[_Batch] = deque()  # batches with items not handed out yet
+        self._ready: deque[_Batch] = deque()  # big batches with items not handed out yet
+        self._small: deque[_Batch] = deque()  # small batches with items not handed out yet
         self._stopping = False
         self._threads = [
             threading.Thread(target=self._serve, name=f"{name}-{i}", daemon=True)
             for i in range(max(1, threads))
+        ] + [
+            threading.Thread(target=self._serve, args=(True,), name=f"{name}-express-{i}", daemon=True)
+            for i in range(max(0, express))
         ]
         for thread in self._threads:
             thread.start()
@@ -71,8 +85,12 @@ class FairPool:
         with self._cond:
             if self._stopping:
                 raise CancelledError("the write pool is shut down")
-            self._ready.appendleft(batch)  # a new batch is served next: it may be one urgent write
-            self._cond.notify(len(items))
+            if len(items) <= SMALL:
+                self._small.appendleft(batch)
+                self._cond.notify_all()  # the express threads wait on the same condition
+            else:
+                self._ready.appendleft(batch)  # a new batch is served next: it may be urgent
+                self._cond.notify(len(items))
 
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         """Run ``fn`` on every item and wait; results in order. The first exception is re-raised."""
@@ -91,17 +109,18 @@ class FairPool:
                 raise error
         return results  # type: ignore[return-value]  # no error, so every slot holds a result
 
-    def _take(self) -> tuple[_Batch, int] | None:
+    def _take(self, express: bool) -> tuple[_Batch, int] | None:
         with self._cond:
-            while not self._ready and not self._stopping:
+            while not self._small and (express or not self._ready) and not self._stopping:
                 self._cond.wait()
             if self._stopping:
                 return None
-            batch = self._ready.popleft()
+            lane = self._small if self._small else self._ready
+            batch = lane.popleft()
             index = batch.next
             batch.next += 1
             if batch.next < len(batch.items):
-                self._ready.append(batch)  # back of the line: the others get a turn first
+                lane.append(batch)  # back of the line: the others get a turn first
             return batch, index
 
     @staticmethod
@@ -111,8 +130,8 @@ class FairPool:
         except Exception:  # a broken callback must not take a write thread with it
             log.exception("write batch callback failed")
 
-    def _serve(self) -> None:
-        while (taken := self._take()) is not None:
+    def _serve(self, express: bool = False) -> None:
+        while (taken := self._take(express)) is not None:
             batch, index = taken
             try:
                 batch.results[index] = batch.fn(batch.items[index])
@@ -128,7 +147,8 @@ class FairPool:
         """Stop handing out writes; writes not started fail their batch with CancelledError."""
         with self._cond:
             self._stopping = True
-            pending = list(self._ready)
+            pending = [*self._small, *self._ready]
+            self._small.clear()
             self._ready.clear()
             self._cond.notify_all()
         for batch in pending:
