@@ -25,21 +25,19 @@ import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 log = logging.getLogger("replicator.fanout")
 
+#: ``on_done(results, errors)``: per item in order, its result (``None`` where it raised) and error.
+OnDone = Callable[[list[Any], list[BaseException | None]], None]
+
 
 class _Batch(Generic[T, R]):
-    def __init__(
-        self,
-        fn: Callable[[T], R],
-        items: Sequence[T],
-        on_done: Callable[[list[R | None], list[BaseException | None]], None],
-    ) -> None:
+    def __init__(self, fn: Callable[[T], R], items: Sequence[T], on_done: OnDone) -> None:
         self.fn, self.items, self.on_done = fn, items, on_done
         self.next = 0  # index of the next item to hand out
         self.left = len(items)  # items not finished yet
@@ -70,12 +68,7 @@ class FairPool:
         for thread in self._threads:
             thread.start()
 
-    def submit(
-        self,
-        fn: Callable[[T], R],
-        items: Sequence[T],
-        on_done: Callable[[list[R | None], list[BaseException | None]], None],
-    ) -> None:
+    def submit(self, fn: Callable[[T], R], items: Sequence[T], on_done: OnDone) -> None:
         """Run ``fn`` on every item; ``on_done(results, errors)`` runs once, after the last item,
         on the write thread that finished it (right away, on the caller's thread, for no items)."""
         if not items:
@@ -97,7 +90,7 @@ class FairPool:
         finished = threading.Event()
         outcome: list[tuple[list[R | None], list[BaseException | None]]] = []
 
-        def done(results: list[R | None], errors: list[BaseException | None]) -> None:
+        def done(results: list[Any], errors: list[BaseException | None]) -> None:
             outcome.append((results, errors))
             finished.set()
 
