@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import urllib3
 from kubernetes import client
 
 from operator_under_test.replicator.kube import (
@@ -50,7 +51,7 @@ class Kube(_Kube):
         self.api.user_agent = "configmirror-operator/0.1"
         self.host = cfg.host.split("://", 1)[-1]
 
-    def _send(self, method: str, path: str, **kwargs: Any) -> client.rest.RESTResponse:
+    def _send(self, method: str, path: str, **kwargs: Any) -> urllib3.BaseHTTPResponse:
         try:
             resp = super()._send(method, path, **kwargs)
         except KubeError as exc:

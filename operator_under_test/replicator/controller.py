@@ -13,21 +13,24 @@ one write per copy that actually changes, and never a list.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from . import annotations as a
 from . import metrics
 from .events import EventRecorder
 from .fanout import FairPool
 from .kube import CONFIGMAPS, JSON_PATCH, NAMESPACES, SECRETS, Kube, KubeError, ResourceType
 from .logs import Once
 from .planning import Plan, SourceView, Write, copy_body, delete_options, plan, update_patch
-from .store import KindStore, NamespaceStore
+from .store import Entry, KindStore, NamespaceStore
 from .workqueue import Backoff, WorkQueue
 
 log = logging.getLogger("replicator.controller")
@@ -62,8 +65,23 @@ def rbac_hint(verb: str, resource: str, namespace: str | None = None) -> str:
     return f"forbidden: cannot {verb} {resource} {where} (RBAC: grant {verb} on {resource})"
 
 
+@functools.lru_cache(maxsize=4096)
+def cached_spec(annotations: tuple[tuple[str, str], ...]) -> a.ReflectionSpec:
+    """``parse_spec`` of a source's (sorted) Reflector annotations, parsed once per distinct value."""
+    return a.parse_spec(dict(annotations))
+
+
+_SECOND: tuple[int, str] = (-1, "")  # the last whole second formatted (one strftime per second)
+
+
 def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    """UTC now with milliseconds, e.g. ``2026-01-01T12:00:00.123Z`` (once per write: kept cheap)."""
+    global _SECOND
+    now = time.time()
+    second = int(now)
+    if _SECOND[0] != second:
+        _SECOND = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    return f"{_SECOND[1]}.{int((now - second) * 1000):03d}Z"
 
 
 class Informer(threading.Thread):
@@ -74,13 +92,16 @@ class Informer(threading.Thread):
         kube: Kube,
         rtype: ResourceType,
         on_event: Callable[[str, dict[str, Any], float], None],
-        on_replace: Callable[[list[dict[str, Any]]], None],
+        on_replace: Callable[[list[Any]], None],
         opts: Options,
         stop: threading.Event,
+        compact: Callable[[dict[str, Any]], Any] | None = None,
     ) -> None:
         super().__init__(name=f"informer-{rtype.plural}", daemon=True)
         self.kube, self.rtype, self.opts, self.stop_event = kube, rtype, opts, stop
         self.on_event, self.on_replace = on_event, on_replace
+        #: What ``on_replace`` receives per listed object (applied page by page); raw objects if None.
+        self.compact = compact
         self.synced = threading.Event()
         self.down_since: float | None = None
         self.resource_version = ""
@@ -136,10 +157,12 @@ class Informer(threading.Thread):
         self.stop_event.wait(delay)
 
     def relist(self) -> None:
-        items: list[dict[str, Any]] = []
+        """List every page; each page is compacted before the next is fetched, so a list of 50,000
+        Secrets never holds all their raw objects at once (start-up time and peak memory)."""
+        items: list[Any] = []
         rv = ""
         for page, page_rv in self.kube.list_pages(self.rtype):
-            items.extend(page)
+            items.extend(map(self.compact, page) if self.compact else page)
             rv = page_rv or rv
         metrics.RELISTS.labels(resource=self.rtype.plural).inc()
         self.on_replace(items)
@@ -204,7 +227,13 @@ class Controller:
             Informer(kube, NAMESPACES, self._on_namespace, self._replace_namespaces, opts, self.stop_event),
             *(
                 Informer(
-                    kube, rtype, self._event_handler(kind), self._replace_handler(kind), opts, self.stop_event
+                    kube,
+                    rtype,
+                    self._event_handler(kind),
+                    self._replace_handler(kind),
+                    opts,
+                    self.stop_event,
+                    compact=self.stores[kind].entry,
                 )
                 for kind, rtype in KINDS.items()
             ),
@@ -231,10 +260,10 @@ class Controller:
 
         return handle
 
-    def _replace_handler(self, kind: str) -> Callable[[list[dict[str, Any]]], None]:
-        def replace(items: list[dict[str, Any]]) -> None:
+    def _replace_handler(self, kind: str) -> Callable[[list[Entry]], None]:
+        def replace(entries: list[Entry]) -> None:
             with self.lock:
-                keys = self.stores[kind].replace(items)
+                keys = self.stores[kind].replace(entries)
             self._enqueue(kind, keys, time.monotonic())
 
         return replace
@@ -243,7 +272,38 @@ class Controller:
         with self.lock:
             opened = self.namespaces.apply(etype, obj)
         if opened:
+            # The sources that want a copy there go through the urgent lane (ahead of any resync or
+            # fan-out follow-up); every source is still re-planned in the ordinary lane, as before.
+            namespace = (obj.get("metadata") or {}).get("name", "")
+            for key in self.sources_targeting(namespace):
+                self.queue.add(key, observed_at=observed, urgent=True)
             self.enqueue_all(observed)
+
+    def sources_targeting(self, namespace: str) -> list[Key]:
+        """Sources whose auto copy belongs in ``namespace`` and is missing there.
+
+        A cheap pre-check (cached parse of the annotations, one match per source); the reconcile
+        still plans from scratch. A source whose annotation cannot be used is left to the ordinary
+        lane, which reports it.
+        """
+        with self.lock:
+            candidates = [
+                (kind, sns, name, rec.annotations)
+                for kind, store in self.stores.items()
+                for name, nss in store.sources.items()
+                if not store.exists(namespace, name)
+                for sns in nss
+                if sns != namespace and (rec := store.objects[name][sns]) is not None
+            ]
+        out: list[Key] = []
+        for kind, sns, name, notes in candidates:
+            try:
+                spec = cached_spec(tuple(sorted(notes.items())))
+                if spec.allowed and spec.auto_enabled and spec.auto_target(namespace):
+                    out.append((kind, sns, name))
+            except a.AnnotationError:
+                continue
+        return out
 
     def _replace_namespaces(self, items: list[dict[str, Any]]) -> None:
         with self.lock:
@@ -344,42 +404,69 @@ class Controller:
                 continue
             key, observed = item
             try:
-                ok = self.reconcile(key, observed)
+                # Returns once the writes are handed to the write threads: the worker plans the next
+                # source while they run, and the last write finishes this key (``_finish``).
+                self.reconcile(key, observed, lambda ok, key=key: self._finish(key, ok))
             except Exception:
-                log.exception(
-                    "reconcile crashed", extra={"kind": key[0], "namespace": key[1], "object": key[2]}
-                )
-                metrics.RECONCILE_ERRORS.labels(kind=key[0], reason="internal").inc()
-                ok = False
-            finally:
-                self.queue.done(key)
-            if ok:
-                self.queue.forget(key)
-                metrics.RECONCILES.labels(kind=key[0], result="ok").inc()
-            else:
-                metrics.RECONCILES.labels(kind=key[0], result="retry").inc()
-                self.queue.add_rate_limited(key)
+                self._crashed(key)
+                self._finish(key, False)
+
+    @staticmethod
+    def _crashed(key: Key, error: BaseException | None = None) -> None:
+        log.error(
+            "reconcile crashed",
+            exc_info=error or True,
+            extra={"kind": key[0], "namespace": key[1], "object": key[2]},
+        )
+        metrics.RECONCILE_ERRORS.labels(kind=key[0], reason="internal").inc()
+
+    def _finish(self, key: Key, ok: bool) -> None:
+        """A reconcile is over (its last write returned): the key may be handed out again."""
+        self.queue.done(key)
+        if ok:
+            self.queue.forget(key)
+            metrics.RECONCILES.labels(kind=key[0], result="ok").inc()
+        else:
+            metrics.RECONCILES.labels(kind=key[0], result="retry").inc()
+            self.queue.add_rate_limited(key)
 
     # --- reconcile ------------------------------------------------------------------------------------
 
     def compute(self, key: Key) -> tuple[Plan, SourceView | None]:
+        """Plan one source from a snapshot of the cache (taken under the lock, planned outside it, so
+        planning a 1000-namespace source never holds up the informers or the write-throughs)."""
         kind, ns, name = key
         with self.lock:
             store = self.stores[kind]
             source = store.source_view((ns, name))
-            p = plan(
-                (ns, name),
-                source,
-                self.namespaces.active(),
-                store.same_name(name),
-                store.mirrors_of((ns, name)),
-                terminating=self.namespaces.terminating(),
-                excluded_source=self.excluded(ns),
-            )
+            active, terminating = self.namespaces.active(), self.namespaces.terminating()
+            same_name, mirrors = store.same_name(name), store.mirrors_of((ns, name))
+        p = plan(
+            (ns, name),
+            source,
+            active,
+            same_name,
+            mirrors,
+            terminating=terminating,
+            excluded_source=self.excluded(ns),
+        )
         return p, source
 
-    def reconcile(self, key: Key, observed: float | None = None) -> bool:
-        """Plan and execute one source; False asks for a retry with backoff."""
+    def reconcile(
+        self, key: Key, observed: float | None = None, finish: Callable[[bool], None] | None = None
+    ) -> bool | None:
+        """Plan and execute one source; ``False`` asks for a retry with backoff.
+
+        With ``finish``, returns ``None`` as soon as the writes are handed to the write threads and
+        calls ``finish(ok)`` after the last one (right away when there is nothing to write).
+        Without it, waits for the writes and returns ``ok``.
+        """
+        if finish is None:
+            finished = threading.Event()
+            outcome: list[bool] = []
+            self.reconcile(key, observed, lambda ok: (outcome.append(ok), finished.set()))
+            finished.wait()
+            return outcome[0]
         kind, ns, name = key
         p, source = self.compute(key)
         fields = {"kind": kind, "namespace": ns, "object": name}
@@ -389,7 +476,8 @@ class Controller:
                 log.error(f"invalid annotation on source; source skipped: {p.error}", extra=fields)
             if source is not None:
                 self.recorder.warn(kind, ns, name, source.uid, "InvalidAnnotation", str(p.error))
-            return True  # retrying will not fix it; the next edit of the source triggers a new reconcile
+            finish(True)  # retrying will not fix it; the next edit of the source triggers a new reconcile
+            return None
         for hint in p.hints:
             if self.once(("hint", key, hint)):
                 log.warning(hint, extra=fields)
@@ -403,12 +491,26 @@ class Controller:
             if self.once(("conflict", key, p.conflicts)):
                 log.warning(msg, extra=fields)
             self.recorder.warn(kind, ns, name, source.uid, "ReflectionConflict", msg)
-        if not p.writes:
-            return True
-        if source is None and any(w.action != "delete" for w in p.writes):
-            return True  # unreachable by construction; belt and braces
-        results = self.pool.map(lambda w: self._execute(kind, source, w, observed), p.writes)
-        done = [w for w, ok in zip(p.writes, results, strict=True) if ok]
+        if not p.writes or (source is None and any(w.action != "delete" for w in p.writes)):
+            finish(True)  # nothing to write (the second case is unreachable by construction)
+            return None
+
+        def written(results: list[bool | None], errors: list[BaseException | None]) -> None:
+            error = next((e for e in errors if e is not None), None)
+            if error is not None:  # a bug, or the pool shutting down: retry with backoff
+                if not isinstance(error, CancelledError):
+                    self._crashed(key, error)
+                finish(False)
+                return
+            finish(self._written(fields, p.writes, results))
+
+        self.pool.submit(lambda w: self._execute(kind, source, w, observed), p.writes, written)
+        return None
+
+    @staticmethod
+    def _written(fields: dict[str, Any], writes: tuple[Write, ...], results: list[bool | None]) -> bool:
+        """Log what one reconcile wrote; True when every write succeeded."""
+        done = [w for w, ok in zip(writes, results, strict=True) if ok]
         if done:
             summary: dict[str, Any] = {}
             for w in done:
@@ -421,10 +523,10 @@ class Controller:
                     **fields,
                     "writes": summary,
                     "namespaces": targets[:20] + (["..."] if len(targets) > 20 else []),
-                    "failed": len(p.writes) - len(done),
+                    "failed": len(writes) - len(done),
                 },
             )
-        return len(done) == len(p.writes)
+        return len(done) == len(writes)
 
     def may_write(self) -> bool:
         """Only a leader whose Lease is still fresh writes: a leader that was frozen (SIGSTOP, a long
@@ -476,7 +578,7 @@ class Controller:
                     resource=rtype.plural,
                 )
             with self.lock:
-                store.apply("MODIFIED", obj)
+                store.apply("MODIFIED", obj, written=(source.payload, source.digest))
             verb = "create" if w.action in ("create", "recreate") else "patch"
             self.once.reset(("forbidden", verb, rtype.plural, w.namespace))  # a later denial is loud again
             metrics.WRITES.labels(kind=kind, action=w.action).inc()

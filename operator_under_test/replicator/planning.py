@@ -16,6 +16,7 @@ Ownership rules (the heart of the safety story):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Collection, Iterable, Mapping
@@ -66,8 +67,9 @@ class SourceView:
     type: str | None = None
     payload: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
+        """Computed once per view: a plan compares it with every copy's digest."""
         return payload_digest(self.payload)
 
 

@@ -3,11 +3,15 @@
 Memory is the point of this module (Reflector #108/#447: GBs on big clusters). An object without
 any Reflector annotation is stored as ``None`` under its name and namespace: we only need to know it
 exists (it blocks an auto copy there). Annotated objects keep their Reflector annotations and a
-content digest; only *sources* keep their payload, because copies are written from it.
+content digest; only *sources* keep their payload, because copies are written from it. A list is
+compacted page by page (:meth:`KindStore.entry`), so a re-list of 50,000 Secrets never holds the raw
+objects (with their ``managedFields`` and data) all at once; namespace names are interned, so 50,000
+objects in 100 namespaces share 100 strings.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +20,10 @@ from . import annotations as a
 from .planning import HELM_TYPE_PREFIX, ObjectView, SourceView, payload_digest
 
 SourceKey = tuple[str, str]
+#: A payload we wrote and its digest (see :meth:`KindStore.to_record`).
+Known = tuple[Mapping[str, Any], str]
+#: One listed object, compacted: (namespace, name, record or ``None`` for an unannotated object).
+Entry = tuple[str, str, "Record | None"]
 
 
 @dataclass(slots=True)
@@ -53,12 +61,21 @@ class KindStore:
 
     # --- ingest ---------------------------------------------------------------------------------------
 
-    def to_record(self, obj: Mapping[str, Any]) -> Record | None:
+    def entry(self, obj: Mapping[str, Any]) -> Entry:
+        """What the cache keeps of one listed object (the raw object can be dropped right after)."""
+        meta = obj.get("metadata") or {}
+        return sys.intern(meta.get("namespace", "")), meta.get("name", ""), self.to_record(obj)
+
+    def to_record(self, obj: Mapping[str, Any], written: Known | None = None) -> Record | None:
+        """``written``: the payload we just wrote and its digest; when the object holds exactly that
+        payload (a dict comparison), the digest is not computed again."""
         meta = obj.get("metadata") or {}
         ann = a.prefixed(meta.get("annotations"))
         if not ann:
             return None
         payload = {"data": dict(obj.get("data") or {}), "binaryData": dict(obj.get("binaryData") or {})}
+        same = written is not None and payload == written[0]
+        digest = written[1] if written is not None and same else payload_digest(payload)
         otype = (obj.get("type") or "Opaque") if self.kind == "Secret" else None
         source = (
             a.is_source(ann)
@@ -69,7 +86,7 @@ class KindStore:
             rv=meta.get("resourceVersion", ""),
             uid=meta.get("uid", ""),
             annotations=ann,
-            digest=payload_digest(payload),
+            digest=digest,
             type=otype,
             payload=payload if source else None,
         )
@@ -103,23 +120,30 @@ class KindStore:
         if (target := rec.reflects) is not None:
             self.mirrors.setdefault(target, set()).add((ns, name))
 
-    def apply(self, event_type: str, obj: Mapping[str, Any]) -> set[SourceKey]:
-        """Apply one watch event (or a write-through); returns the source keys to reconcile."""
+    def apply(self, event_type: str, obj: Mapping[str, Any], written: Known | None = None) -> set[SourceKey]:
+        """Apply one watch event (or a write-through, with ``written``: see :meth:`to_record`);
+        returns the source keys to reconcile."""
         meta = obj.get("metadata") or {}
-        ns, name = meta.get("namespace", ""), meta.get("name", "")
+        ns, name = sys.intern(meta.get("namespace", "")), meta.get("name", "")
+        if event_type == "DELETED":
+            return self._put(ns, name, None, deleted=True)
+        old = (self.objects.get(name) or {}).get(ns)
+        if old is not None and old.rv and old.rv == meta.get("resourceVersion"):
+            return set()  # exactly the version cached (the watch echoing our own write): nothing changed
+        return self._put(ns, name, self.to_record(obj, written))
+
+    def _put(self, ns: str, name: str, new: Record | None, *, deleted: bool = False) -> set[SourceKey]:
         by_ns = self.objects.get(name)
         present = by_ns is not None and ns in by_ns
         old = by_ns.get(ns) if by_ns is not None else None
-        if event_type == "DELETED":
+        if deleted:
             if not present:
                 return set()
             assert by_ns is not None
             del by_ns[ns]
             if not by_ns:
                 del self.objects[name]
-            new = None
         else:
-            new = self.to_record(obj)
             if old is not None and new is not None and not _newer_or_equal(new.rv, old.rv):
                 return set()
             self.objects.setdefault(name, {})[ns] = new
@@ -136,12 +160,13 @@ class KindStore:
         if rec is not None and rec.rv == rv:
             self.apply("DELETED", {"metadata": {"namespace": ns, "name": name}})
 
-    def replace(self, items: Iterable[Mapping[str, Any]]) -> set[SourceKey]:
-        """Swap in a fresh list atomically (after a 410); returns every key old or new state touches."""
+    def replace(self, entries: Iterable[Entry]) -> set[SourceKey]:
+        """Swap in a fresh list (compacted by :meth:`entry`) atomically; returns every key old or new
+        state touches."""
         keys = self.all_keys()
         self.objects, self.sources, self.mirrors = {}, {}, {}
-        for obj in items:
-            self.apply("ADDED", obj)
+        for ns, name, rec in entries:
+            self._put(ns, name, rec)
         return keys | self.all_keys()
 
     # --- views for planning ---------------------------------------------------------------------------

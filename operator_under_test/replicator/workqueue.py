@@ -3,6 +3,10 @@
 The queue has client-go workqueue semantics: a key is queued at most once, a key being processed that
 is added again is processed once more afterwards (never concurrently), and failures are re-queued with
 capped exponential backoff plus jitter, so a persistent 403 or 5xx never becomes a hot loop (H5).
+
+Two lanes: an *urgent* key (one a new namespace needs, handed out before everything else) never
+waits behind the keys of a resync, a re-list or a big fan-out's follow-up reconciles. A key queued in
+both lanes is still handed out once (the other entry is skipped when it comes up).
 """
 
 from __future__ import annotations
@@ -55,6 +59,8 @@ class WorkQueue(Generic[K]):
         self._clock = clock
         self._cond = threading.Condition()
         self._queue: deque[K] = deque()
+        self._urgent: deque[K] = deque()
+        self._urgent_keys: set[K] = set()  # dirty keys to hand out through the urgent lane
         self._dirty: set[K] = set()
         self._processing: set[K] = set()
         self._waiting: list[tuple[float, int, K]] = []
@@ -65,10 +71,13 @@ class WorkQueue(Generic[K]):
 
     def __len__(self) -> int:
         with self._cond:
-            return len(self._queue) + len(self._waiting)
+            return sum(1 for k in self._dirty if k not in self._processing) + len(self._waiting)
 
-    def add(self, key: K, delay: float = 0.0, observed_at: float | None = None) -> None:
-        """Queue ``key`` (now, or after ``delay`` seconds). ``observed_at`` feeds the latency metric."""
+    def add(
+        self, key: K, delay: float = 0.0, observed_at: float | None = None, *, urgent: bool = False
+    ) -> None:
+        """Queue ``key`` (now, or after ``delay`` seconds). ``observed_at`` feeds the latency metric;
+        ``urgent`` hands it out before every key of the ordinary lane."""
         with self._cond:
             if self._shutdown:
                 return
@@ -78,15 +87,31 @@ class WorkQueue(Generic[K]):
                 heapq.heappush(self._waiting, (self._clock() + delay, next(self._seq), key))
                 self._cond.notify()
                 return
-            self._add_now(key)
+            self._add_now(key, urgent)
 
-    def _add_now(self, key: K) -> None:
+    def _add_now(self, key: K, urgent: bool = False) -> None:
+        if urgent and key not in self._urgent_keys:
+            self._urgent_keys.add(key)
+            if key not in self._processing:
+                self._urgent.append(key)  # also when already queued in the ordinary lane
+            self._dirty.add(key)
+            self._cond.notify()
+            return
         if key in self._dirty:
             return
         self._dirty.add(key)
         if key not in self._processing:
             self._queue.append(key)
             self._cond.notify()
+
+    def _pop(self) -> K | None:
+        """The next key to hand out, urgent lane first; entries of keys already handed out are skipped."""
+        for lane in (self._urgent, self._queue):
+            while lane:
+                key = lane.popleft()
+                if key in self._dirty and key not in self._processing:
+                    return key
+        return None
 
     def add_rate_limited(self, key: K) -> float:
         """Re-queue after a failure with backoff; returns the delay chosen."""
@@ -121,9 +146,10 @@ class WorkQueue(Generic[K]):
                 if self._shutdown:
                     return None
                 wait = self._promote()
-                if self._queue:
-                    key = self._queue.popleft()
+                key = self._pop()
+                if key is not None:
                     self._dirty.discard(key)
+                    self._urgent_keys.discard(key)
                     self._processing.add(key)
                     return key, self._observed.pop(key, None)
                 if deadline is not None:
@@ -138,7 +164,7 @@ class WorkQueue(Generic[K]):
         with self._cond:
             self._processing.discard(key)
             if key in self._dirty:
-                self._queue.append(key)
+                (self._urgent if key in self._urgent_keys else self._queue).append(key)
                 self._cond.notify()
 
     def shutdown(self) -> None:

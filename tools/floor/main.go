@@ -5,7 +5,8 @@
 // stdin, first line: {"server", "ca_file", "token", "concurrency"}; then one line per batch:
 // {"requests": [{"method", "path", "body", "content_type"}]}. For each batch it answers one line
 // {"elapsed_s", "status": {"201": n, ...}, "errors": [..first 5..]} on stdout after the last reply.
-// Connections are opened (GET /version per worker) before it prints "ready".
+// Connections are opened (GET /version per worker) before it prints "ready". A request with method
+// "LIST" reads every page of the collection at its path (limit 500), like an informer's first list.
 package main
 
 import (
@@ -17,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"strconv"
 	"sync"
@@ -95,6 +97,41 @@ func main() {
 		resp.Body.Close()
 		return resp.StatusCode, nil
 	}
+	// list reads every page of a collection (limit 500, following continue tokens), as an informer's
+	// initial list does; it is the floor for the operator's start-up.
+	list := func(path string) (int, error) {
+		token := ""
+		for {
+			url := path + "?limit=500"
+			if token != "" {
+				url += "&continue=" + neturl.QueryEscape(token)
+			}
+			req, err := http.NewRequest("GET", cfg.Server+url, nil)
+			if err != nil {
+				return 0, err
+			}
+			req.Header.Set("Authorization", "Bearer "+cfg.Token)
+			req.Header.Set("Accept", "application/json")
+			resp, err := client.Do(req)
+			if err != nil {
+				return 0, err
+			}
+			var page struct {
+				Metadata struct {
+					Continue string `json:"continue"`
+				} `json:"metadata"`
+			}
+			err = json.NewDecoder(resp.Body).Decode(&page)
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != http.StatusOK {
+				return resp.StatusCode, err
+			}
+			if token = page.Metadata.Continue; token == "" {
+				return resp.StatusCode, nil
+			}
+		}
+	}
 	var warm sync.WaitGroup
 	for i := 0; i < cfg.Concurrency; i++ {
 		warm.Add(1)
@@ -130,7 +167,13 @@ func main() {
 			go func() {
 				defer wg.Done()
 				for r := range jobs {
-					code, err := do(r)
+					var code int
+					var err error
+					if r.Method == "LIST" {
+						code, err = list(r.Path)
+					} else {
+						code, err = do(r)
+					}
 					mu.Lock()
 					res.Status[strconv.Itoa(code)]++
 					if err != nil && len(res.Errors) < 5 {

@@ -7,7 +7,6 @@ from concurrent.futures import CancelledError
 
 import pytest
 
-from fixtures.waiting import eventually
 from operator_under_test.replicator.fanout import FairPool
 
 
@@ -21,7 +20,7 @@ def test_results_keep_the_items_order() -> None:
 
 
 def test_a_one_write_reconcile_does_not_wait_behind_a_big_fan_out() -> None:
-    # setup: both threads busy with a 100-write batch, held at a gate
+    # setup: both regular threads busy with a 100-write batch, held at a gate
     pool = FairPool(2)
     log: list[tuple[str, int]] = []
     started, gate = threading.Semaphore(0), threading.Event()
@@ -35,21 +34,15 @@ def test_a_one_write_reconcile_does_not_wait_behind_a_big_fan_out() -> None:
     fan_out.start()
     for _ in range(2):
         assert started.acquire(timeout=30)
-    small = threading.Thread(target=pool.map, args=(lambda i: log.append(("small", i)), [0]))
-    small.start()
-
-    def queued() -> None:
-        assert len(pool._ready) == 2, "the small batch is not queued yet"
-
-    eventually(queued, timeout=10, interval=0.01, description="both batches queued")
     try:
-        # assess: once the gate opens, the small write runs next to the third/fourth big write
+        # assess: the small reconcile is written while every fan-out write is still held (express
+        # thread), then the fan-out goes on
+        pool.map(lambda i: log.append(("small", i)), [0])
+        assert not gate.is_set()
+        assert log == [("big", 0), ("big", 1), ("small", 0)]
         gate.set()
-        small.join(30)
         fan_out.join(30)
-        assert not small.is_alive()
         assert not fan_out.is_alive()
-        assert log.index(("small", 0)) <= 4, log[:8]
         assert len(log) == 101
     finally:
         # teardown
@@ -101,3 +94,63 @@ def test_shutdown_cancels_writes_not_started() -> None:
     assert len(outcome) == 1
     with pytest.raises(CancelledError):
         pool.map(write, [1])
+
+
+def test_submit_returns_at_once_and_the_last_write_calls_back() -> None:
+    # setup: one thread held at a gate, so nothing can finish before submit returns
+    pool = FairPool(1)
+    gate, called = threading.Event(), threading.Event()
+    outcome: list[tuple[list, list]] = []
+
+    def write(i: int) -> int:
+        gate.wait(30)
+        if i == 1:
+            raise ValueError("boom")
+        return i
+
+    def done(results: list, errors: list) -> None:
+        outcome.append((results, errors))
+        called.set()
+
+    try:
+        # assess: the caller is free while the writes wait; one callback with every result and error
+        pool.submit(write, [0, 1, 2], done)
+        assert not called.is_set()
+        gate.set()
+        assert called.wait(30)
+        results, errors = outcome[0]
+        assert results == [0, None, 2]
+        assert [type(e) for e in errors] == [type(None), ValueError, type(None)]
+        nothing: list[tuple[list, list]] = []
+        pool.submit(write, [], lambda r, e: nothing.append((r, e)))
+        assert nothing == [([], [])]
+    finally:
+        # teardown
+        gate.set()
+        pool.shutdown()
+
+
+def test_a_new_batch_takes_the_next_free_thread() -> None:
+    # setup: the only thread (no express thread) busy with the first of 50 writes of a fan-out
+    pool = FairPool(1, express=0)
+    log: list[str] = []
+    started, gate, second_done = threading.Event(), threading.Event(), threading.Event()
+
+    def big(i: int) -> None:
+        log.append(f"big{i}")
+        started.set()
+        gate.wait(30)
+
+    try:
+        pool.submit(big, list(range(50)), lambda r, e: None)
+        assert started.wait(30)
+        pool.submit(lambda i: log.append(f"next{i}"), list(range(10)), lambda r, e: second_done.set())
+        # assess: the new batch's first write runs right after the write in progress, then they
+        # take turns
+        gate.set()
+        assert second_done.wait(30)
+        assert log[:5] == ["big0", "next0", "big1", "next1", "big2"]
+    finally:
+        # teardown
+        gate.set()
+        pool.shutdown()

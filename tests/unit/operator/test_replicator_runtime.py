@@ -91,7 +91,7 @@ def test_store_excluded_and_helm_sources_are_not_sources() -> None:
 def test_store_replace_reports_old_and_new_keys() -> None:
     st = KindStore("Secret")
     st.apply("ADDED", secret("src", "gone", ann=SOURCE_ANN))
-    keys = st.replace([secret("src", "new", ann=SOURCE_ANN)])
+    keys = st.replace([st.entry(secret("src", "new", ann=SOURCE_ANN))])
     assert keys == {("src", "gone"), ("src", "new")}
     assert st.source_view(("src", "gone")) is None
 
@@ -258,3 +258,91 @@ def test_event_body_points_at_source_and_holds_no_data() -> None:
     assert body["metadata"] == {"generateName": "creds.", "namespace": "src"}
     assert body["firstTimestamp"] == "2026-01-01T12:00:00Z"
     assert "data" not in body
+
+
+def test_queue_urgent_lane_goes_first_and_hands_a_key_out_once() -> None:
+    q: WorkQueue[str] = WorkQueue()
+    for key in ("resync-1", "resync-2", "late"):
+        q.add(key)
+    q.add("late", urgent=True)  # already queued in the ordinary lane: moves ahead, once
+    q.add("new", urgent=True)
+    assert len(q) == 4
+    order = [item[0] for _ in range(4) if (item := q.get(timeout=0)) is not None]
+    assert order == ["late", "new", "resync-1", "resync-2"]
+    assert q.get(timeout=0) is None
+
+
+def test_queue_urgent_key_added_while_processing_comes_back_urgent() -> None:
+    q: WorkQueue[str] = WorkQueue()
+    q.add("big")
+    assert q.get(timeout=0) == ("big", None)
+    q.add("other")
+    q.add("big", urgent=True)  # never handed out twice at once
+    assert q.get(timeout=0) == ("other", None)
+    assert q.get(timeout=0) is None
+    q.add("third")
+    q.done("big")
+    assert q.get(timeout=0) == ("big", None)
+    assert q.get(timeout=0) == ("third", None)
+
+
+def test_sources_targeting_a_new_namespace_are_the_ones_whose_copy_is_missing_there() -> None:
+    from operator_under_test.replicator.controller import Controller, Options
+
+    # setup: a controller that is never started (no API calls), its caches filled from plain data
+    ctl = Controller(None, Options(write_concurrency=1))  # type: ignore[arg-type]  # never started
+    try:
+        secrets = ctl.stores["Secret"]
+        wants = {**SOURCE_ANN, a.ALLOWED_NAMESPACES: "^team-.*", a.AUTO_NAMESPACES: "team-new"}
+        secrets.apply("ADDED", secret("src", "wanted", ann=wants))
+        secrets.apply("ADDED", secret("src", "elsewhere", ann={**SOURCE_ANN, a.AUTO_NAMESPACES: "team-x"}))
+        secrets.apply("ADDED", secret("src", "manual-only", ann={a.ALLOWED: "true"}))
+        secrets.apply("ADDED", secret("src", "broken", ann={**SOURCE_ANN, a.ALLOWED_NAMESPACES: "*"}))
+        secrets.apply("ADDED", secret("src", "taken", ann=SOURCE_ANN))
+        secrets.apply("ADDED", secret("team-new", "taken"))  # an unrelated object holds the name
+        ctl.stores["ConfigMap"].apply("ADDED", secret("src", "settings", ann=SOURCE_ANN))
+        # assess
+        assert sorted(ctl.sources_targeting("team-new")) == [
+            ("ConfigMap", "src", "settings"),
+            ("Secret", "src", "wanted"),
+        ]
+        assert ctl.sources_targeting("src") == []  # never the source's own namespace
+    finally:
+        # teardown
+        ctl.pool.shutdown()
+
+
+def test_now_iso_is_utc_with_milliseconds_and_follows_the_clock() -> None:
+    import re
+    import time
+
+    from operator_under_test.replicator.controller import now_iso
+
+    before = datetime.now(UTC).replace(microsecond=0)
+    stamp = now_iso()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", stamp), stamp
+    parsed = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    assert before <= parsed <= datetime.now(UTC)
+    time.sleep(1.01)  # the cached second must roll over
+    assert now_iso()[:19] != stamp[:19]
+
+
+def test_store_write_through_reuses_the_written_digest_and_the_echo_changes_nothing() -> None:
+    from operator_under_test.replicator.planning import payload_digest
+
+    st = KindStore("Secret")
+    st.apply("ADDED", secret("src", "creds", ann=SOURCE_ANN, pw="eA=="))
+    copy = secret("a", "creds", rv="7", ann={a.REFLECTS: "src/creds", a.AUTO_REFLECTS: "True"}, pw="eA==")
+    written = ({"data": {"pw": "eA=="}, "binaryData": {}}, "digest-we-computed")
+    assert st.apply("MODIFIED", copy, written=written) == {("src", "creds")}
+    rec = st.objects["creds"]["a"]
+    assert rec is not None
+    assert rec.digest == "digest-we-computed"
+    # the watch then echoes the same version: nothing changed, nothing to reconcile
+    assert st.apply("MODIFIED", copy) == set()
+    # a payload other than the one written is digested from what the object holds
+    other = secret("b", "creds", rv="8", ann={a.REFLECTS: "src/creds", a.AUTO_REFLECTS: "True"}, pw="eQ==")
+    st.apply("MODIFIED", other, written=written)
+    rec = st.objects["creds"]["b"]
+    assert rec is not None
+    assert rec.digest == payload_digest({"data": {"pw": "eQ=="}})
