@@ -56,8 +56,11 @@ def system_of(labels: Mapping[str, list[str]] | None, record: Mapping[str, Any] 
 
 
 def deviation_text(message: str) -> str:
-    """The reason of a known deviation or a skip without pytest's ``XFAIL`` / ``Skipped:`` prefix."""
-    return re.sub(r"^\s*(XFAIL\s*|Skipped:\s*)", "", message).strip()
+    """The reason of a known deviation or a skip without pytest's ``XFAIL`` / ``Skipped:`` prefix,
+    and without the column's own name again (``known deviation of S (KEY): text`` -> ``KEY: text``;
+    the cell already says "known deviation" and the column names the system)."""
+    text = re.sub(r"^\s*(XFAIL\s*|Skipped:\s*)", "", message).strip()
+    return re.sub(r"^known deviation of \S+ \(([^)]*)\):\s*", r"\1: ", text)
 
 
 @dataclass(frozen=True)
