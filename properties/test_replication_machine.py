@@ -263,8 +263,10 @@ class ReplicationMachine(RuleBasedStateMachine):
     def delete_source(self) -> None:
         self.start = time.monotonic()
         self.env.delete(self.names.source)
-        self.spec, self.source = None, None  # a witness mirror keeps its last content
-        self.witness = self.witness if self.env.pulls else {}  # a pushed witness goes with the source
+        self.spec, self.source = None, None
+        # a witness mirror keeps its last content (or is emptied, where the profile documents it);
+        # a pushed witness goes with the source
+        self.witness = self.env.witness_kept(self.witness).get(self.names.witness, {})
         self.quiet = False
 
     # -- other actors ----------------------------------------------------------------------------

@@ -308,6 +308,14 @@ def test_list_state_and_timeliness_targets_name_every_listed_slot() -> None:
     assert state.targeted(Names("p"), slots) == ["p-0-a", "p-2-c"]  # empty auto list: every allowed one
 
 
+def test_a_deleted_sources_emptied_mirror_claims_nothing() -> None:
+    from properties.observe import emptied
+
+    view = {"data": {"k": "d"}, "binaryData": {"b": "d"}, "copy": "mirror", "version": "5", "type": "Opaque"}
+    assert emptied(view) == {"data": {}, "binaryData": {}, "copy": "mirror", "type": "Opaque"}
+    assert "binaryData" not in emptied({"data": {"k": "d"}, "copy": "mirror"})
+
+
 def test_percentiles_and_first_last() -> None:
     assert percentile([], 50) is None
     values = [float(v) for v in range(1, 101)]
