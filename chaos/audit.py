@@ -26,6 +26,7 @@ class AuditEvent:
     code: int
     received: float  # epoch seconds
     user_agent: str
+    name: str = ""  # the object's name (metadata only; never a value)
 
 
 def _epoch(ts: str | None) -> float:
@@ -55,6 +56,7 @@ def parse(lines: list[str]) -> list[AuditEvent]:
             code=int((raw.get("responseStatus") or {}).get("code") or 0),
             received=_epoch(raw.get("requestReceivedTimestamp")),
             user_agent=raw.get("userAgent", ""),
+            name=ref.get("name", ""),
         )
         if ev.audit_id:
             by_id[ev.audit_id] = ev

@@ -121,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error(f"cannot load Kubernetes configuration: {exc}")
         return 2
     kube = Kube(cfg, pool_size=opts.write_concurrency + 8)
+    kube.api.user_agent += f" ({args.identity})"  # audit logs tell the replicas apart
     controller = Controller(kube, opts)
     health = HealthServer(args.health_address, args.health_port, controller.liveness, controller.readiness)
 
