@@ -123,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     kube = Kube(cfg, pool_size=opts.write_concurrency + 8)
     kube.api.user_agent += f" ({args.identity})"  # audit logs tell the replicas apart
     controller = Controller(kube, opts)
+    kube.write_gate = controller.may_write  # asked again right before each copy write is sent
     health = HealthServer(args.health_address, args.health_port, controller.liveness, controller.readiness)
 
     stop = threading.Event()

@@ -27,7 +27,7 @@ from . import annotations as a
 from . import metrics
 from .events import EventRecorder
 from .fanout import FairPool
-from .kube import CONFIGMAPS, JSON_PATCH, NAMESPACES, SECRETS, Kube, KubeError, ResourceType
+from .kube import CONFIGMAPS, JSON_PATCH, NAMESPACES, SECRETS, Fenced, Kube, KubeError, ResourceType
 from .logs import Once
 from .planning import Plan, SourceView, Write, copy_body, delete_options, plan, update_patch
 from .store import Entry, KindStore, NamespaceStore
@@ -548,6 +548,7 @@ class Controller:
                         body=delete_options(w),
                         verb="delete",
                         resource=rtype.plural,
+                        gated=True,
                     )
                 except KubeError as exc:
                     if exc.status != 404:
@@ -567,6 +568,7 @@ class Controller:
                     body=copy_body(kind, source, w.namespace, now=now_iso()),
                     verb="create",
                     resource=rtype.plural,
+                    gated=True,
                 )
             else:
                 obj = self.kube.request(
@@ -576,6 +578,7 @@ class Controller:
                     content_type=JSON_PATCH,
                     verb="patch",
                     resource=rtype.plural,
+                    gated=True,
                 )
             with self.lock:
                 store.apply("MODIFIED", obj, written=(source.payload, source.digest))
@@ -586,6 +589,11 @@ class Controller:
                 metrics.PROPAGATION.labels(kind=kind, action=w.action).observe(time.monotonic() - observed)
             log.debug(f"{w.action} done", extra=self._write_fields(kind, w))
             return True
+        except Fenced:
+            log.debug(
+                "skipped write: the Lease went stale before it was sent", extra=self._write_fields(kind, w)
+            )
+            return False
         except KubeError as exc:
             return self._write_failed(kind, w, exc)
 

@@ -19,7 +19,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -106,6 +106,11 @@ def load_configuration(kubeconfig: str | None) -> client.Configuration:
     return cfg
 
 
+class Fenced(Exception):
+    """A gated write was not sent: the write gate (the leader's Lease check) refused it at the last
+    moment before the request left the process."""
+
+
 class Kube:
     """Raw JSON requests with a shared connection pool; thread-safe like ``urllib3.PoolManager``."""
 
@@ -115,6 +120,10 @@ class Kube:
         self.api = client.ApiClient(cfg)
         self.api.user_agent = "replicheck-replicator/0.1"
         self.timeout = timeout
+        #: asked right before a gated request is sent (the controller sets it to its Lease check), so
+        #: a replica frozen between deciding to write and sending cannot write after losing the Lease
+        #: (the window shrinks from the whole request preparation to the gate call itself)
+        self.write_gate: Callable[[], bool] | None = None
         self.host = cfg.host.rstrip("/")
         manager = self.api.rest_client.pool_manager
         # One connection pool for the API server (as the client's own requests would use); through a
@@ -152,6 +161,7 @@ class Kube:
         verb: str,
         resource: str,
         stream: bool = False,
+        gated: bool = False,
     ) -> urllib3.BaseHTTPResponse:
         headers = self._headers()
         data = None
@@ -160,6 +170,8 @@ class Kube:
             data = json.dumps(body, separators=(",", ":")).encode()
         url = path + ("?" + urlencode(query) if query else "")
         connect, read = timeout if isinstance(timeout, tuple) else (10.0, timeout or self.timeout)
+        if gated and self.write_gate is not None and not self.write_gate():
+            raise Fenced(f"{verb} {resource}: not sent, the write gate refused it")
         try:
             resp = self._pool.urlopen(
                 method,
@@ -199,10 +211,19 @@ class Kube:
         query: list[tuple[str, Any]] | None = None,
         body: Any = None,
         content_type: str = JSON,
+        gated: bool = False,
     ) -> dict[str, Any]:
-        """One request; returns the decoded JSON body."""
+        """One request; returns the decoded JSON body. ``gated``: ask :attr:`write_gate` right before
+        sending, and raise :class:`Fenced` instead of sending when it says no."""
         resp = self._send(
-            method, path, query=query, body=body, content_type=content_type, verb=verb, resource=resource
+            method,
+            path,
+            query=query,
+            body=body,
+            content_type=content_type,
+            verb=verb,
+            resource=resource,
+            gated=gated,
         )
         try:
             data = resp.data  # reads the body and returns the connection to the pool
