@@ -301,24 +301,16 @@ def test_console_script_end_to_end(make_repo):
     if not exe.exists():
         pytest.skip("console script not installed (pip install -e .)")
     env = {**os.environ}
-    proc = subprocess.run(
-        [str(exe), "acme", "prod-1", "--repo", str(lay.root)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+
+    def console(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(exe), *args], capture_output=True, text=True, env=env, timeout=120, check=False
+        )
+
+    proc = console("acme", "prod-1", "--repo", str(lay.root))
     assert proc.returncode == 0, proc.stderr
     assert PASSWORD not in proc.stdout + proc.stderr
-    bad = subprocess.run(
-        [str(exe), "acme", "zzz", "--repo", str(lay.root)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    bad = console("acme", "zzz", "--repo", str(lay.root))
     assert bad.returncode == 1
     assert bad.stderr.count("\n") == 1
     assert "Traceback" not in bad.stderr
