@@ -218,6 +218,15 @@ class Scenario:
             namespace, data or {}, self.impl.mirror(of, self.name), name=name or self.name, type_=type_
         )
 
+    def auto_copies_and_a_manual_mirror(self, data: Mapping[str, str | bytes]) -> tuple[str, str, str, str]:
+        """Given a source allowed to a, b and manual, auto-copied to a and b, and a manual mirror in
+        manual, once all three hold the source. Returns the namespaces (src, a, b, manual)."""
+        src, a, b, manual = self.ns("src"), self.ns("a"), self.ns("b"), self.ns("manual")
+        self.source(src, data, to=[a, b, manual], auto_to=[a, b])
+        self.mirror(manual, of=src)
+        self.expect_copies(src, [a, b, manual])
+        return src, a, b, manual
+
     # -- acts ------------------------------------------------------------------------------------
     def redeclare(
         self,

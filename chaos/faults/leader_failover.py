@@ -11,6 +11,7 @@ from kubernetes.client.rest import ApiException
 from chaos.context import ChaosContext, context_of
 from chaos.faults.local import thaw_frozen
 from chaos.faults.shared import lease_holder
+from chaos.faults.takeover import freeze_until_takeover
 from chaos.faults.variants import inject
 from chaos.workload import CopyVersionWatcher
 from fixtures.waiting import eventually
@@ -84,19 +85,9 @@ def kill_leader(timeout_s: float = 30.0, configuration: dict | None = None) -> d
 def freeze_leader(timeout_s: float = 60.0, configuration: dict | None = None) -> dict[str, Any]:
     """Freeze the Lease holder (SIGSTOP: a hung node) until another replica has taken over."""
     ctx = context_of(configuration)
-    before = _await_leader(ctx, timeout_s)
-    out = inject(ctx, "freeze-leader", before["holder"])
-    ctx.mark("freeze_at")
-    after = _await_leader(ctx, timeout_s, not_holder=before["holder"])
-    ctx.mark("takeover_at")
-    took = ctx.marks["takeover_at"] - ctx.marks["freeze_at"]
+    result, _, took = freeze_until_takeover(ctx, timeout_s, _await_leader)
     ctx.notes["takeover_s"] = took
-    return {
-        **out,
-        "old_leader": before["holder"],
-        "new_leader": after["holder"],
-        "takeover_s": round(took, 3),
-    }
+    return result
 
 
 def thaw_leader(configuration: dict | None = None) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from chaos.context import ChaosContext, context_of
 from chaos.faults.local import thaw_frozen
+from chaos.faults.takeover import freeze_until_takeover
 from chaos.faults.variants import inject
 from chaos.mirror_probes import mirror_lease
 from chaos.mirror_workload import MirrorWorkload
@@ -52,23 +53,13 @@ def freeze_leader_until_takeover(
     """SIGSTOP the Lease holder; return once the other replica holds the Lease; then change the
     sources (only the new leader can replicate them)."""
     ctx, wl = _ctx(configuration)
-    before = _await_holder(ctx, timeout_s)
-    out = inject(ctx, "freeze-leader", before["holder"])
-    ctx.mark("freeze_at")
-    after = _await_holder(ctx, timeout_s, not_holder=before["holder"])
-    ctx.mark("takeover_at")
-    took = ctx.marks["takeover_at"] - ctx.marks["freeze_at"]
+    result, before, took = freeze_until_takeover(ctx, timeout_s, _await_holder)
     ctx.recovery["takeover"] = took
     version = wl.update_sources()
     wl.add_source(f"cfg-after-takeover-{version}")
     ctx.mark("updated_at")
     ctx.notes["frozen_leader"] = before["holder"]
-    return {
-        **out,
-        "old_leader": before["holder"],
-        "new_leader": after["holder"],
-        "takeover_s": round(took, 3),
-    }
+    return result
 
 
 def thaw_old_leader(configuration: dict | None = None) -> dict[str, Any]:

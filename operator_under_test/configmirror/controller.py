@@ -12,7 +12,6 @@ only when it changed. Only the Lease holder writes.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from operator_under_test.replicator.controller import Informer
+from operator_under_test.replicator.controller import Informer, Loop
 from operator_under_test.replicator.controller import Options as _InformerOptions
 from operator_under_test.replicator.logs import Once
 from operator_under_test.replicator.workqueue import Backoff, WorkQueue
@@ -87,13 +86,12 @@ def _pos(obj: Obj) -> Position:
     return meta.get("namespace", ""), meta["name"]
 
 
-class Controller:
+class Controller(Loop):
+    opts: Options
+
     def __init__(self, kube: Kube, opts: Options) -> None:
-        self.kube, self.opts = kube, opts
-        self.lock = threading.RLock()
-        self.stop_event = threading.Event()
-        self.leading = threading.Event()
-        self.lease_valid: Callable[[], bool] = lambda: True
+        super().__init__(opts)
+        self.kube = kube
         self.mirrors: dict[Key, Obj] = {}
         self.configmaps: dict[Position, Obj] = {}
         self.by_owner: dict[str, set[Position]] = {}
@@ -109,8 +107,6 @@ class Controller:
             Informer(kube, CONFIGMAPS, self._on_configmap, self._replace_configmaps, iopts, self.stop_event),
             Informer(kube, CONFIGMIRRORS, self._on_mirror, self._replace_mirrors, iopts, self.stop_event),
         ]
-        self.workers: list[threading.Thread] = []
-        self.synced = threading.Event()
 
     # --- cache ------------------------------------------------------------------------------------
 
@@ -212,49 +208,10 @@ class Controller:
             keys = list(self.mirrors)
         self._enqueue(keys, observed)
 
-    # --- health -----------------------------------------------------------------------------------
-
-    def readiness(self) -> tuple[bool, str]:
-        pending = [i.rtype.plural for i in self.informers if not i.synced.is_set()]
-        if pending:
-            return False, "initial sync pending: " + ",".join(pending)
-        now = time.monotonic()
-        for inf in self.informers:
-            if inf.down_since is not None and now - inf.down_since > self.opts.ready_down_threshold_seconds:
-                return False, f"watch on {inf.rtype.plural} down for {now - inf.down_since:.0f}s"
-        return True, "ok"
-
-    def liveness(self) -> tuple[bool, str]:
-        dead = [t.name for t in [*self.informers, *self.workers] if not t.is_alive()]
-        if dead and not self.stop_event.is_set():
-            return False, "dead threads: " + ",".join(dead)
-        return True, "ok"
-
-    # --- lifecycle --------------------------------------------------------------------------------
-
-    def start(self) -> None:
-        for inf in self.informers:
-            inf.start()
-        for i in range(self.opts.workers):
-            t = threading.Thread(target=self._worker, name=f"worker-{i}", daemon=True)
-            t.start()
-            self.workers.append(t)
-        threading.Thread(target=self._housekeeping, name="housekeeping", daemon=True).start()
-
-    def set_leading(self, leading: bool) -> None:
-        if leading:
-            self.leading.set()
-            self.enqueue_all(time.monotonic())
-        else:
-            self.leading.clear()
+    # --- lifecycle (start, probes, leadership: the replicator's Loop) -----------------------------
 
     def shutdown(self, timeout: float = 10.0) -> None:
-        self.stop_event.set()
-        self.leading.clear()
-        self.queue.shutdown()
-        deadline = time.monotonic() + timeout
-        for t in self.workers:
-            t.join(max(0.0, deadline - time.monotonic()))
+        self.stop_workers(timeout)
         self.pool.shutdown(wait=True, cancel_futures=True)
         self.databases.close()
 
@@ -283,10 +240,7 @@ class Controller:
 
     def _worker(self) -> None:
         while not self.stop_event.is_set():
-            if not (self.synced.is_set() and self.leading.is_set()):
-                self.stop_event.wait(0.2)
-                continue
-            item = self.queue.get(timeout=0.5)
+            item = self._next(timeout=0.5)
             if item is None:
                 continue
             key, observed = item

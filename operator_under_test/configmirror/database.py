@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg.types.json import Jsonb
 
-from .planning import Row
+from .planning import ConditionError, Row
 
 log = logging.getLogger("configmirror.database")
 
@@ -65,12 +65,8 @@ WHERE configmirror_namespace = %s AND configmirror_name = %s AND namespace = %s 
 DELETE_OWNED = "DELETE FROM configmaps WHERE configmirror_namespace = %s AND configmirror_name = %s"
 
 
-class DatabaseError(Exception):
+class DatabaseError(ConditionError):
     """A database step failed; ``reason`` becomes the DatabaseSynced condition reason."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 @dataclass(frozen=True)

@@ -35,12 +35,16 @@ Obj = dict[str, Any]
 Position = tuple[str, str]  # (namespace, name)
 
 
-class SpecError(ValueError):
-    """The CR's spec cannot be acted on; ``reason`` is the condition reason."""
+class ConditionError(Exception):
+    """A step failed for a reason a status condition names (``reason``); the message says why."""
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class SpecError(ConditionError, ValueError):
+    """The CR's spec cannot be acted on; ``reason`` is the Ready condition's reason."""
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from . import annotations as a
 from . import metrics
@@ -207,16 +207,100 @@ class Informer(threading.Thread):
                 self._down(KubeError(0, "internal", "", "watch", self.rtype.plural))
 
 
-class Controller:
-    """Owns the caches, the informers, the queue and the workers."""
+class _LoopOptions(Protocol):
+    workers: int
+    ready_down_threshold_seconds: float
 
-    def __init__(self, kube: Kube, opts: Options) -> None:
-        self.kube, self.opts = kube, opts
+
+class Loop:
+    """Threads, probes and leadership of a list+watch controller (shared by both bundled operators).
+
+    A subclass calls ``Loop.__init__`` first, then sets ``queue`` and ``informers``, and defines
+    ``_worker`` (taking keys with :meth:`_next`), ``_housekeeping`` and ``enqueue_all``.
+    """
+
+    queue: WorkQueue[Any]
+    informers: list[Informer]
+
+    def __init__(self, opts: _LoopOptions) -> None:
+        self.opts = opts
         self.lock = threading.RLock()
         self.stop_event = threading.Event()
         self.leading = threading.Event()
         #: Set by leader election to "is my Lease renewed recently enough"; always true without it.
         self.lease_valid: Callable[[], bool] = lambda: True
+        self.workers: list[threading.Thread] = []
+        self.synced = threading.Event()
+
+    def _worker(self) -> None:
+        raise NotImplementedError
+
+    def _housekeeping(self) -> None:
+        raise NotImplementedError
+
+    def enqueue_all(self, observed: float | None = None) -> None:
+        raise NotImplementedError
+
+    def readiness(self) -> tuple[bool, str]:
+        """Ready once every informer listed, and while no watch has been down longer than the threshold."""
+        pending = [i.rtype.plural for i in self.informers if not i.synced.is_set()]
+        if pending:
+            return False, "initial sync pending: " + ",".join(pending)
+        now = time.monotonic()
+        for inf in self.informers:
+            if inf.down_since is not None and now - inf.down_since > self.opts.ready_down_threshold_seconds:
+                return False, f"watch on {inf.rtype.plural} down for {now - inf.down_since:.0f}s"
+        return True, "ok"
+
+    def liveness(self) -> tuple[bool, str]:
+        """Live unless a thread died while the operator was not stopping."""
+        dead = [t.name for t in [*self.informers, *self.workers] if not t.is_alive()]
+        if dead and not self.stop_event.is_set():
+            return False, "dead threads: " + ",".join(dead)
+        return True, "ok"
+
+    def start(self) -> None:
+        for inf in self.informers:
+            inf.start()
+        for i in range(self.opts.workers):
+            t = threading.Thread(target=self._worker, name=f"worker-{i}", daemon=True)
+            t.start()
+            self.workers.append(t)
+        threading.Thread(target=self._housekeeping, name="housekeeping", daemon=True).start()
+
+    def set_leading(self, leading: bool) -> None:
+        """Leader election hook: followers keep warm caches but never write."""
+        if leading:
+            self.leading.set()
+            self.enqueue_all(time.monotonic())
+        else:
+            self.leading.clear()
+
+    def _next(self, timeout: float) -> tuple[Any, float | None] | None:
+        """The next key to reconcile once caches are synced and this replica leads; None: look again."""
+        if not (self.synced.is_set() and self.leading.is_set()):
+            self.stop_event.wait(0.2)
+            return None
+        return self.queue.get(timeout=timeout)
+
+    def stop_workers(self, timeout: float) -> None:
+        """Stop taking work and give the workers up to ``timeout`` seconds to finish."""
+        self.stop_event.set()
+        self.leading.clear()
+        self.queue.shutdown()
+        deadline = time.monotonic() + timeout
+        for t in self.workers:
+            t.join(max(0.0, deadline - time.monotonic()))
+
+
+class Controller(Loop):
+    """Owns the caches, the informers, the queue and the workers."""
+
+    opts: Options
+
+    def __init__(self, kube: Kube, opts: Options) -> None:
+        super().__init__(opts)
+        self.kube = kube
         self.stores = {kind: KindStore(kind, self.excluded) for kind in KINDS}
         self.namespaces = NamespaceStore()
         self.queue: WorkQueue[Key] = WorkQueue(opts.retry_backoff)
@@ -238,8 +322,6 @@ class Controller:
                 for kind, rtype in KINDS.items()
             ),
         ]
-        self.workers: list[threading.Thread] = []
-        self.synced = threading.Event()
 
     # --- configuration helpers ------------------------------------------------------------------------
 
@@ -318,22 +400,6 @@ class Controller:
 
     # --- health ---------------------------------------------------------------------------------------
 
-    def readiness(self) -> tuple[bool, str]:
-        if not all(i.synced.is_set() for i in self.informers):
-            pending = [i.rtype.plural for i in self.informers if not i.synced.is_set()]
-            return False, "initial sync pending: " + ",".join(pending)
-        now = time.monotonic()
-        for inf in self.informers:
-            if inf.down_since is not None and now - inf.down_since > self.opts.ready_down_threshold_seconds:
-                return False, f"watch on {inf.rtype.plural} down for {now - inf.down_since:.0f}s"
-        return True, "ok"
-
-    def liveness(self) -> tuple[bool, str]:
-        dead = [t.name for t in [*self.informers, *self.workers] if not t.is_alive()]
-        if dead and not self.stop_event.is_set():
-            return False, "dead threads: " + ",".join(dead)
-        return True, "ok"
-
     def refresh_gauges(self) -> None:
         with self.lock:
             counts = {kind: store.counts() for kind, store in self.stores.items()}
@@ -346,31 +412,12 @@ class Controller:
 
     # --- lifecycle ------------------------------------------------------------------------------------
 
-    def start(self) -> None:
-        for inf in self.informers:
-            inf.start()
-        for i in range(self.opts.workers):
-            t = threading.Thread(target=self._worker, name=f"worker-{i}", daemon=True)
-            t.start()
-            self.workers.append(t)
-        threading.Thread(target=self._housekeeping, name="housekeeping", daemon=True).start()
-
     def set_leading(self, leading: bool) -> None:
-        """Leader election hook: followers keep warm caches but never write."""
-        if leading:
-            self.leading.set()
-            self.enqueue_all(time.monotonic())
-        else:
-            self.leading.clear()
+        super().set_leading(leading)
         metrics.IS_LEADER.set(1 if leading else 0)
 
     def shutdown(self, timeout: float = 10.0) -> None:
-        self.stop_event.set()
-        self.leading.clear()
-        self.queue.shutdown()
-        deadline = time.monotonic() + timeout
-        for t in self.workers:
-            t.join(max(0.0, deadline - time.monotonic()))
+        self.stop_workers(timeout)
         self.pool.shutdown()
 
     def _housekeeping(self) -> None:
@@ -396,10 +443,7 @@ class Controller:
 
     def _worker(self) -> None:
         while not self.stop_event.is_set():
-            if not (self.synced.is_set() and self.leading.is_set()):
-                self.stop_event.wait(0.2)
-                continue
-            item = self.queue.get(timeout=1.0)
+            item = self._next(timeout=1.0)
             if item is None:
                 continue
             key, observed = item

@@ -8,6 +8,7 @@ annotation values only, never data.
 from __future__ import annotations
 
 import logging
+from collections.abc import Hashable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,15 +29,18 @@ def event_body(
     *,
     instance: str,
     now: datetime | None = None,
+    api_version: str = "v1",
+    type_: str = "Warning",
+    component: str = COMPONENT,
 ) -> dict[str, Any]:
-    """A core/v1 Warning Event about one source object."""
+    """A core/v1 Event about one object (by default a Warning about a source Secret/ConfigMap)."""
     ts = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         "apiVersion": "v1",
         "kind": "Event",
         "metadata": {"generateName": f"{name}.", "namespace": namespace},
         "involvedObject": {
-            "apiVersion": "v1",
+            "apiVersion": api_version,
             "kind": kind,
             "namespace": namespace,
             "name": name,
@@ -44,9 +48,9 @@ def event_body(
         },
         "reason": reason,
         "message": message[:1000],
-        "type": "Warning",
-        "source": {"component": COMPONENT},
-        "reportingComponent": COMPONENT,
+        "type": type_,
+        "source": {"component": component},
+        "reportingComponent": component,
         "reportingInstance": instance[:128],
         "firstTimestamp": ts,
         "lastTimestamp": ts,
@@ -55,7 +59,12 @@ def event_body(
 
 
 class EventRecorder:
-    """Posts each distinct (object, reason, message) at most once per ``interval`` seconds."""
+    """Posts each distinct (object, reason, message) at most once per ``interval`` seconds.
+
+    The ConfigMirror operator's recorder builds on this one (:meth:`post` takes any Event body).
+    """
+
+    log = log
 
     def __init__(self, kube: Kube, instance: str, interval: float = 600.0) -> None:
         self.kube = kube
@@ -64,16 +73,21 @@ class EventRecorder:
         self.failed = Once(300.0)
 
     def warn(self, kind: str, namespace: str, name: str, uid: str, reason: str, message: str) -> None:
-        if not self.once((kind, namespace, name, uid, reason, message)):
-            return
         body = event_body(kind, namespace, name, uid, reason, message, instance=self.instance)
+        self.post((kind, namespace, name, uid, reason, message), body)
+
+    def post(self, key: Hashable, body: dict[str, Any]) -> None:
+        """Create ``body`` in its namespace unless ``key`` was posted within the interval."""
+        if not self.once(key):
+            return
+        namespace, reason = body["metadata"]["namespace"], body["reason"]
         try:
             self.kube.request(
                 "POST", EVENTS.collection(namespace), body=body, verb="create", resource="events"
             )
         except KubeError as exc:
             if self.failed((exc.category, namespace)):
-                log.warning(
+                self.log.warning(
                     "cannot record event",
                     extra={
                         "namespace": namespace,

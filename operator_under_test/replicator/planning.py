@@ -19,11 +19,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, ParamSpec
 
 from . import annotations as a
+
+P = ParamSpec("P")
 
 HELM_TYPE_PREFIX = "helm.sh"
 
@@ -107,33 +109,22 @@ def payload_digest(payload: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(canon, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+def _refuse_on_annotation_error(fn: Callable[P, Plan]) -> Callable[P, Plan]:
+    """An unusable annotation (bad or too expensive pattern) yields ``Plan(error=...)``: touch
+    nothing for this source, never delete."""
+
+    @functools.wraps(fn)
+    def planned(*args: P.args, **kwargs: P.kwargs) -> Plan:
+        try:
+            return fn(*args, **kwargs)
+        except a.AnnotationError as exc:
+            return Plan(error=exc)
+
+    return planned
+
+
+@_refuse_on_annotation_error
 def plan(
-    source_key: tuple[str, str],
-    source: SourceView | None,
-    namespaces: Collection[str],
-    same_name: Mapping[str, ObjectView],
-    mirrors: Iterable[ObjectView] = (),
-    *,
-    terminating: Collection[str] = (),
-    excluded_source: bool = False,
-) -> Plan:
-    """Compute the writes for the source at ``source_key``; an unusable annotation (bad or too
-    expensive pattern) yields ``Plan(error=...)``: touch nothing for this source, never delete."""
-    try:
-        return _plan(
-            source_key,
-            source,
-            namespaces,
-            same_name,
-            mirrors,
-            terminating=terminating,
-            excluded_source=excluded_source,
-        )
-    except a.AnnotationError as exc:
-        return Plan(error=exc)
-
-
-def _plan(
     source_key: tuple[str, str],
     source: SourceView | None,
     namespaces: Collection[str],

@@ -13,10 +13,7 @@ DATA = {"user": "app", "password": "s3cr3t"}
 @behaviour("C9", "reflection-allowed turned off, then on again, after copies exist", key="C9.allowed")
 def test_turning_reflection_allowed_off_and_on_after_copies_exist(scenario: Scenario) -> None:
     s = scenario
-    src, a, b, manual = s.ns("src"), s.ns("a"), s.ns("b"), s.ns("manual")
-    s.source(src, DATA, to=[a, b, manual], auto_to=[a, b])
-    s.mirror(manual, of=src)
-    s.expect_copies(src, [a, b, manual])
+    src, a, b, manual = s.auto_copies_and_a_manual_mirror(DATA)
 
     s.redeclare(src, to=[a, b, manual], auto_to=[a, b], allowed="false")
     s.expect_copies(src, [], ignore=[manual], description="auto copies deleted once allowed is off")

@@ -71,10 +71,7 @@ def test_list_edits_create_and_delete_copies_and_freeze_manual_mirrors(scenario:
 @behaviour("C10", "auto-enabled toggled off")
 def test_turning_auto_enabled_off_deletes_auto_copies_only(scenario: Scenario) -> None:
     s = scenario
-    src, a, b, manual = s.ns("src"), s.ns("a"), s.ns("b"), s.ns("manual")
-    s.source(src, DATA, to=[a, b, manual], auto_to=[a, b])
-    s.mirror(manual, of=src)
-    s.expect_copies(src, [a, b, manual])
+    src, a, b, manual = s.auto_copies_and_a_manual_mirror(DATA)
 
     s.redeclare(src, to=[a, b, manual], auto="false", auto_to=[a, b])
 
@@ -88,10 +85,7 @@ def test_turning_auto_enabled_off_deletes_auto_copies_only(scenario: Scenario) -
 @behaviour("C11", "source deleted")
 def test_deleting_the_source_deletes_auto_copies_and_keeps_manual_mirrors(scenario: Scenario) -> None:
     s = scenario
-    src, a, b, manual = s.ns("src"), s.ns("a"), s.ns("b"), s.ns("manual")
-    s.source(src, DATA, to=[a, b, manual], auto_to=[a, b])
-    s.mirror(manual, of=src)
-    s.expect_copies(src, [a, b, manual])
+    src, _, _, manual = s.auto_copies_and_a_manual_mirror(DATA)
     last = s.kind.view(s.read(manual))
 
     s.delete(src)

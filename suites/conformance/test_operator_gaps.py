@@ -155,10 +155,7 @@ def test_a_restart_with_copies_present_deletes_nothing_and_writes_nothing(
 ) -> None:
     op = private_operator()
     s = op.scenario()
-    src, a, b, manual = s.ns("src"), s.ns("a"), s.ns("b"), s.ns("manual")
-    s.source(src, DATA, to=[a, b, manual], auto_to=[a, b])
-    s.mirror(manual, of=src)
-    s.expect_copies(src, [a, b, manual])
+    src, a, b, manual = s.auto_copies_and_a_manual_mirror(DATA)
     assert op.cluster.audit_log is not None, "the local control plane audits the operator"
 
     restarted_at = time.time()

@@ -137,10 +137,7 @@ def test_same_name_sources_listing_each_others_namespace_never_overwrite_or_dele
 @reflector_issue(295, title="manual same-name mirrors outside the auto set are not deleted")
 def test_a_manual_same_name_mirror_outside_the_auto_set_is_kept_and_filled(scenario: Scenario) -> None:
     s = scenario
-    src, a, b, manual = s.ns("src"), s.ns("a"), s.ns("b"), s.ns("manual")
-    s.source(src, DATA, to=[a, b, manual], auto_to=[a, b])
-    s.mirror(manual, of=src)
-    s.expect_copies(src, [a, b, manual])
+    src, a, b, manual = s.auto_copies_and_a_manual_mirror(DATA)
 
     s.redeclare(src, to=[a, b, manual], auto_to=[a])  # a recompute that deletes b's copy
     s.update(src, {"password": "rotated"})

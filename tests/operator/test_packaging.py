@@ -1,100 +1,51 @@
 """The operator's packaging: kustomize renders with the real kubectl, the chart lints with a real helm,
-and both describe the same least-privilege, hardened Deployment."""
+and both describe the same least-privilege, hardened Deployment.
+
+The checks both bundled operators share are :mod:`testing.packaging`'s; this module adds the
+replicator's own (its grants, its resource limits)."""
 
 from __future__ import annotations
 
-import re
-import subprocess
-
 import pytest
-import yaml
 
-from fixtures.binaries import find_tool
-from fixtures.deploy import render_kustomize
 from fixtures.paths import REPO_ROOT
+from testing.packaging import (
+    SOURCES,
+    Package,
+    assert_hardened,
+    assert_helm_lint_strict,
+    assert_image_non_root_without_shell,
+    assert_least_privilege,
+    assert_same_objects,
+)
 
-DEPLOY = REPO_ROOT / "operator_under_test" / "deploy"
-
-
-@pytest.fixture(scope="module")
-def kustomized() -> list[dict]:
-    return render_kustomize(DEPLOY / "kustomize")
-
-
-@pytest.fixture(scope="module")
-def helm_rendered() -> list[dict]:
-    helm = str(find_tool("helm", "run `make tools`"))
-    out = subprocess.run(
-        [
-            helm,
-            "template",
-            "replicheck-replicator",
-            str(DEPLOY / "chart"),
-            "--namespace",
-            "replicheck-system",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return [d for d in yaml.safe_load_all(out.stdout) if d]
-
-
-def _by_kind(docs: list[dict]) -> dict[str, list[dict]]:
-    kinds: dict[str, list[dict]] = {}
-    for doc in docs:
-        kinds.setdefault(doc["kind"], []).append(doc)
-    return kinds
+PACKAGE = Package(
+    deploy=REPO_ROOT / "operator_under_test" / "deploy",
+    release="replicheck-replicator",
+    namespace="replicheck-system",
+    module="operator_under_test.replicator",
+)
 
 
 def test_helm_lint_strict_passes() -> None:
-    helm = str(find_tool("helm", "run `make tools`"))
-    proc = subprocess.run([helm, "lint", "--strict", str(DEPLOY / "chart")], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert_helm_lint_strict(PACKAGE)
 
 
-def test_kustomize_and_helm_describe_the_same_objects(
-    kustomized: list[dict], helm_rendered: list[dict]
-) -> None:
-    def names(docs: list[dict]) -> set[tuple[str, str]]:
-        return {(d["kind"], d["metadata"]["name"]) for d in docs if d["kind"] != "Namespace"}
-
-    assert names(kustomized) == names(helm_rendered)
+def test_kustomize_and_helm_describe_the_same_objects() -> None:
+    assert_same_objects(PACKAGE)
 
 
-@pytest.mark.parametrize("source", ["kustomized", "helm_rendered"])
-def test_cluster_role_is_least_privilege(source: str, request: pytest.FixtureRequest) -> None:
-    docs = request.getfixturevalue(source)
-    (role,) = _by_kind(docs)["ClusterRole"]
-    granted = {(res, verb) for rule in role["rules"] for res in rule["resources"] for verb in rule["verbs"]}
-    assert not any("*" in pair for pair in granted), "no wildcards"
+@pytest.mark.parametrize("source", SOURCES)
+def test_cluster_role_is_least_privilege(source: str) -> None:
+    granted = assert_least_privilege(PACKAGE.render(source))
     assert {r for r, _ in granted} == {"secrets", "configmaps", "namespaces", "events"}
-    assert {v for r, v in granted if r == "namespaces"} == {"get", "list", "watch"}
-    assert {v for r, v in granted if r == "events"} <= {"create", "patch"}
-    (lease_role,) = _by_kind(docs)["Role"]
-    assert {g for rule in lease_role["rules"] for g in rule["apiGroups"]} == {"coordination.k8s.io"}
 
 
-@pytest.mark.parametrize("source", ["kustomized", "helm_rendered"])
-def test_deployment_is_hardened_and_probed(source: str, request: pytest.FixtureRequest) -> None:
-    docs = request.getfixturevalue(source)
-    (deployment,) = _by_kind(docs)["Deployment"]
-    pod = deployment["spec"]["template"]["spec"]
-    (container,) = pod["containers"]
-    security = {**pod.get("securityContext", {}), **container.get("securityContext", {})}
-    assert security["runAsNonRoot"] is True
-    assert security["readOnlyRootFilesystem"] is True
-    assert security["allowPrivilegeEscalation"] is False
-    assert security["capabilities"]["drop"] == ["ALL"]
-    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+@pytest.mark.parametrize("source", SOURCES)
+def test_deployment_is_hardened_and_probed(source: str) -> None:
+    container = assert_hardened(PACKAGE, PACKAGE.render(source))
     assert container["resources"]["limits"]["memory"]
-    assert container["command"][-2:] == ["-m", "operator_under_test.replicator"]
 
 
 def test_image_runs_as_non_root_without_a_shell() -> None:
-    dockerfile = (DEPLOY / "Dockerfile").read_text()
-    final_stage = dockerfile.rsplit("\nFROM ", 1)[1]
-    assert "distroless" in final_stage.splitlines()[0]
-    assert re.search(r"^USER\s+(?!0\b|root\b)\S+", final_stage, re.MULTILINE)
-    assert not re.search(r"^RUN\s", final_stage, re.MULTILINE), "the final stage needs no shell"
+    assert_image_non_root_without_shell(PACKAGE)

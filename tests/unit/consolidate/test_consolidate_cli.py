@@ -52,6 +52,15 @@ def run(layout, *extra: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def refused(layout) -> str:
+    """Run on ``layout``: it must exit 1 and leave the tree as it was; returns stderr."""
+    before = tree_digest(layout.root)
+    code, _, err = run(layout)
+    assert code == 1
+    assert tree_digest(layout.root) == before
+    return err
+
+
 def creds_of(secret: dict) -> dict:
     if "stringData" in secret:
         return json.loads(secret["stringData"][".dockerconfigjson"])
@@ -132,10 +141,7 @@ def test_conflicting_credentials_error_and_nothing_changed(make_repo):
     spec = basic_spec()
     services = (*spec.services, ServiceSpec("kro", "kro", CredsSpec(OTHER, encrypted=True)))
     lay = make_repo(basic_spec(services=services))
-    before = tree_digest(lay.root)
-    code, _, err = run(lay)
-    assert code == 1
-    assert tree_digest(lay.root) == before
+    err = refused(lay)
     first = err.splitlines()[0]
     assert first.startswith("error: OCI credentials differ between 3 files (2 distinct sets)")
     assert "nothing changed" in first
@@ -154,10 +160,7 @@ def test_broken_yaml_names_the_file(make_repo):
     lay = make_repo()
     bad = lay.overlay / "cert-manager/oci-creds.yaml"
     bad.write_text("apiVersion: v1\nkind: Secret\nmetadata: [unclosed\n")
-    before = tree_digest(lay.root)
-    code, _, err = run(lay)
-    assert code == 1
-    assert tree_digest(lay.root) == before
+    err = refused(lay)
     lines = err.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith(
@@ -169,10 +172,7 @@ def test_broken_yaml_names_the_file(make_repo):
 def test_broken_kustomization_names_the_file(make_repo):
     lay = make_repo()
     (lay.overlay / "kyverno/kustomization.yaml").write_text("resources:\n  - a\n - b: [\n")
-    before = tree_digest(lay.root)
-    code, _, err = run(lay)
-    assert code == 1
-    assert tree_digest(lay.root) == before
+    err = refused(lay)
     assert "kyverno/kustomization.yaml: not valid YAML" in err
 
 
@@ -231,10 +231,7 @@ def test_existing_flux_file_with_equal_credentials_is_merged(make_repo):
 
 def test_existing_flux_file_with_different_credentials_is_an_error(make_repo):
     lay = make_repo(basic_spec(existing=CredsSpec(OTHER), existing_namespaces=("a",)))
-    before = tree_digest(lay.root)
-    code, _, err = run(lay)
-    assert code == 1
-    assert tree_digest(lay.root) == before
+    err = refused(lay)
     assert "flux-system/oci-creds.yaml" in err
     assert "differ" in err
 
@@ -279,10 +276,7 @@ def test_missing_sops_config(make_repo):
     lay = make_repo()
     (lay.root / ".sops.yaml").unlink()
     shutil.rmtree(lay.overlay / "apps/keycloak")  # only plaintext inputs: no key needed to read them
-    before = tree_digest(lay.root)
-    code, _, err = run(lay)
-    assert code == 1
-    assert tree_digest(lay.root) == before
+    err = refused(lay)
     assert "flux-system/oci-creds.yaml: no .sops.yaml found" in err
 
 
@@ -307,24 +301,16 @@ def test_console_script_end_to_end(make_repo):
     if not exe.exists():
         pytest.skip("console script not installed (pip install -e .)")
     env = {**os.environ}
-    proc = subprocess.run(
-        [str(exe), "acme", "prod-1", "--repo", str(lay.root)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+
+    def console(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(exe), *args], capture_output=True, text=True, env=env, timeout=120, check=False
+        )
+
+    proc = console("acme", "prod-1", "--repo", str(lay.root))
     assert proc.returncode == 0, proc.stderr
     assert PASSWORD not in proc.stdout + proc.stderr
-    bad = subprocess.run(
-        [str(exe), "acme", "zzz", "--repo", str(lay.root)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    bad = console("acme", "zzz", "--repo", str(lay.root))
     assert bad.returncode == 1
     assert bad.stderr.count("\n") == 1
     assert "Traceback" not in bad.stderr
