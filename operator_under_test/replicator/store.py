@@ -7,11 +7,20 @@ content digest; only *sources* keep their payload, because copies are written fr
 compacted page by page (:meth:`KindStore.entry`), so a re-list of 50,000 Secrets never holds the raw
 objects (with their ``managedFields`` and data) all at once; namespace names are interned, so 50,000
 objects in 100 namespaces share 100 strings.
+
+The cache is fed by two writers: the watch, and the write-through of our own requests' responses.
+A response can be applied *after* the watch already delivered a later deletion of that object (a
+user deleting a copy the moment our create or patch landed): a deletion the watch saw is therefore
+remembered for a while (a tombstone with its resourceVersion), and an older version arriving
+afterwards is dropped instead of bringing back a copy that no longer exists (planning would see it
+current and never recreate it until the next resync).
 """
 
 from __future__ import annotations
 
 import sys
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +33,8 @@ SourceKey = tuple[str, str]
 Known = tuple[Mapping[str, Any], str]
 #: One listed object, compacted: (namespace, name, record or ``None`` for an unannotated object).
 Entry = tuple[str, str, "Record | None"]
+#: How long a deletion keeps vetoing older versions of the object (a late write-through response).
+TOMBSTONE_SECONDS = 120.0
 
 
 @dataclass(slots=True)
@@ -49,15 +60,28 @@ def _newer_or_equal(new_rv: str, old_rv: str) -> bool:
     return True
 
 
+def _not_after(rv: str, deleted_rv: str) -> bool:
+    """Whether version ``rv`` is no newer than a deletion at ``deleted_rv`` (integers only)."""
+    return rv.isdigit() and deleted_rv.isdigit() and int(rv) <= int(deleted_rv)
+
+
 class KindStore:
     """All objects of one kind, indexed by name, by source, and by the source they reflect."""
 
-    def __init__(self, kind: str, excluded: Callable[[str], bool] = lambda ns: False) -> None:
+    def __init__(
+        self,
+        kind: str,
+        excluded: Callable[[str], bool] = lambda ns: False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.kind = kind
         self.excluded = excluded
+        self.clock = clock
         self.objects: dict[str, dict[str, Record | None]] = {}
         self.sources: dict[str, set[str]] = {}
         self.mirrors: dict[SourceKey, set[SourceKey]] = {}
+        #: (namespace, name) -> (resourceVersion at deletion, when), oldest first.
+        self.tombstones: OrderedDict[SourceKey, tuple[str, float]] = OrderedDict()
 
     # --- ingest ---------------------------------------------------------------------------------------
 
@@ -125,12 +149,31 @@ class KindStore:
         returns the source keys to reconcile."""
         meta = obj.get("metadata") or {}
         ns, name = sys.intern(meta.get("namespace", "")), meta.get("name", "")
+        rv = meta.get("resourceVersion", "")
         if event_type == "DELETED":
+            if self.exists(ns, name):
+                self._bury(ns, name, rv)
             return self._put(ns, name, None, deleted=True)
         old = (self.objects.get(name) or {}).get(ns)
-        if old is not None and old.rv and old.rv == meta.get("resourceVersion"):
+        if old is not None and old.rv and old.rv == rv:
             return set()  # exactly the version cached (the watch echoing our own write): nothing changed
+        if (tomb := self.tombstones.get((ns, name))) is not None and not self.exists(ns, name):
+            if _not_after(rv, tomb[0]):
+                return set()  # a late write-through of an object already deleted: keep it gone
+            del self.tombstones[(ns, name)]
         return self._put(ns, name, self.to_record(obj, written))
+
+    def _bury(self, ns: str, name: str, rv: str) -> None:
+        """Remember a deletion at ``rv`` for ``TOMBSTONE_SECONDS``; expired tombstones go first."""
+        now = self.clock()
+        while self.tombstones:
+            oldest = next(iter(self.tombstones.values()))
+            if now - oldest[1] < TOMBSTONE_SECONDS:
+                break
+            self.tombstones.popitem(last=False)
+        if rv.isdigit():
+            self.tombstones.pop((ns, name), None)
+            self.tombstones[(ns, name)] = (rv, now)
 
     def _put(self, ns: str, name: str, new: Record | None, *, deleted: bool = False) -> set[SourceKey]:
         by_ns = self.objects.get(name)
@@ -158,7 +201,7 @@ class KindStore:
         """Write-through of our own delete (only if the cache still holds the version we deleted)."""
         rec = (self.objects.get(name) or {}).get(ns)
         if rec is not None and rec.rv == rv:
-            self.apply("DELETED", {"metadata": {"namespace": ns, "name": name}})
+            self.apply("DELETED", {"metadata": {"namespace": ns, "name": name, "resourceVersion": rv}})
 
     def replace(self, entries: Iterable[Entry]) -> set[SourceKey]:
         """Swap in a fresh list (compacted by :meth:`entry`) atomically; returns every key old or new

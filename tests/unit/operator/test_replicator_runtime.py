@@ -12,7 +12,7 @@ from operator_under_test.replicator.controller import rbac_hint
 from operator_under_test.replicator.events import event_body
 from operator_under_test.replicator.leader import LeaseRecord, can_acquire, micro_time, parse_micro_time
 from operator_under_test.replicator.logs import Once
-from operator_under_test.replicator.store import KindStore, NamespaceStore
+from operator_under_test.replicator.store import TOMBSTONE_SECONDS, KindStore, NamespaceStore
 from operator_under_test.replicator.workqueue import Backoff, WorkQueue
 
 
@@ -77,6 +77,48 @@ def test_store_ignores_stale_events_after_write_through() -> None:
     rec = st.objects["c"]["a"]
     assert rec is not None
     assert rec.rv == "20"
+
+
+def test_store_late_write_through_does_not_resurrect_a_copy_the_watch_saw_deleted() -> None:
+    """A user deletes a copy the moment our patch lands; the watch delivers that deletion before the
+    worker applies the patch response. The copy must stay gone in the cache, or planning sees it
+    present and never recreates it (the state machine's missing auto copy, CI run 1)."""
+    now = [0.0]
+    st = KindStore("Secret", clock=lambda: now[0])
+    copy = {a.REFLECTS: "src/creds", a.AUTO_REFLECTS: "True", a.REFLECTED_VERSION: "10"}
+    st.apply("ADDED", secret("src", "creds", rv="10", ann=SOURCE_ANN))
+    st.apply("ADDED", secret("a", "creds", rv="11", ann=copy))
+    st.apply("MODIFIED", secret("a", "creds", rv="12", ann=copy))  # the watch: our patch
+    assert st.apply("DELETED", secret("a", "creds", rv="13", ann=copy)) == {("src", "creds")}
+    assert st.apply("MODIFIED", secret("a", "creds", rv="12", ann=copy)) == set()  # late write-through
+    assert not st.exists("a", "creds")
+    assert st.mirrors_of(("src", "creds")) == []
+    # a copy created again afterwards (a newer version) is taken, and clears the tombstone
+    st.apply("MODIFIED", secret("a", "creds", rv="14", ann=copy))
+    assert st.exists("a", "creds")
+    assert ("a", "creds") not in st.tombstones
+
+
+def test_store_own_delete_is_not_undone_by_a_lagging_watch_event() -> None:
+    st = KindStore("Secret")
+    copy = {a.REFLECTS: "src/creds", a.AUTO_REFLECTS: "True"}
+    st.apply("MODIFIED", secret("a", "creds", rv="20", ann=copy))  # write-through of our patch
+    st.forget("a", "creds", "20")  # write-through of our delete
+    assert st.apply("MODIFIED", secret("a", "creds", rv="20", ann=copy)) == set()  # the watch, late
+    assert not st.exists("a", "creds")
+
+
+def test_store_tombstones_expire() -> None:
+    now = [0.0]
+    st = KindStore("Secret", clock=lambda: now[0])
+    for i in range(3):
+        st.apply("ADDED", secret(f"n{i}", "c", rv=str(10 + i), ann={a.REFLECTS: "s/c"}))
+        st.apply("DELETED", secret(f"n{i}", "c", rv=str(20 + i)))
+    assert len(st.tombstones) == 3
+    now[0] = TOMBSTONE_SECONDS + 1
+    st.apply("ADDED", secret("x", "c", rv="30", ann={a.REFLECTS: "s/c"}))
+    st.apply("DELETED", secret("x", "c", rv="31"))
+    assert list(st.tombstones) == [("x", "c")]
 
 
 def test_store_excluded_and_helm_sources_are_not_sources() -> None:
