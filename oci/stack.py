@@ -42,6 +42,12 @@ class OciStack:
         assert self.plane is not None
         return self.plane.run_dir
 
+    def started(self) -> tuple[Cluster, OciRegistry]:
+        """The cluster and the registry of a started stack."""
+        assert self.cluster is not None, "the stack is not started"
+        assert self.registry is not None, "the stack is not started"
+        return self.cluster, self.registry
+
     def start(self) -> OciStack:
         t0 = time.monotonic()
         self.plane = self.provider.plane

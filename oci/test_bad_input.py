@@ -36,9 +36,7 @@ def _data(core: client.CoreV1Api, namespace: str) -> dict:
 @allure.story("OCI credentials end to end: bad input")
 def test_bad_input_surfaces_in_one_line_and_changes_nothing(oci_stack: OciStack) -> None:
     # Setup: one service authenticated through the path.
-    cluster, registry = oci_stack.cluster, oci_stack.registry
-    assert cluster is not None
-    assert registry is not None
+    cluster, _ = oci_stack.started()
     services = [cluster.create_namespace("bad")]
     path = GitOpsPath(oci_stack, oci_stack.run_dir / "gitops-bad")
     path.bring_up(services)

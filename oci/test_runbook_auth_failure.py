@@ -49,9 +49,7 @@ def _secret(core: client.CoreV1Api, namespace: str, config_text: str) -> None:
 @allure.story("Runbook: Authentication Failure")
 def test_runbook_steps_identify_each_injected_fault(oci_stack: OciStack) -> None:
     # Setup: two services through the real path, authenticated; two namespaces outside the list.
-    cluster, registry = oci_stack.cluster, oci_stack.registry
-    assert cluster is not None
-    assert registry is not None
+    cluster, registry = oci_stack.started()
     services = [cluster.create_namespace(f"rb{i}") for i in range(2)]
     path = GitOpsPath(oci_stack, oci_stack.run_dir / "gitops-runbook")
     version = path.bring_up(services)
