@@ -63,16 +63,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         leader_gauge.set(1 if leading else 0)
         controller.set_leading(leading)
 
-    log.info(
-        "starting",
-        extra={
-            "identity": args.identity,
-            "leader_elect": args.leader_elect,
-            "host": cfg.host,
-            "health_port": health.port,
-            "metrics_port": metrics_http.port,
-        },
-    )
     return cli.run(
         args,
         kube,
@@ -80,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         [health, metrics_http],
         on_leading,
         log,
+        started={"host": cfg.host, "health_port": health.port, "metrics_port": metrics_http.port},
         after_release=lambda: leader_gauge.set(0),
     )
 

@@ -67,18 +67,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     kube.write_gate = controller.may_write  # asked again right before each copy write is sent
     health = HealthServer(args.health_address, args.health_port, controller.liveness, controller.readiness)
 
-    log.info(
-        "starting",
-        extra={
-            "identity": args.identity,
-            "leader_elect": args.leader_elect,
-            "host": cfg.host,
-            "resync_seconds": opts.resync_seconds,
-            "watch_timeout_seconds": opts.watch_timeout_seconds,
-            "excluded_namespaces": list(excluded),
-        },
-    )
-    return cli.run(args, kube, controller, [health], controller.set_leading, log)
+    started = {
+        "host": cfg.host,
+        "resync_seconds": opts.resync_seconds,
+        "watch_timeout_seconds": opts.watch_timeout_seconds,
+        "excluded_namespaces": list(excluded),
+    }
+    return cli.run(args, kube, controller, [health], controller.set_leading, log, started=started)
 
 
 if __name__ == "__main__":

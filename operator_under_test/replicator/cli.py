@@ -15,7 +15,7 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from kubernetes import client
@@ -142,9 +142,11 @@ def run(
     on_leading: Callable[[bool], None],
     log: logging.Logger,
     *,
+    started: Mapping[str, Any],
     after_release: Callable[[], None] = lambda: None,
 ) -> int:
-    """Start ``servers`` and ``controller``, lead (by Lease or alone) until SIGTERM/SIGINT, stop cleanly."""
+    """Start ``servers`` and ``controller``, lead (by Lease or alone) until SIGTERM/SIGINT, stop cleanly.
+    The ``starting`` line names identity and election, plus ``started`` (host, ports, settings)."""
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -153,6 +155,7 @@ def run(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    log.info("starting", extra={"identity": args.identity, "leader_elect": args.leader_elect, **started})
     for server in servers:
         server.start()
     controller.start()
