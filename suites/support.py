@@ -12,7 +12,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from kubernetes import client
 from kubernetes.client.rest import ApiException
@@ -31,6 +31,15 @@ KNOWN_DEVIATION_SLO = 10.0
 T = TypeVar("T")
 
 
+class Extras(TypedDict, total=False):
+    """What an object may carry besides name, data and annotations (keyword arguments of
+    :meth:`Kind.body`, :meth:`Scenario.create` and :meth:`Scenario.source`)."""
+
+    labels: Mapping[str, str] | None
+    type_: str | None  # a Secret's type (Opaque when absent)
+    binary: Mapping[str, bytes] | None  # a ConfigMap's binaryData
+
+
 @dataclass(frozen=True)
 class Kind:
     """Secret or ConfigMap, behind one interface (C19: the same contract for both)."""
@@ -46,11 +55,11 @@ class Kind:
         name: str,
         data: Mapping[str, str | bytes],
         annotations: Mapping[str, str] | None = None,
-        *,
-        labels: Mapping[str, str] | None = None,
-        type_: str | None = None,
-        binary: Mapping[str, bytes] | None = None,
+        **extras: Unpack[Extras],
     ) -> Any:
+        if unknown := extras.keys() - Extras.__optional_keys__:
+            raise TypeError(f"unexpected keyword arguments: {sorted(unknown)}")
+        labels, type_, binary = extras.get("labels"), extras.get("type_"), extras.get("binary")
         meta = client.V1ObjectMeta(
             name=name, annotations=dict(annotations or {}) or None, labels=dict(labels or {}) or None
         )
@@ -167,10 +176,8 @@ class Scenario:
         auto_to: Iterable[str] | str | None = None,
         allowed: bool | str = True,
         annotations: Mapping[str, str] | None = None,
-        labels: Mapping[str, str] | None = None,
-        type_: str | None = None,
-        binary: Mapping[str, bytes] | None = None,
         name: str | None = None,
+        **extras: Unpack[Extras],
     ) -> Any:
         """Create a source replicating to `to` (the dialect's allowed list; None = absent)."""
         declared = self.impl.declare(
@@ -179,15 +186,7 @@ class Scenario:
             auto_namespaces=auto_to if auto_to is None or isinstance(auto_to, str) else list(auto_to),
             allowed=allowed,
         )
-        return self.create(
-            namespace,
-            data,
-            {**(annotations or {}), **declared},
-            labels=labels,
-            type_=type_,
-            binary=binary,
-            name=name,
-        )
+        return self.create(namespace, data, {**(annotations or {}), **declared}, name=name, **extras)
 
     def create(
         self,
@@ -195,13 +194,11 @@ class Scenario:
         data: Mapping[str, str | bytes],
         annotations: Mapping[str, str] | None = None,
         *,
-        labels: Mapping[str, str] | None = None,
-        type_: str | None = None,
-        binary: Mapping[str, bytes] | None = None,
         name: str | None = None,
+        **extras: Unpack[Extras],
     ) -> Any:
         """Create any object of the scenario's kind (by default with the scenario's name)."""
-        body = self.kind.body(name or self.name, data, annotations, labels=labels, type_=type_, binary=binary)
+        body = self.kind.body(name or self.name, data, annotations, **extras)
         return self.kind.create(self.core, namespace, body)
 
     def mirror(
