@@ -165,6 +165,21 @@ class Scenario:
         """A sibling scenario (same namespaces and implementation) for a second object name or kind."""
         return Scenario(self.cluster, self.namespaces, self.impl, kind or self.kind, slo=self.slo)
 
+    def _declare(
+        self,
+        to: Iterable[str] | str | None,
+        auto: bool | str,
+        auto_to: Iterable[str] | str | None,
+        allowed: bool | str,
+    ) -> dict[str, str]:
+        """The implementation's annotations for "replicate to `to`, auto to `auto_to`"."""
+        return self.impl.declare(
+            to if to is None or isinstance(to, str) else list(to),
+            auto=auto,
+            auto_namespaces=auto_to if auto_to is None or isinstance(auto_to, str) else list(auto_to),
+            allowed=allowed,
+        )
+
     # -- setup -----------------------------------------------------------------------------------
     def source(
         self,
@@ -180,12 +195,7 @@ class Scenario:
         **extras: Unpack[Extras],
     ) -> Any:
         """Create a source replicating to `to` (the dialect's allowed list; None = absent)."""
-        declared = self.impl.declare(
-            to if to is None or isinstance(to, str) else list(to),
-            auto=auto,
-            auto_namespaces=auto_to if auto_to is None or isinstance(auto_to, str) else list(auto_to),
-            allowed=allowed,
-        )
+        declared = self._declare(to, auto, auto_to, allowed)
         return self.create(namespace, data, {**(annotations or {}), **declared}, name=name, **extras)
 
     def create(
@@ -235,12 +245,7 @@ class Scenario:
         allowed: bool | str = True,
     ) -> Any:
         """Replace the source's replication annotations (the rest of its metadata is kept)."""
-        declared = self.impl.declare(
-            to if to is None or isinstance(to, str) else list(to),
-            auto=auto,
-            auto_namespaces=auto_to if auto_to is None or isinstance(auto_to, str) else list(auto_to),
-            allowed=allowed,
-        )
+        declared = self._declare(to, auto, auto_to, allowed)
         patch = {"metadata": {"annotations": self.dialect.redeclare_patch(declared)}}
         return self.kind.patch(self.core, namespace, self.name, patch)
 
