@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from chaos.context import OPERATOR_NAMESPACE, ChaosContext, KindOperator, LocalOperator, bound_requests
+from chaos.context import BUNDLED_NAMES, ChaosContext, KindOperator, LocalOperator, bound_requests
 from chaos.faults.local import thaw_frozen
+from chaos.faults.variants import journal_name
 from chaos.mirror_workload import MirrorWorkload
 from chaos.scoring import overall_resilience
 from fixtures.cluster import new_run_id
@@ -26,15 +27,17 @@ from fixtures.cluster_providers import LOCAL, ClusterProvider, ProviderChoice, p
 from fixtures.configmirror import ConfigMirrorSystem, deploy_configmirror, start_postgres
 from fixtures.deploy import kubectl
 from fixtures.errors import SetupError
-from fixtures.implementations import Implementation
-from fixtures.plugin import started_private
+from fixtures.plugin import selection, started_private
 from fixtures.private import PrivateOperators
-from fixtures.record import read_records
+from fixtures.record import read_records, record
+from fixtures.systems import ReplicationSystem
 from fixtures.systems import system as system_named
 
 _LOADED_AT = time.time()
 
 EnvFactory = Callable[..., ChaosContext]
+#: marks a system-neutral experiment: ``@pytest.mark.neutral_chaos("kill-operator", replicas=1)``
+NEUTRAL_MARK = "neutral_chaos"
 
 
 @pytest.fixture
@@ -44,7 +47,40 @@ def chaos_provider(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def chaos_cluster(provider_choice: ProviderChoice, chaos_provider: str) -> Iterator[ClusterProvider]:
+def chaos_system(request: pytest.FixtureRequest, chaos_provider: str) -> ReplicationSystem:
+    """The system the experiment runs against, decided before its cluster starts.
+
+    A system-neutral experiment (marked ``neutral_chaos(experiment, replicas=N)``; the test asks for
+    ``system``, so it runs once per selected system) gets the selected system, and is n/a with its
+    profile's reason (``ChaosProfile``: an experiment, a provider or a replica count it does not
+    support) instead of starting a cluster for nothing. Any other chaos test is written in the
+    Reflector dialect (runbooks, kind plumbing, the API server restart) and gets that system.
+    """
+    mark = request.node.get_closest_marker(NEUTRAL_MARK)
+    if mark is None:
+        return system_named(request.getfixturevalue("implementation_under_test").name)
+    system: ReplicationSystem = request.getfixturevalue("system")
+    experiment, replicas = neutral_experiment(mark)
+    if system.chaos is None:
+        why = "its profile gives no chaos deployment (ReplicationSystem.chaos)"
+    else:
+        why = system.chaos.refusal(experiment, replicas=replicas, provider=chaos_provider)
+    if why is not None:
+        # the report's matrix shows this cell as n/a with the reason (reports/build.py)
+        record("chaos_not_applicable", experiment=journal_name(experiment, chaos_provider), reason=why)
+        pytest.skip(f"n/a for {system.name}: {experiment}: {why}")
+    return system
+
+
+def neutral_experiment(mark: pytest.Mark) -> tuple[str, int]:
+    """(experiment, replicas) of a ``neutral_chaos`` mark."""
+    return str(mark.args[0]), int(mark.kwargs.get("replicas", 1))
+
+
+@pytest.fixture
+def chaos_cluster(
+    provider_choice: ProviderChoice, chaos_provider: str, chaos_system: ReplicationSystem
+) -> Iterator[ClusterProvider]:
     """The experiment's private cluster, started (skipped with the factory's reason when there is none)."""
     with started_private(
         private_cluster(provider_choice, chaos_provider, new_run_id(), os.getpid())
@@ -67,24 +103,38 @@ class _LiveNamespaces:
 
 @pytest.fixture
 def chaos_env(
-    request: pytest.FixtureRequest, implementation_under_test: Implementation, chaos_cluster: ClusterProvider
+    request: pytest.FixtureRequest, chaos_system: ReplicationSystem, chaos_cluster: ClusterProvider
 ) -> Iterator[EnvFactory]:
-    """Call it once: ``chaos_env(replicas=1, extra_args=[...])`` → a :class:`ChaosContext`."""
+    """Call it once: ``chaos_env(replicas=1, extra_args=[...])`` → a :class:`ChaosContext`.
+
+    For a ``neutral_chaos`` experiment the replicas come from the mark and the flags from the
+    system's profile (``ChaosProfile.args_for``; ``extra_args`` are added after them), and with
+    several systems selected its journal and logs carry the system's name (the record's experiment
+    name does not: the report's matrix has one row per experiment, one cell per system).
+    """
     made: list[tuple[ChaosContext, Callable[[], None]]] = []
     operators: PrivateOperators = request.getfixturevalue("private_operators")  # stopped before the cluster
     # the operator as processes beside the control plane, or as pods of its Deployment
     env = _local_env if chaos_cluster.hosts_processes else _pod_env
+    mark = request.node.get_closest_marker(NEUTRAL_MARK)
 
     def make(*, replicas: int = 1, extra_args: list[str] | None = None) -> ChaosContext:
         if made:
             raise RuntimeError("one chaos environment per test")
+        args = list(extra_args or [])
+        suffix = ""
+        if mark is not None:
+            experiment, replicas = neutral_experiment(mark)
+            assert chaos_system.chaos is not None  # chaos_system made it n/a otherwise
+            args = [*chaos_system.chaos.args_for(experiment), *args]
+            if len(selection(request.config).systems) > 1:
+                suffix = f".{chaos_system.name}"
         try:
-            ctx, cleanup = env(
-                chaos_cluster, operators, implementation_under_test, replicas, extra_args or []
-            )
+            ctx, cleanup = env(chaos_cluster, operators, chaos_system, replicas, args)
         except SetupError as exc:
             pytest.fail(str(exc), pytrace=False)
-        ctx.system = system_named(implementation_under_test.name)  # what its Workload declares with
+        ctx.system = chaos_system  # what its Workload declares with
+        ctx.journal_suffix = suffix
         made.append((ctx, cleanup))
         return ctx
 
@@ -146,7 +196,7 @@ def mirror_chaos_env(request: pytest.FixtureRequest) -> Iterator[EnvFactory]:
 def _local_env(
     provider: ClusterProvider,
     operators: PrivateOperators,
-    impl: Implementation,
+    impl: ReplicationSystem,
     replicas: int,
     extra_args: list[str],
 ) -> tuple[ChaosContext, Callable[[], None]]:
@@ -157,7 +207,7 @@ def _local_env(
     deployment = operators.deploy(
         impl, cluster, run_dir, namespaces=live, label="chaos", replicas=replicas, extra_args=extra_args
     )
-    ctx = live.ctx = ChaosContext(cluster, LocalOperator(deployment), run_dir)
+    ctx = live.ctx = ChaosContext(cluster, LocalOperator(deployment), run_dir, system=impl)
 
     def cleanup() -> None:
         thaw_frozen(ctx)  # a stopped process would not see the SIGTERM
@@ -170,13 +220,14 @@ def _local_env(
 def _pod_env(
     provider: ClusterProvider,
     operators: PrivateOperators,
-    impl: Implementation,
+    impl: ReplicationSystem,
     replicas: int,
     extra_args: list[str],
 ) -> tuple[ChaosContext, Callable[[], None]]:
     """The operator as its Deployment (scaled and flagged) in a private cluster that runs pods (kind)."""
     cluster = provider.cluster()
     run_dir = cluster.run_dir
+    namespace = (impl.chaos or BUNDLED_NAMES).namespace
     try:
         bound_requests(cluster.api)
         live = _LiveNamespaces()
@@ -189,7 +240,7 @@ def _pod_env(
             kubectl(
                 cluster,
                 "-n",
-                OPERATOR_NAMESPACE,
+                namespace,
                 "patch",
                 f"deployment/{name}",
                 "--type=json",
@@ -197,16 +248,12 @@ def _pod_env(
                 json.dumps(patch),
             )
         if replicas != 1:
-            kubectl(
-                cluster, "-n", OPERATOR_NAMESPACE, "scale", f"deployment/{name}", f"--replicas={replicas}"
-            )
-        kubectl(
-            cluster, "-n", OPERATOR_NAMESPACE, "rollout", "status", f"deployment/{name}", "--timeout=180s"
-        )
+            kubectl(cluster, "-n", namespace, "scale", f"deployment/{name}", f"--replicas={replicas}")
+        kubectl(cluster, "-n", namespace, "rollout", "status", f"deployment/{name}", "--timeout=180s")
     except BaseException:
         cluster.close()
         raise
-    ctx = live.ctx = ChaosContext(cluster, KindOperator(cluster), run_dir)
+    ctx = live.ctx = ChaosContext(cluster, KindOperator(cluster), run_dir, system=impl)
     return ctx, cluster.close
 
 

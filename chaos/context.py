@@ -23,6 +23,7 @@ from kubernetes.client.rest import ApiException
 
 from fixtures.cluster import Cluster
 from fixtures.deploy import LocalDeployment, Replica
+from fixtures.systems.base import ChaosProfile
 
 if TYPE_CHECKING:
     from chaos.mirror_workload import MirrorWorkload
@@ -35,6 +36,9 @@ OPERATOR_SA = "replicheck-replicator"
 OPERATOR_RBAC = "replicheck-replicator"  # ClusterRole and ClusterRoleBinding
 LEASE = "replicheck-replicator"
 CONFIG_KEY = "replicheck_context"
+#: the bundled operator's names (its profile's ChaosProfile says the same; kept here for contexts
+#: without a system and for the kind variant, which runs only the bundled operator's image)
+BUNDLED_NAMES = ChaosProfile(OPERATOR_NAMESPACE, OPERATOR_SA, OPERATOR_RBAC, LEASE, max_replicas=2)
 
 
 # --- the operator, whichever provider runs it ---------------------------------------------------------
@@ -208,6 +212,8 @@ class ChaosContext:
     run_dir: Path
     workload: Workload | MirrorWorkload | None = None  # the bundled operator's or ConfigMirror's
     system: ReplicationSystem | None = None  # the system chaos_env deployed (what a Workload declares with)
+    #: added to the journal's and logs' file names (the system's name when a run certifies several)
+    journal_suffix: str = ""
     # Set by actions, read by probes and the wrapper: times are time.monotonic() unless named *_wall.
     marks: dict[str, float] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
@@ -233,8 +239,24 @@ class ChaosContext:
     def rbac(self) -> client.RbacAuthorizationV1Api:
         return client.RbacAuthorizationV1Api(self.cluster.api)
 
+    @property
+    def names(self) -> ChaosProfile:
+        """The deployed system's chaos profile: its namespace, ServiceAccount, RBAC and Lease names
+        (the bundled operator's when the context has no system, as for the runbook-only tests)."""
+        profile = self.system.chaos if self.system is not None else None
+        return profile or BUNDLED_NAMES
+
     def operator_user(self) -> str:
-        return f"system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_SA}"
+        return self.names.user
+
+    def not_applicable(self, key: str) -> dict[str, Any] | None:
+        """A probe's output when ``key`` does not apply to the deployed system (its profile says why):
+        ``skipped`` (left out of the score), with the reason. None when it applies."""
+        why = self.names.exemption(key)
+        if why is None:
+            return None
+        name = self.system.name if self.system is not None else "-"
+        return {"ok": True, "skipped": True, "why": f"n/a for {name}: {why}"}
 
     def replica_names(self) -> list[str]:
         return [r.name for r in self.operator.replicas()]

@@ -78,7 +78,9 @@ def run_chaos_experiment(
     finally:
         unregister(key)
     JOURNALS.mkdir(parents=True, exist_ok=True)
-    path = JOURNALS / f"{journal_name or name}.json"
+    # one file per system when a run certifies several (the record keeps the experiment's name)
+    stem = f"{journal_name or name}{ctx.journal_suffix}"
+    path = JOURNALS / f"{stem}.json"
     text = json.dumps(journal, indent=2, default=str)
     path.write_text(text)
     allure.attach(text, name=f"chaostoolkit journal: {name}", attachment_type=allure.attachment_type.JSON)
@@ -93,7 +95,7 @@ def run_chaos_experiment(
         if where in result.leaks:
             continue  # never copy a leaking log into reports/
         replica = where.rsplit(" ", 1)[-1]
-        (JOURNALS / f"{journal_name or name}.{replica}.log").write_text(log_text)
+        (JOURNALS / f"{stem}.{replica}.log").write_text(log_text)
         allure.attach(log_text, name=where, attachment_type=allure.attachment_type.TEXT)
     summary = {
         "experiment": journal_name or name,

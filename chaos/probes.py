@@ -200,6 +200,8 @@ def logged(
 ) -> dict[str, Any]:
     """The operator logged a line matching ``pattern`` (regex on the message) after the mark."""
     ctx = _ctx(configuration)
+    if (na := ctx.not_applicable("logs")) is not None:
+        return na
     since_wall = _since(ctx, since)
     rx = re.compile(pattern)
 
@@ -262,6 +264,8 @@ def readiness_reports(
 
 def no_errors_logged(since: str = "fault_at", configuration: dict | None = None) -> dict[str, Any]:
     ctx = _ctx(configuration)
+    if (na := ctx.not_applicable("logs")) is not None:
+        return na
     errors = [r for r in log_records(ctx, _since(ctx, since)) if r.get("level") == "error"]
     return {"ok": not errors, "count": len(errors), "examples": [e["msg"][:300] for e in errors[:3]]}
 
@@ -269,6 +273,8 @@ def no_errors_logged(since: str = "fault_at", configuration: dict | None = None)
 def work_queue_drained(timeout_s: float = 20.0, configuration: dict | None = None) -> dict[str, Any]:
     """Nothing left to retry: queue depth 0 and the retry counter stops moving."""
     ctx = _ctx(configuration)
+    if (na := ctx.not_applicable("metrics")) is not None:
+        return na
     state: dict[str, Any] = {}
 
     def check() -> dict[str, Any]:
@@ -287,6 +293,8 @@ def warning_events(
 ) -> dict[str, Any]:
     """Warning Events with ``reason`` exist on the named sources (in the source namespace)."""
     ctx = _ctx(configuration)
+    if (na := ctx.not_applicable("events")) is not None:
+        return na
     assert ctx.workload is not None
     wanted = set(names or [])
 

@@ -8,18 +8,19 @@ from chaos.conftest import EnvFactory
 from chaos.faults import variants
 from chaos.journal import run_chaos_experiment
 from chaos.workload import Workload
+from fixtures.systems import ReplicationSystem
 
-pytestmark = [pytest.mark.chaos]
-
-# One write at a time makes the fan-out last long enough (tens of writes, ~ms each) for the kill to
-# land in the middle of it; everything else is the operator's default configuration.
-EXTRA_ARGS = ["--write-concurrency=1"]
+# every selected system; its flags come from its profile (the bundled operator: one write at a time,
+# so the kill lands in the middle of the fan-out)
+pytestmark = [pytest.mark.chaos, pytest.mark.neutral_chaos("kill-operator")]
 
 
 @pytest.mark.parametrize("chaos_provider", variants.PROVIDERS, indirect=True)
-def test_kill_operator_mid_fanout(chaos_env: EnvFactory, chaos_provider: str) -> None:
-    ctx = chaos_env(extra_args=EXTRA_ARGS)
-    ctx.workload = Workload.create(ctx.cluster, ctx.system, sources=2, targets=30, hint="k1")
+def test_kill_operator_mid_fanout(
+    system: ReplicationSystem, chaos_env: EnvFactory, chaos_provider: str
+) -> None:
+    ctx = chaos_env()
+    ctx.workload = Workload.create(ctx.cluster, system, sources=2, targets=30, hint="k1")
     result = run_chaos_experiment(
         ctx,
         "kill-operator",

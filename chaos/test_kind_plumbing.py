@@ -14,12 +14,15 @@ from chaos import audit
 from chaos.conftest import EnvFactory
 from chaos.context import OPERATOR_NAMESPACE
 from chaos.faults.kind import CHAOS_RUNNER_NS, CHAOS_RUNNER_SA, delete_pods
+from fixtures.implementations import Implementation
 from fixtures.waiting import eventually
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 
 
-def test_chaosk8s_pod_deletion_uses_explicit_least_privilege_credentials(chaos_env: EnvFactory) -> None:
+def test_chaosk8s_pod_deletion_uses_explicit_least_privilege_credentials(
+    implementation_under_test: Implementation, chaos_env: EnvFactory
+) -> None:
     ctx = chaos_env()
     pod = client.V1Pod(
         metadata=client.V1ObjectMeta(

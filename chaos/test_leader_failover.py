@@ -8,17 +8,17 @@ from chaos.conftest import EnvFactory
 from chaos.faults import variants
 from chaos.journal import run_chaos_experiment
 from chaos.workload import Workload
+from fixtures.systems import ReplicationSystem
 
-pytestmark = [pytest.mark.chaos, pytest.mark.slow]
-
-# The documented flags, shortened so a takeover costs seconds rather than the default 15 s.
-EXTRA_ARGS = ["--lease-duration-seconds=6", "--renew-deadline-seconds=4", "--retry-period-seconds=1"]
+# every selected system whose profile runs two replicas (leader election); n/a with its reason for
+# the others. The flags come from the profile (the bundled operator: a takeover in seconds).
+pytestmark = [pytest.mark.chaos, pytest.mark.slow, pytest.mark.neutral_chaos("leader-failover", replicas=2)]
 
 
 @pytest.mark.parametrize("chaos_provider", variants.PROVIDERS, indirect=True)
-def test_leader_failover(chaos_env: EnvFactory, chaos_provider: str) -> None:
-    ctx = chaos_env(replicas=2, extra_args=EXTRA_ARGS)
-    ctx.workload = Workload.create(ctx.cluster, ctx.system, sources=2, targets=10, hint="k5")
+def test_leader_failover(system: ReplicationSystem, chaos_env: EnvFactory, chaos_provider: str) -> None:
+    ctx = chaos_env()
+    ctx.workload = Workload.create(ctx.cluster, system, sources=2, targets=10, hint="k5")
     result = run_chaos_experiment(
         ctx,
         "leader-failover",

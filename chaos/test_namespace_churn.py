@@ -7,15 +7,15 @@ import pytest
 from chaos.conftest import EnvFactory
 from chaos.journal import run_chaos_experiment
 from chaos.workload import Workload
-from fixtures.systems import Patterns
+from fixtures.systems import Patterns, ReplicationSystem
 
-pytestmark = [pytest.mark.chaos, pytest.mark.slow]
+pytestmark = [pytest.mark.chaos, pytest.mark.slow, pytest.mark.neutral_chaos("namespace-churn")]
 
 
-def test_namespace_churn(chaos_env: EnvFactory) -> None:
+def test_namespace_churn(system: ReplicationSystem, chaos_env: EnvFactory) -> None:
     ctx = chaos_env()
     # No same-name bystander here: its conflict Event would be an (expected) Warning on the source.
-    ctx.workload = Workload.create(ctx.cluster, ctx.system, sources=1, targets=3, hint="k6", bystander=False)
+    ctx.workload = Workload.create(ctx.cluster, system, sources=1, targets=3, hint="k6", bystander=False)
     prefix = f"{ctx.cluster.run_id}-churn"
     ctx.workload.create_source("churn-src", [], target=Patterns([f"^{prefix}-.*"]))
     ctx.notes.update(churn_prefix=prefix, churn_source="churn-src")

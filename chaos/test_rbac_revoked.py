@@ -7,19 +7,15 @@ import pytest
 from chaos.conftest import EnvFactory
 from chaos.journal import run_chaos_experiment
 from chaos.workload import Workload
+from fixtures.systems import ReplicationSystem
 
-pytestmark = [pytest.mark.chaos, pytest.mark.slow]
-
-# Short server-side watch timeouts make the watches re-open (and meet the 403) inside the window,
-# and a short readiness threshold lets /readyz report a watch that stays down; both are flags the
-# operator documents. Everything else is its default configuration.
-EXTRA_ARGS = ["--watch-timeout-seconds=10", "--ready-down-threshold-seconds=5"]
+# every selected system; its RBAC names and flags come from its profile (the bundled operator: short
+# watch timeouts and readiness threshold, so the 403 is met and reported inside the window)
+pytestmark = [pytest.mark.chaos, pytest.mark.slow, pytest.mark.neutral_chaos("rbac-revoked")]
 
 
-def test_rbac_revoked(chaos_env: EnvFactory) -> None:
-    ctx = chaos_env(extra_args=EXTRA_ARGS)
-    ctx.workload = Workload.create(
-        ctx.cluster, ctx.system, sources=2, targets=8, hint="k3", docker_source=True
-    )
+def test_rbac_revoked(system: ReplicationSystem, chaos_env: EnvFactory) -> None:
+    ctx = chaos_env()
+    ctx.workload = Workload.create(ctx.cluster, system, sources=2, targets=8, hint="k3", docker_source=True)
     result = run_chaos_experiment(ctx, "rbac-revoked")
     assert result.passed, result.failure_report()

@@ -29,6 +29,7 @@ from fixtures.record import RECORDS_DIR, read_records
 from reports.catalogue import BEHAVIOUR_TITLES, PROPERTY_TEXT
 from reports.charts import chaos_plot, latency_plot, latency_systems_plot
 from reports.matrix import (
+    NOT_APPLICABLE,
     PROPERTY_STORY,
     SCENARIO_STORY,
     Outcome,
@@ -485,6 +486,11 @@ class Report:
             problems = "; ".join(str(p) for p in (c.get("problems") or [])[:3])
             outcome, reason = ("pass", "") if c.get("passed") else ("fail", problems or "experiment failed")
             out.append(Outcome(c["system"], "chaos", name, name, outcome, reason))
+        for rec in self.records:
+            if rec["kind"] == "chaos_not_applicable":  # documented by the system's profile
+                name = str(rec.get("experiment"))
+                why = str(rec.get("reason", ""))
+                out.append(Outcome(self.system_of_record(rec), "chaos", name, name, NOT_APPLICABLE, why))
         for name, values in self.latencies_by_system().items():
             p99 = percentile(values, 99)
             if p99 is not None and p99 > TIMELINESS_BOUND_S:

@@ -27,8 +27,10 @@ from typing import Any
 SYSTEM_LABEL, DEFAULT, ALL = "system", "bundled", "all"
 GROUPS = ("property", "scenario", "chaos")
 #: worst first: a row's cell shows the worst outcome of that system's tests for the row
-OUTCOMES = ("fail", "not run", "known deviation", "skipped", "pass")
 NOT_APPLICABLE = "n/a"
+#: n/a last: a cell of a system's documented n/a (a chaos experiment its profile says does not
+#: apply) shows the reason, and any other outcome on the row outranks it
+OUTCOMES = ("fail", "not run", "known deviation", "skipped", "pass", NOT_APPLICABLE)
 #: "C7: source data update", "N3: drift repair": a scenario id and its title
 SCENARIO_STORY = re.compile(r"^([A-Z]{1,3}\d+)\b:?\s*(.*)$")
 PROPERTY_STORY = re.compile(r"^Property (\d+):\s*(.*)$")

@@ -1,17 +1,23 @@
 """Actions of the poison-source experiment (K4, H1): sources this operator cannot use, malformed
-bookkeeping, and a valid pattern with catastrophic backtracking."""
+bookkeeping, and a valid pattern with catastrophic backtracking.
+
+Reflector-dialect systems get the dialect's own poison (a lone ``*``, a refused selector, malformed
+bookkeeping); any other system the declaration its profile names as poison
+(``ReplicationSystem.poison``) and the backtracking pattern as a ``Patterns`` target of its own."""
 
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from typing import Any
 
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from chaos.context import context_of
+from chaos.context import ChaosContext, context_of
 from fixtures.encoding import b64
+from fixtures.systems import Patterns, Source
 from fixtures.systems.reflector_dialect import (
     ALLOWED,
     ALLOWED_NAMESPACES,
@@ -21,6 +27,7 @@ from fixtures.systems.reflector_dialect import (
     REFLECTS,
     replicate_to,
 )
+from fixtures.systems.reflector_dialect import NAME as REFLECTOR
 
 POISON_PREFIX = "poison-"
 
@@ -36,6 +43,8 @@ def create_poison_sources(configuration: dict | None = None) -> dict[str, Any]:
     ctx = context_of(configuration)
     wl = ctx.workload
     assert wl is not None
+    if ctx.system is not None and ctx.system.dialect != REFLECTOR:
+        return _create_declared_poison(ctx)
     ctx.mark("fault_at")  # before the first write: the operator reacts within milliseconds
     listed = ",".join(wl.targets[:3])
     wl.create_source(f"{POISON_PREFIX}regex", [], annotations=replicate_to([*wl.targets[:3], "*"]))
@@ -71,6 +80,23 @@ def create_poison_sources(configuration: dict | None = None) -> dict[str, Any]:
     return {"sources": [f"{POISON_PREFIX}regex", f"{POISON_PREFIX}selector"], **ctx.notes["poison"]}
 
 
+def _create_declared_poison(ctx: ChaosContext) -> dict[str, Any]:
+    """Another dialect's poison: the declaration its profile names as one it must refuse
+    (``ReplicationSystem.poison``), under the names the probes expect; the Reflector-only
+    bookkeeping cases (malformed ``reflects``/``reflected-at``) have no counterpart."""
+    wl, system = ctx.workload, ctx.system
+    assert wl is not None
+    assert system is not None
+    ctx.mark("fault_at")
+    created = []
+    for name in (f"{POISON_PREFIX}regex", f"{POISON_PREFIX}selector"):
+        declaration = system.poison(Source("Secret", wl.source_ns, name))
+        wl.create_source(name, [], annotations=declaration.metadata()["annotations"])
+        created.append(name)
+    ctx.notes["poison"] = {}
+    return {"sources": created, "declared_by": system.name}
+
+
 BACKTRACKING_PATTERN = "(a|a)+"  # exponential in both Python's `re` and the `regex` module
 
 
@@ -87,9 +113,11 @@ def create_pathological_source(a_count: int = 29, configuration: dict | None = N
     ctx.cluster.create_namespace(name=ns)
     ctx.notes["pathological_namespace"] = ns
     ctx.mark("backtracking_at")
-    wl.create_source(
-        f"{POISON_PREFIX}backtracking", [], annotations=replicate_to([wl.targets[0], BACKTRACKING_PATTERN])
-    )
+    name = f"{POISON_PREFIX}backtracking"
+    if ctx.system is not None and ctx.system.dialect != REFLECTOR:
+        wl.create_source(name, [], target=Patterns([re.escape(wl.targets[0]), BACKTRACKING_PATTERN]))
+    else:
+        wl.create_source(name, [], annotations=replicate_to([wl.targets[0], BACKTRACKING_PATTERN]))
     return {"source": f"{POISON_PREFIX}backtracking", "pattern": BACKTRACKING_PATTERN, "namespace": ns}
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from chaos.context import OPERATOR_RBAC, ChaosContext, context_of
+from chaos.context import ChaosContext, context_of
 from chaos.faults.shared import operator_can
 from fixtures.metrics import metric_value
 from fixtures.waiting import eventually
@@ -52,13 +52,13 @@ def revoke_cluster_role_binding(
 ) -> dict[str, Any]:
     """Delete the operator's ClusterRoleBinding (saved for the restore)."""
     ctx = context_of(configuration)
-    crb = ctx.rbac.read_cluster_role_binding(OPERATOR_RBAC)
+    crb = ctx.rbac.read_cluster_role_binding(ctx.names.rbac)
     ctx.saved.setdefault("cluster_role_binding", _clean(crb, ctx.cluster.api))
     snapshot_metrics(ctx, mark)
-    ctx.rbac.delete_cluster_role_binding(OPERATOR_RBAC)
+    ctx.rbac.delete_cluster_role_binding(ctx.names.rbac)
     ctx.mark(mark)
     took = _await_access(ctx, False, "patch", timeout_s)
-    return {"deleted": f"clusterrolebinding/{OPERATOR_RBAC}", "effective_after_s": round(took, 3)}
+    return {"deleted": f"clusterrolebinding/{ctx.names.rbac}", "effective_after_s": round(took, 3)}
 
 
 def remove_verb_from_cluster_role(
@@ -70,7 +70,7 @@ def remove_verb_from_cluster_role(
 ) -> dict[str, Any]:
     """Take one verb away from the operator's ClusterRole for one resource (saved for the restore)."""
     ctx = context_of(configuration)
-    role = ctx.rbac.read_cluster_role(OPERATOR_RBAC)
+    role = ctx.rbac.read_cluster_role(ctx.names.rbac)
     ctx.saved.setdefault("cluster_role", _clean(role, ctx.cluster.api))
     rules = []
     for rule in role.rules or []:
@@ -91,7 +91,7 @@ def remove_verb_from_cluster_role(
             rules.append(rule)
     role.rules = rules
     snapshot_metrics(ctx, mark)
-    ctx.rbac.replace_cluster_role(OPERATOR_RBAC, role)
+    ctx.rbac.replace_cluster_role(ctx.names.rbac, role)
     ctx.mark(mark)
     took = _await_access(ctx, False, verb, timeout_s)
     return {"removed": f"{verb} on {resource}", "effective_after_s": round(took, 3)}
@@ -105,10 +105,10 @@ def restore_rbac(
     restored = []
     role = ctx.saved.pop("cluster_role", None)
     if role is not None:
-        current = ctx.rbac.read_cluster_role(OPERATOR_RBAC)
+        current = ctx.rbac.read_cluster_role(ctx.names.rbac)
         current.rules = [client.V1PolicyRule(**_snake_rule(r)) for r in role.get("rules", [])]
-        ctx.rbac.replace_cluster_role(OPERATOR_RBAC, current)
-        restored.append(f"clusterrole/{OPERATOR_RBAC}")
+        ctx.rbac.replace_cluster_role(ctx.names.rbac, current)
+        restored.append(f"clusterrole/{ctx.names.rbac}")
     crb = ctx.saved.pop("cluster_role_binding", None)
     if crb is not None:
         try:
@@ -116,7 +116,7 @@ def restore_rbac(
         except ApiException as exc:
             if exc.status != 409:
                 raise
-        restored.append(f"clusterrolebinding/{OPERATOR_RBAC}")
+        restored.append(f"clusterrolebinding/{ctx.names.rbac}")
     if restored:
         ctx.mark(mark)
         ctx.mark("restored_at")

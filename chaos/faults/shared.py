@@ -9,7 +9,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from chaos.context import LEASE, OPERATOR_NAMESPACE, ChaosContext, context_of
+from chaos.context import ChaosContext, context_of
 from chaos.faults.local import thaw_frozen
 from fixtures.waiting import eventually
 
@@ -21,7 +21,7 @@ def operator_can(ctx: ChaosContext, verb: str, resource: str, namespace: str | N
             user=ctx.operator_user(),
             groups=[
                 "system:serviceaccounts",
-                f"system:serviceaccounts:{OPERATOR_NAMESPACE}",
+                f"system:serviceaccounts:{ctx.names.namespace}",
                 "system:authenticated",
             ],
             resource_attributes=client.V1ResourceAttributes(
@@ -34,7 +34,10 @@ def operator_can(ctx: ChaosContext, verb: str, resource: str, namespace: str | N
 
 
 def lease_holder(ctx: ChaosContext) -> dict[str, Any]:
-    lease = client.CoordinationV1Api(ctx.cluster.api).read_namespaced_lease(LEASE, OPERATOR_NAMESPACE)
+    names = ctx.names
+    if names.lease is None:
+        raise AssertionError(f"{ctx.system} has no leader election: there is no Lease to read")
+    lease = client.CoordinationV1Api(ctx.cluster.api).read_namespaced_lease(names.lease, names.namespace)
     spec = lease.spec
     return {
         "holder": spec.holder_identity or "",

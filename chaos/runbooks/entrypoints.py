@@ -39,6 +39,8 @@ def run_runbook(
     is scored by the probe :func:`runbook_identified`.
     """
     ctx = context_of(configuration)
+    if (na := ctx.not_applicable("runbooks")) is not None:
+        return na
     ctx.notes["configuration"] = configuration
     subject = _subject(ctx, source, target)
     result = diagnose(ctx, runbook, fault, cause, subject)
@@ -50,6 +52,8 @@ def run_runbook(
 def runbook_identified(runbook: str, fault: str, configuration: dict | None = None) -> dict[str, Any]:
     """chaostoolkit probe: the runbook run for ``fault`` identified the injected cause."""
     ctx = context_of(configuration)
+    if (na := ctx.not_applicable("runbooks")) is not None:
+        return na
     for rb in reversed(ctx.runbooks):
         if rb["runbook"] == runbook and rb["fault"] == fault:
             return {

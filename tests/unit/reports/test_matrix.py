@@ -292,3 +292,26 @@ def test_a_run_of_configmirror_alone_is_judged_by_its_own_gates_not_the_reflecto
     assert not again.verdict()
     assert "conformance not passed: C1" in " ".join(again.reasons)
     assert "Property 7 (OCI Credentials Consolidation): not run" in again.reasons
+
+
+def test_a_chaos_experiment_a_profile_says_does_not_apply_is_n_a_with_its_reason(tmp_path: Path) -> None:
+    """chaos/conftest.py records a ``chaos_not_applicable`` when a system's ChaosProfile rules an
+    experiment out (leader-failover for a controller without leader election): its cell says n/a
+    with that reason, the row keeps the other system's result, and nobody's verdict changes."""
+    records = [
+        *_green_bundled(tmp_path),
+        {"kind": "chaos", "experiment": "leader-failover", "passed": True, "resilience": 100.0},
+        {
+            "kind": "chaos_not_applicable",
+            "experiment": "leader-failover",
+            "reason": "no leader election",
+            "system": "other",
+        },
+    ]
+    report = _report(tmp_path, records, implementation="bundled,other")
+    rows = {(r["group"], r["key"]): r["cells"] for r in report.systems_section()["rows"]}
+    cells = rows[("chaos", "leader-failover")]
+    assert cells["bundled"]["outcome"] == "pass"
+    assert cells["other"]["outcome"] == NOT_APPLICABLE
+    assert cells["other"]["reason"] == "no leader election"
+    assert not any("leader-failover" in r for r in report.only("bundled").gates())
