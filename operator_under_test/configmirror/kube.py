@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import urllib3
 from kubernetes import client
 
 from operator_under_test.replicator.kube import (
@@ -51,12 +50,7 @@ class Kube(_Kube):
         self.api.user_agent = "configmirror-operator/0.1"
         self.host = cfg.host.split("://", 1)[-1]
 
-    def _send(self, method: str, path: str, **kwargs: Any) -> urllib3.BaseHTTPResponse:
-        try:
-            resp = super()._send(method, path, **kwargs)
-        except KubeError as exc:
-            code = str(exc.status) if exc.status else "<error>"
-            metrics.REST_CLIENT_REQUESTS.labels(code=code, method=method, host=self.host).inc()
-            raise
-        metrics.REST_CLIENT_REQUESTS.labels(code=str(resp.status), method=method, host=self.host).inc()
-        return resp
+    def _count(self, method: str, verb: str, resource: str, code: str) -> None:
+        super()._count(method, verb, resource, code)
+        code = "<error>" if code == "error" else code
+        metrics.REST_CLIENT_REQUESTS.labels(code=code, method=method, host=self.host).inc()

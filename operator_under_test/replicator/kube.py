@@ -6,10 +6,12 @@ CPU and memory, and we only need a few fields. Here we reuse the client's config
 (kubeconfig, token, in-cluster with token refresh) and connection pool, but send and parse JSON
 ourselves, count every request by verb for ``/metrics``, and raise one error type.
 
-Requests go straight to the urllib3 connection pool: the client's own request path re-ran the
-kubeconfig loader's refresh hook on every call (re-setting the host and re-reading the proxy
-environment), which was a tenth of the operator's CPU during a fan-out. The auth header is taken
-from the client once and again every ``AUTH_REFRESH_SECONDS`` (bound tokens rotate in minutes).
+Requests bypass the client's own request path, which re-ran the kubeconfig loader's refresh hook on
+every call (re-setting the host and re-reading the proxy environment: a tenth of the operator's CPU
+during a fan-out). Request/response calls go through :mod:`.transport` (kept-alive sockets from the
+client's urllib3 pool, httptools parsing: a third of urllib3's CPU per write); watches, and every
+call through an HTTP proxy, go to the urllib3 pool. The auth header is taken from the client once
+and again every ``AUTH_REFRESH_SECONDS`` (bound tokens rotate in minutes).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import urllib3
 from kubernetes import client, config
 
 from . import metrics
+from .transport import ConnectionLost, Transport
 
 #: How long an auth header taken from the client is reused (its refresh hook reads token files).
 AUTH_REFRESH_SECONDS = 60.0
@@ -106,6 +109,18 @@ def load_configuration(kubeconfig: str | None) -> client.Configuration:
     return cfg
 
 
+def _status_error(status: int, reason: str, raw: bytes, verb: str, resource: str) -> KubeError:
+    """A KubeError from a failed response: reason and message from its Status body when it has one."""
+    message = ""
+    try:
+        doc = json.loads(raw)
+        if isinstance(doc, dict):
+            message, reason = doc.get("message", ""), doc.get("reason", reason)
+    except ValueError:
+        message = raw[:300].decode("utf-8", "replace")
+    return KubeError(status, reason, message, verb, resource)
+
+
 class Fenced(Exception):
     """A gated write was not sent: the write gate (the leader's Lease check) refused it at the last
     moment before the request left the process."""
@@ -135,9 +150,34 @@ class Kube:
         self._auth: dict[str, str] = {}
         self._auth_at = -AUTH_REFRESH_SECONDS
         self._auth_lock = threading.Lock()
+        self._head_block = ("", {}, "")  # (user agent, auth, header lines) for the transport
+        #: request/response calls; None through a proxy (the urllib3 manager routes those)
+        self._transport = (
+            Transport(self._connect, urllib3.util.parse_url(self.host).netloc or "") if self._direct else None
+        )
+        self._counters: dict[tuple[str, str, str], Any] = {}
+
+    def _connect(self) -> Any:
+        """A new connected socket, TLS set up by urllib3's connection class from the client's config."""
+        conn = self._pool._new_conn()
+        conn.timeout = 10.0  # connect
+        conn.connect()
+        conn.sock.settimeout(self.timeout)  # read
+        return conn.sock
 
     def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
         self.api.close()
+
+    def _count(self, method: str, verb: str, resource: str, code: str) -> None:
+        """Count one request (``code``: HTTP status, or "error"); subclasses add their own metrics."""
+        key = (verb, resource, code)
+        counter = self._counters.get(key)
+        if counter is None:  # labels() takes a lock and builds a tuple: once per label set
+            counter = metrics.API_REQUESTS.labels(verb=verb, resource=resource, code=code)
+            self._counters[key] = counter
+        counter.inc()
 
     def _headers(self) -> dict[str, str]:
         """Accept, User-Agent and the auth header (taken from the client, cached for a minute)."""
@@ -185,21 +225,53 @@ class Kube:
                 **({"assert_same_host": False} if self._direct else {}),
             )
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            metrics.API_REQUESTS.labels(verb=verb, resource=resource, code="error").inc()
+            self._count(method, verb, resource, "error")
             raise KubeError(0, type(exc).__name__, str(exc)[:300], verb, resource) from None
-        metrics.API_REQUESTS.labels(verb=verb, resource=resource, code=str(resp.status)).inc()
+        self._count(method, verb, resource, str(resp.status))
         if resp.status >= 400:
             raw = b""
             with contextlib.suppress(urllib3.exceptions.HTTPError, OSError):
                 raw = resp.data or b""
-            message, reason = "", resp.reason or ""
-            try:
-                status = json.loads(raw)
-                message, reason = status.get("message", ""), status.get("reason", reason)
-            except ValueError:
-                message = raw[:300].decode("utf-8", "replace")
-            raise KubeError(resp.status, reason, message, verb, resource)
+            raise _status_error(resp.status, resp.reason or "", raw, verb, resource)
         return resp
+
+    def _header_lines(self, content_type: str | None) -> str:
+        """Accept, User-Agent, auth (and Content-Type) as header lines for the transport."""
+        headers = self._headers()  # refreshes self._auth when due
+        agent, auth, lines = self._head_block
+        if agent != self.api.user_agent or auth is not self._auth:
+            lines = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+            self._head_block = (self.api.user_agent, self._auth, lines)
+        return lines if content_type is None else f"{lines}Content-Type: {content_type}\r\n"
+
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: list[tuple[str, Any]] | None,
+        body: Any,
+        content_type: str,
+        verb: str,
+        resource: str,
+        gated: bool,
+    ) -> bytes:
+        """One request/response through the transport; returns the body of a 2xx response."""
+        assert self._transport is not None
+        data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+        headers = self._header_lines(None if body is None else content_type)
+        target = path + ("?" + urlencode(query) if query else "")
+        if gated and self.write_gate is not None and not self.write_gate():
+            raise Fenced(f"{verb} {resource}: not sent, the write gate refused it")
+        try:
+            status, raw = self._transport.request(method, target, headers, data)
+        except ConnectionLost as exc:
+            self._count(method, verb, resource, "error")
+            raise KubeError(0, "ConnectionLost", str(exc)[:300], verb, resource) from None
+        self._count(method, verb, resource, str(status))
+        if status >= 400:
+            raise _status_error(status, "", raw, verb, resource)
+        return raw
 
     def request(
         self,
@@ -215,6 +287,18 @@ class Kube:
     ) -> dict[str, Any]:
         """One request; returns the decoded JSON body. ``gated``: ask :attr:`write_gate` right before
         sending, and raise :class:`Fenced` instead of sending when it says no."""
+        if self._transport is not None:
+            raw = self._exchange(
+                method,
+                path,
+                query=query,
+                body=body,
+                content_type=content_type,
+                verb=verb,
+                resource=resource,
+                gated=gated,
+            )
+            return json.loads(raw) if raw else {}
         resp = self._send(
             method,
             path,

@@ -35,23 +35,23 @@ def test_a_follower_never_holds_it() -> None:
     assert not elector.holds_lease()
 
 
-class _Pool:
-    """Stands in for the connection pool: records what would have been sent."""
+class _Transport:
+    """Stands in for the connection transport: records what would have been sent."""
 
     def __init__(self) -> None:
         self.sent: list[str] = []
 
-    def urlopen(self, method: str, url: str, **_: object) -> object:
-        self.sent.append(f"{method} {url}")
+    def request(self, method: str, target: str, headers: str, body: bytes | None) -> object:
+        self.sent.append(f"{method} {target}")
         raise AssertionError("the test only checks whether a request leaves the process")
 
 
-def _kube(gate: bool) -> tuple[Kube, _Pool]:
+def _kube(gate: bool) -> tuple[Kube, _Transport]:
     cfg = client.Configuration()
     cfg.host = "https://127.0.0.1:1"
     kube = Kube(cfg)
-    pool = _Pool()
-    kube._pool, kube._direct = pool, True
+    pool = _Transport()
+    kube._transport = pool  # type: ignore[assignment]
     kube.write_gate = lambda: gate
     return kube, pool
 
