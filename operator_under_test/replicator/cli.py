@@ -63,7 +63,9 @@ def new_parser(module: str, description: str, env: Env) -> argparse.ArgumentPars
     return p
 
 
-def add_loop_flags(p: argparse.ArgumentParser, env: Env, *, resync_seconds: str) -> None:
+def add_loop_flags(
+    p: argparse.ArgumentParser, env: Env, *, resync_seconds: str, write_concurrency: str = "16"
+) -> None:
     """Resync period, watch timeout, workers and write threads."""
     p.add_argument(
         "--resync-seconds",
@@ -78,7 +80,12 @@ def add_loop_flags(p: argparse.ArgumentParser, env: Env, *, resync_seconds: str)
         help="server-side watch timeout; the watch resumes from its resourceVersion",
     )
     p.add_argument("--workers", type=int, default=int(env("workers", "4")))
-    p.add_argument("--write-concurrency", type=int, default=int(env("write-concurrency", "16")))
+    p.add_argument(
+        "--write-concurrency",
+        type=int,
+        default=int(env("write-concurrency", write_concurrency)),
+        help="copy writes in flight at once, shared by every reconcile",
+    )
 
 
 def loop_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -46,10 +46,13 @@ class Options:
     resync_seconds: float = 300.0
     watch_timeout_seconds: int = 300
     workers: int = 4
-    write_concurrency: int = 16
+    write_concurrency: int = 8
     excluded_namespaces: tuple[str, ...] = ()
     ready_down_threshold_seconds: float = 30.0
     event_interval_seconds: float = 600.0
+    #: a first copy into a namespace the watch opened less than this ago waits out the rest (see
+    #: NamespaceStore.settle_wait: the API server's own 50 ms wait for a namespace its cache lacks)
+    namespace_settle_seconds: float = 0.010
     identity: str = "replicator"
     watch_backoff: Backoff = field(default_factory=lambda: Backoff(base=0.5, cap=5.0))
     retry_backoff: Backoff = field(default_factory=lambda: Backoff(base=0.2, cap=15.0))
@@ -352,7 +355,7 @@ class Controller(Loop):
 
     def _on_namespace(self, etype: str, obj: dict[str, Any], observed: float) -> None:
         with self.lock:
-            opened = self.namespaces.apply(etype, obj)
+            opened = self.namespaces.apply(etype, obj, observed)
         if opened:
             # The sources that want a copy there go through the urgent lane (ahead of any resync or
             # fan-out follow-up); every source is still re-planned in the ordinary lane, as before.
@@ -606,6 +609,9 @@ class Controller(Loop):
                     return True
             assert source is not None
             if w.action in ("create", "recreate"):
+                wait = self.namespaces.settle_wait(w.namespace, self.opts.namespace_settle_seconds)
+                if wait > 0:
+                    time.sleep(wait)  # ≤ 10 ms now, instead of a likely 50 ms inside the API server
                 obj = self.kube.request(
                     "POST",
                     rtype.collection(w.namespace),

@@ -7,7 +7,7 @@ from concurrent.futures import CancelledError
 
 import pytest
 
-from operator_under_test.replicator.fanout import FairPool
+from operator_under_test.replicator.fanout import FairPool, _Batch
 
 
 def test_results_keep_the_items_order() -> None:
@@ -153,4 +153,49 @@ def test_a_new_batch_takes_the_next_free_thread() -> None:
     finally:
         # teardown
         gate.set()
+        pool.shutdown()
+
+
+def test_no_fan_out_write_starts_while_a_small_write_is_in_flight() -> None:
+    """The rule each free thread applies (checked under the pool's lock, so no thread moves)."""
+    pool = FairPool(1, express=1)
+    try:
+        with pool._cond:
+            big = _Batch(lambda i: i, list(range(10)), lambda r, e: None)
+            pool._ready.append(big)
+            pool._small_running = 1  # a new namespace's copy is being written
+            assert pool._lane(express=False) is None
+            assert pool._lane(express=True) is None
+            pool._small_running = 0
+            assert pool._lane(express=False) is pool._ready
+            assert pool._lane(express=True) is None  # express threads never take fan-out writes
+            pool._small.append(_Batch(lambda i: i, [0], lambda r, e: None))
+            assert pool._lane(express=True) is pool._small
+            assert pool._lane(express=False) is pool._small
+            pool._ready.clear()
+            pool._small.clear()
+    finally:
+        pool.shutdown()
+
+
+def test_the_fan_out_resumes_once_the_small_write_is_done() -> None:
+    pool = FairPool(2)
+    hold, small_started = threading.Event(), threading.Event()
+
+    def small(_: int) -> None:
+        small_started.set()
+        hold.wait(30)
+
+    try:
+        done = threading.Event()
+        pool.submit(small, [0], lambda r, e: done.set())
+        assert small_started.wait(30)
+        fan_out = threading.Thread(target=pool.map, args=(lambda i: i, list(range(50))))
+        fan_out.start()
+        hold.set()
+        fan_out.join(30)
+        assert not fan_out.is_alive()
+        assert done.wait(30)
+    finally:
+        hold.set()
         pool.shutdown()

@@ -12,7 +12,12 @@ from operator_under_test.replicator.controller import rbac_hint
 from operator_under_test.replicator.events import event_body
 from operator_under_test.replicator.leader import LeaseRecord, can_acquire, micro_time, parse_micro_time
 from operator_under_test.replicator.logs import Once
-from operator_under_test.replicator.store import TOMBSTONE_SECONDS, KindStore, NamespaceStore
+from operator_under_test.replicator.store import (
+    OPENED_KEEP_SECONDS,
+    TOMBSTONE_SECONDS,
+    KindStore,
+    NamespaceStore,
+)
 from operator_under_test.replicator.workqueue import Backoff, WorkQueue
 
 
@@ -147,6 +152,31 @@ def test_namespace_store_reports_new_active_namespaces() -> None:
     assert ns.active() == set()
     ns.apply("DELETED", {"metadata": {"name": "a"}})
     assert ns.items == {}
+
+
+def test_a_first_copy_waits_out_the_settle_time_of_a_namespace_the_watch_just_opened() -> None:
+    now = [100.0]
+    ns = NamespaceStore(clock=lambda: now[0])
+    active = {"status": {"phase": "Active"}}
+    ns.replace([{"metadata": {"name": "listed"}, **active}])  # known before the watch: never waits
+    assert ns.apply("ADDED", {"metadata": {"name": "new"}, **active}, observed=100.0)
+    now[0] = 100.004
+    assert ns.settle_wait("new", 0.010) == pytest.approx(0.006)
+    assert ns.settle_wait("listed", 0.010) == 0.0
+    assert ns.settle_wait("unknown", 0.010) == 0.0
+    now[0] = 100.011
+    assert ns.settle_wait("new", 0.010) == 0.0
+    assert ns.settle_wait("new", 0.0) == 0.0  # --namespace-settle-ms=0
+
+
+def test_opening_times_are_forgotten_after_a_few_seconds_and_with_the_namespace() -> None:
+    ns = NamespaceStore(clock=lambda: 0.0)
+    active = {"status": {"phase": "Active"}}
+    ns.apply("ADDED", {"metadata": {"name": "old"}, **active}, observed=0.0)
+    ns.apply("ADDED", {"metadata": {"name": "gone"}, **active}, observed=1.0)
+    ns.apply("DELETED", {"metadata": {"name": "gone"}}, observed=2.0)
+    ns.apply("ADDED", {"metadata": {"name": "young"}, **active}, observed=OPENED_KEEP_SECONDS + 0.5)
+    assert list(ns._opened_at) == ["young"]
 
 
 # --- backoff and queue --------------------------------------------------------------------------------
