@@ -158,10 +158,14 @@ class Kube:
         self._counters: dict[tuple[str, str, str], Any] = {}
 
     def _connect(self) -> Any:
-        """A new connected socket, TLS set up by urllib3's connection class from the client's config."""
+        """A new connected socket, TLS set up by urllib3's connection class from the client's config;
+        any failure is an OSError (urllib3 raises its own types for a refused connection)."""
         conn = self._pool._new_conn()
         conn.timeout = 10.0  # connect
-        conn.connect()
+        try:
+            conn.connect()
+        except urllib3.exceptions.HTTPError as exc:
+            raise ConnectionError(str(exc)) from None
         conn.sock.settimeout(self.timeout)  # read
         return conn.sock
 

@@ -176,6 +176,10 @@ class LeaderElector(threading.Thread):
                             "lease request failed",
                             extra={"status": exc.status, "error": exc.category, "detail": exc.message[:200]},
                         )
+                except Exception:  # never let the elector die: a leader would stop renewing, silently
+                    ok = False
+                    failures += 1
+                    log.exception("unexpected lease error")
                 now = time.monotonic()
                 if ok:
                     self._last_renew = now

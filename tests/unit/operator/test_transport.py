@@ -14,7 +14,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
+from kubernetes import client
 
+from operator_under_test.replicator.kube import Kube, KubeError
 from operator_under_test.replicator.transport import ConnectionLost, Transport
 
 #: What a scripted server does with the n-th request (0-based, over all connections) it reads.
@@ -212,3 +214,22 @@ def test_a_refused_connection_is_a_lost_connection() -> None:
     transport = Transport(lambda: socket.create_connection(("127.0.0.1", port), timeout=2), f"x:{port}")
     with pytest.raises(ConnectionLost, match="connect"):
         transport.request("GET", "/x", HEADERS, None)
+
+
+def test_an_api_server_that_is_down_is_a_connection_error_of_the_client() -> None:
+    """A refused connection must surface as KubeError(0) like every other connection failure: the
+    leader elector's thread died on urllib3's own exception type while the API server restarted."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    cfg = client.Configuration()
+    cfg.host = f"https://127.0.0.1:{port}"
+    kube = Kube(cfg)
+    try:
+        with pytest.raises(KubeError) as caught:
+            kube.request("GET", "/api/v1/namespaces", verb="list", resource="namespaces")
+        assert caught.value.status == 0
+        assert caught.value.category == "connection"
+    finally:
+        kube.close()
