@@ -218,12 +218,6 @@ class Controller(Loop):
     def _housekeeping(self) -> None:
         last_resync = last_gauges = time.monotonic()
         while not self.stop_event.wait(0.25):
-            if not self.synced.is_set() and all(i.synced.is_set() for i in self.informers):
-                self.synced.set()
-                with self.lock:
-                    summary = {"mirrors": len(self.mirrors), "configmaps": len(self.configmaps)}
-                log.info("initial sync complete", extra=summary)
-                self.enqueue_all(time.monotonic())
             now = time.monotonic()
             if self.opts.resync_seconds > 0 and now - last_resync >= self.opts.resync_seconds:
                 last_resync = now
@@ -234,6 +228,10 @@ class Controller(Loop):
                     metrics.REPLICAS.set(sum(len(v) for v in self.by_owner.values()))
                     metrics.MIRRORS.set(len(self.mirrors))
                 metrics.QUEUE_DEPTH.set(len(self.queue))
+
+    def _summary(self) -> dict[str, Any]:
+        with self.lock:
+            return {"mirrors": len(self.mirrors), "configmaps": len(self.configmaps)}
 
     def may_write(self) -> bool:
         return self.leading.is_set() and self.lease_valid()

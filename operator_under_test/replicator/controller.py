@@ -234,9 +234,35 @@ class Loop:
         self.lease_valid: Callable[[], bool] = lambda: True
         self.workers: list[threading.Thread] = []
         self.synced = threading.Event()
+        #: synced and leading: what workers wait for (set and cleared under ``_gate_lock``)
+        self._can_work = threading.Event()
+        self._gate_lock = threading.Lock()
 
     def _worker(self) -> None:
         raise NotImplementedError
+
+    def _summary(self) -> dict[str, Any]:
+        """What the "initial sync complete" log line reports (object counts)."""
+        return {}
+
+    def _update_gate(self) -> None:
+        with self._gate_lock:
+            if self.synced.is_set() and self.leading.is_set():
+                self._can_work.set()
+            else:
+                self._can_work.clear()
+
+    def _await_initial_sync(self) -> None:
+        """Reconcile from the moment the last informer has listed: /readyz turned 200 then, and the
+        workers used to wait for a housekeeping tick (0.25 s) and their own poll (0.2 s) after it."""
+        for inf in self.informers:
+            while not inf.synced.wait(1.0):
+                if self.stop_event.is_set():
+                    return
+        self.synced.set()
+        log.info("initial sync complete", extra=self._summary())
+        self.enqueue_all(time.monotonic())
+        self._update_gate()
 
     def _housekeeping(self) -> None:
         raise NotImplementedError
@@ -269,6 +295,7 @@ class Loop:
             t = threading.Thread(target=self._worker, name=f"worker-{i}", daemon=True)
             t.start()
             self.workers.append(t)
+        threading.Thread(target=self._await_initial_sync, name="initial-sync", daemon=True).start()
         threading.Thread(target=self._housekeeping, name="housekeeping", daemon=True).start()
 
     def set_leading(self, leading: bool) -> None:
@@ -278,11 +305,11 @@ class Loop:
             self.enqueue_all(time.monotonic())
         else:
             self.leading.clear()
+        self._update_gate()
 
     def _next(self, timeout: float) -> tuple[Any, float | None] | None:
         """The next key to reconcile once caches are synced and this replica leads; None: look again."""
-        if not (self.synced.is_set() and self.leading.is_set()):
-            self.stop_event.wait(0.2)
+        if not self._can_work.wait(timeout):
             return None
         return self.queue.get(timeout=timeout)
 
@@ -290,6 +317,7 @@ class Loop:
         """Stop taking work and give the workers up to ``timeout`` seconds to finish."""
         self.stop_event.set()
         self.leading.clear()
+        self._update_gate()
         self.queue.shutdown()
         deadline = time.monotonic() + timeout
         for t in self.workers:
@@ -426,10 +454,6 @@ class Controller(Loop):
     def _housekeeping(self) -> None:
         last_resync = last_gauges = time.monotonic()
         while not self.stop_event.wait(0.25):
-            if not self.synced.is_set() and all(i.synced.is_set() for i in self.informers):
-                self.synced.set()
-                log.info("initial sync complete", extra=self._summary())
-                self.enqueue_all(time.monotonic())
             if self.opts.resync_seconds > 0 and time.monotonic() - last_resync >= self.opts.resync_seconds:
                 last_resync = last_gauges = time.monotonic()
                 self.enqueue_all()

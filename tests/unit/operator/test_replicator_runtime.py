@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from operator_under_test.replicator import annotations as a
 from operator_under_test.replicator import metrics
-from operator_under_test.replicator.controller import rbac_hint
+from operator_under_test.replicator.controller import Loop, Options, rbac_hint
 from operator_under_test.replicator.events import event_body
 from operator_under_test.replicator.leader import LeaseRecord, can_acquire, micro_time, parse_micro_time
 from operator_under_test.replicator.logs import Once
@@ -418,3 +419,44 @@ def test_store_write_through_reuses_the_written_digest_and_the_echo_changes_noth
     rec = st.objects["creds"]["b"]
     assert rec is not None
     assert rec.digest == payload_digest({"data": {"pw": "eQ=="}})
+
+
+# --- start-up ---------------------------------------------------------------------------------------
+
+
+class _Listed:
+    """An informer as the loop sees it before start-up: only its "listed" flag."""
+
+    def __init__(self) -> None:
+        self.synced = threading.Event()
+
+
+class _Loop(Loop):
+    def __init__(self) -> None:
+        super().__init__(Options())
+        self.informers = [_Listed(), _Listed()]  # type: ignore[list-item]
+        self.enqueued: list[float | None] = []
+
+    def enqueue_all(self, observed: float | None = None) -> None:
+        self.enqueued.append(observed)
+
+
+def test_workers_may_start_the_moment_the_last_informer_listed_and_only_while_leading() -> None:
+    loop = _Loop()
+    waiter = threading.Thread(target=loop._await_initial_sync)
+    waiter.start()
+    try:
+        loop.set_leading(True)
+        loop.informers[0].synced.set()
+        assert not loop._can_work.is_set()  # one informer still listing
+        loop.informers[1].synced.set()
+        waiter.join(10)
+        assert not waiter.is_alive()
+        assert loop._can_work.is_set()  # at once, no housekeeping tick in between
+        assert len(loop.enqueued) == 2  # on leading, and once after the initial sync
+        loop.set_leading(False)
+        assert not loop._can_work.is_set()
+        assert loop._next(timeout=0.01) is None
+    finally:
+        loop.stop_event.set()
+        waiter.join(10)
