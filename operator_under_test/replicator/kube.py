@@ -10,14 +10,15 @@ Requests bypass the client's own request path, which re-ran the kubeconfig loade
 every call (re-setting the host and re-reading the proxy environment: a tenth of the operator's CPU
 during a fan-out). Request/response calls go through :mod:`.transport` (kept-alive sockets from the
 client's urllib3 pool, httptools parsing: a third of urllib3's CPU per write); watches, and every
-call through an HTTP proxy, go to the urllib3 pool. The auth header is taken from the client once
+call through an HTTP proxy, go to the urllib3 pool. JSON is decoded and encoded by orjson (decoding
+every write's response and every watch event was a fifth of the operator's time with the json
+module; 12 % less CPU per copy in a 1000-copy fan-out). The auth header is taken from the client once
 and again every ``AUTH_REFRESH_SECONDS`` (bound tokens rotate in minutes).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import threading
 import time
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import orjson
 import urllib3
 from kubernetes import client, config
 
@@ -113,7 +115,7 @@ def _status_error(status: int, reason: str, raw: bytes, verb: str, resource: str
     """A KubeError from a failed response: reason and message from its Status body when it has one."""
     message = ""
     try:
-        doc = json.loads(raw)
+        doc = orjson.loads(raw)
         if isinstance(doc, dict):
             message, reason = doc.get("message", ""), doc.get("reason", reason)
     except ValueError:
@@ -211,7 +213,7 @@ class Kube:
         data = None
         if body is not None:
             headers["Content-Type"] = content_type
-            data = json.dumps(body, separators=(",", ":")).encode()
+            data = orjson.dumps(body)
         url = path + ("?" + urlencode(query) if query else "")
         connect, read = timeout if isinstance(timeout, tuple) else (10.0, timeout or self.timeout)
         if gated and self.write_gate is not None and not self.write_gate():
@@ -262,7 +264,7 @@ class Kube:
     ) -> bytes:
         """One request/response through the transport; returns the body of a 2xx response."""
         assert self._transport is not None
-        data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+        data = None if body is None else orjson.dumps(body)
         headers = self._header_lines(None if body is None else content_type)
         target = path + ("?" + urlencode(query) if query else "")
         if gated and self.write_gate is not None and not self.write_gate():
@@ -302,7 +304,7 @@ class Kube:
                 resource=resource,
                 gated=gated,
             )
-            return json.loads(raw) if raw else {}
+            return orjson.loads(raw) if raw else {}
         resp = self._send(
             method,
             path,
@@ -315,7 +317,7 @@ class Kube:
         )
         try:
             data = resp.data  # reads the body and returns the connection to the pool
-            return json.loads(data) if data else {}
+            return orjson.loads(data) if data else {}
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise KubeError(0, type(exc).__name__, str(exc)[:300], verb, resource) from None
 
@@ -368,9 +370,9 @@ class Kube:
                 while b"\n" in buf:
                     line, buf = buf.split(b"\n", 1)
                     if line.strip():
-                        yield json.loads(line)
+                        yield orjson.loads(line)
             if buf.strip():
-                yield json.loads(buf)
+                yield orjson.loads(buf)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise KubeError(0, type(exc).__name__, str(exc)[:300], "watch", rtype.plural) from None
         finally:
