@@ -350,31 +350,59 @@ class Kube:
             ("resourceVersion", resource_version),
             ("timeoutSeconds", int(timeout_seconds)),
         ]
-        resp = self._send(
-            "GET",
-            rtype.collection(),
-            query=query,
-            timeout=(10.0, float(timeout_seconds) + 30.0),
-            verb="watch",
-            resource=rtype.plural,
-        )
-        return self._events(resp, rtype)
+        read_timeout = float(timeout_seconds) + 30.0
+        if self._transport is None:
+            resp = self._send(
+                "GET",
+                rtype.collection(),
+                query=query,
+                timeout=(10.0, read_timeout),
+                verb="watch",
+                resource=rtype.plural,
+            )
+            return self._urllib3_events(resp, rtype)
+        target = f"{rtype.collection()}?{urlencode(query)}"
+        try:
+            status, body = self._transport.stream("GET", target, self._header_lines(None), read_timeout)
+        except ConnectionLost as exc:
+            self._count("GET", "watch", rtype.plural, "error")
+            raise KubeError(0, "ConnectionLost", str(exc)[:300], "watch", rtype.plural) from None
+        self._count("GET", "watch", rtype.plural, str(status))
+        if isinstance(body, bytes):  # answered at once: an error (or an empty stream)
+            if status >= 400:
+                raise _status_error(status, "", body, "watch", rtype.plural)
+            return _lines(iter([body]), rtype)
+        return _lines(body, rtype)
 
     @staticmethod
-    def _events(resp: urllib3.BaseHTTPResponse, rtype: ResourceType) -> Iterator[dict[str, Any]]:
-        raw = resp
-        buf = b""
+    def _urllib3_events(resp: urllib3.BaseHTTPResponse, rtype: ResourceType) -> Iterator[dict[str, Any]]:
         try:
-            for chunk in raw.stream(65536, decode_content=True):
-                buf += chunk
-                while b"\n" in buf:
-                    line, buf = buf.split(b"\n", 1)
-                    if line.strip():
-                        yield orjson.loads(line)
-            if buf.strip():
-                yield orjson.loads(buf)
+            yield from _lines(resp.stream(65536, decode_content=True), rtype)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise KubeError(0, type(exc).__name__, str(exc)[:300], "watch", rtype.plural) from None
         finally:
-            raw.close()  # never return a half-read watch connection to the pool
-            raw.release_conn()
+            resp.close()  # never return a half-read watch connection to the pool
+            resp.release_conn()
+
+
+def _lines(pieces: Iterator[bytes], rtype: ResourceType) -> Iterator[dict[str, Any]]:
+    """Watch events, one JSON document per line, from body pieces that split lines anywhere; a lost
+    connection is a KubeError (the informer backs off and re-watches). Closing it closes ``pieces``."""
+    buf = b""
+    try:
+        for piece in pieces:
+            buf += piece
+            if b"\n" not in piece:
+                continue
+            *lines, buf = buf.split(b"\n")
+            for line in lines:
+                if line.strip():
+                    yield orjson.loads(line)
+        if buf.strip():
+            yield orjson.loads(buf)
+    except ConnectionLost as exc:
+        raise KubeError(0, "ConnectionLost", str(exc)[:300], "watch", rtype.plural) from None
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()

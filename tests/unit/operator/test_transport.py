@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import pytest
 from kubernetes import client
 
-from operator_under_test.replicator.kube import Kube, KubeError
+from operator_under_test.replicator.kube import SECRETS, Kube, KubeError, _lines
 from operator_under_test.replicator.transport import ConnectionLost, Transport
 
 #: What a scripted server does with the n-th request (0-based, over all connections) it reads.
@@ -233,3 +233,64 @@ def test_an_api_server_that_is_down_is_a_connection_error_of_the_client() -> Non
         assert caught.value.category == "connection"
     finally:
         kube.close()
+
+
+def test_a_stream_yields_its_chunks_as_they_arrive_and_closes_its_connection() -> None:
+    step = threading.Event()
+
+    def script(i: int, conn: socket.socket) -> bool:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b'7\r\n{"a":1}\r\n')
+        step.wait(10)  # the second event only after the client has read the first
+        conn.sendall(b'8\r\n\n{"b":2}\r\n0\r\n\r\n')
+        return True
+
+    with serving(script) as (server, transport):
+        status, body = transport.stream("GET", "/w?watch=true", HEADERS, 5.0)
+        assert status == 200
+        assert not isinstance(body, bytes)
+        assert next(body) == b'{"a":1}'
+        step.set()
+        assert list(body) == [b'\n{"b":2}']
+        assert not transport._idle  # a stream's connection is never reused
+    assert server.connections == 1
+
+
+def test_a_stream_answered_with_an_error_returns_the_whole_body() -> None:
+    def script(i: int, conn: socket.socket) -> bool:
+        body = b'{"kind":"Status","code":410}'
+        conn.sendall(f"HTTP/1.1 410 Gone\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+        return True
+
+    with serving(script) as (_, transport):
+        assert transport.stream("GET", "/w", HEADERS, 5.0) == (410, b'{"kind":"Status","code":410}')
+
+
+def test_a_stream_cut_off_midway_is_a_lost_connection() -> None:
+    def script(i: int, conn: socket.socket) -> bool:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b'7\r\n{"a":1}\r\n')
+        return False
+
+    with serving(script) as (_, transport):
+        _, body = transport.stream("GET", "/w", HEADERS, 5.0)
+        assert not isinstance(body, bytes)
+        assert next(body) == b'{"a":1}'
+        with pytest.raises(ConnectionLost, match="closed the stream"):
+            next(body)
+
+
+def test_watch_lines_may_be_split_anywhere() -> None:
+    pieces = [b'{"type":"ADDED","n":', b'1}\n{"type":"MODIFIED"', b',"n":2}\n\n{"type":"DELETED","n":3}']
+    events = list(_lines(iter(pieces), SECRETS))
+    assert [(e["type"], e["n"]) for e in events] == [("ADDED", 1), ("MODIFIED", 2), ("DELETED", 3)]
+
+
+def test_a_watch_cut_off_is_a_kube_connection_error() -> None:
+    def pieces() -> Iterator[bytes]:
+        yield b'{"type":"ADDED"}\n'
+        raise ConnectionLost("the server closed the stream")
+
+    events = _lines(pieces(), SECRETS)
+    assert next(events) == {"type": "ADDED"}
+    with pytest.raises(KubeError) as caught:
+        next(events)
+    assert caught.value.category == "connection"
