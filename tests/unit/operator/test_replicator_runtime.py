@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -460,3 +461,4 @@ def test_workers_may_start_the_moment_the_last_informer_listed_and_only_while_le
     finally:
         loop.stop_event.set()
         waiter.join(10)
+        gc.unfreeze()  # the loop froze this test process's objects at its "initial sync"
