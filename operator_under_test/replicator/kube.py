@@ -293,19 +293,8 @@ class Kube:
     ) -> dict[str, Any]:
         """One request; returns the decoded JSON body. ``gated``: ask :attr:`write_gate` right before
         sending, and raise :class:`Fenced` instead of sending when it says no."""
-        if self._transport is not None:
-            raw = self._exchange(
-                method,
-                path,
-                query=query,
-                body=body,
-                content_type=content_type,
-                verb=verb,
-                resource=resource,
-                gated=gated,
-            )
-            return orjson.loads(raw) if raw else {}
-        resp = self._send(
+        exchange = self._exchange if self._transport is not None else self._urllib3_exchange
+        raw = exchange(
             method,
             path,
             query=query,
@@ -315,9 +304,13 @@ class Kube:
             resource=resource,
             gated=gated,
         )
+        return orjson.loads(raw) if raw else {}
+
+    def _urllib3_exchange(self, method: str, path: str, *, verb: str, resource: str, **kwargs: Any) -> bytes:
+        """One request/response through the urllib3 pool (through a proxy); the body of a 2xx."""
+        resp = self._send(method, path, verb=verb, resource=resource, **kwargs)
         try:
-            data = resp.data  # reads the body and returns the connection to the pool
-            return orjson.loads(data) if data else {}
+            return resp.data or b""  # reads the body and returns the connection to the pool
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise KubeError(0, type(exc).__name__, str(exc)[:300], verb, resource) from None
 

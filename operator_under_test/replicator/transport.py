@@ -85,40 +85,45 @@ class Connection:
         self._parser = httptools.HttpResponseParser(self._response)
         self._response.parser = self._parser
 
-    def exchange(self, request: bytes) -> tuple[int, bytes, bool]:
-        """Send one request; returns (status, body, keep_alive)."""
-        response = self._response
-        response.reset()
+    @contextlib.contextmanager
+    def _failures(self) -> Iterator[None]:
+        """Socket and parser errors as ConnectionLost; ``unsent`` when no byte of a response arrived
+        and it was no timeout (a timed-out request may still be acted on: never sent again)."""
         try:
-            self.sock.sendall(request)
-            while not response.complete:
-                data = self.sock.recv(65536)
-                if not data:
-                    raise ConnectionLost("the server closed the connection", unsent=not response.started)
-                self._parser.feed_data(data)
-        except TimeoutError as exc:  # the server may still act on it: never sent again
+            yield
+        except TimeoutError as exc:
             raise ConnectionLost(f"timed out: {exc}") from None
         except (OSError, httptools.HttpParserError) as exc:
-            raise ConnectionLost(f"{type(exc).__name__}: {exc}", unsent=not response.started) from None
+            raise ConnectionLost(f"{type(exc).__name__}: {exc}", unsent=not self._response.started) from None
+
+    def _receive(self) -> None:
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionLost("the server closed the connection", unsent=not self._response.started)
+        self._parser.feed_data(data)
+
+    def _send(self, request: bytes, *, headers_only: bool) -> None:
+        """Send a request and read until its response is complete (or, ``headers_only``, until its
+        status is known)."""
+        response = self._response
+        response.reset()
+        with self._failures():
+            self.sock.sendall(request)
+            while not response.complete and not (headers_only and response.status):
+                self._receive()
+
+    def exchange(self, request: bytes) -> tuple[int, bytes, bool]:
+        """Send one request; returns (status, body, keep_alive)."""
+        self._send(request, headers_only=False)
+        response = self._response
         return response.status, b"".join(response.body), response.keep_alive
 
     def open_stream(self, request: bytes, read_timeout: float) -> tuple[int, bytes, bool]:
         """Send a request whose body is read later (:meth:`body_pieces`); returns (status, body so
         far, complete) once the headers arrived."""
-        response = self._response
-        response.reset()
         self.sock.settimeout(read_timeout)
-        try:
-            self.sock.sendall(request)
-            while not response.status and not response.complete:
-                data = self.sock.recv(65536)
-                if not data:
-                    raise ConnectionLost("the server closed the connection")
-                self._parser.feed_data(data)
-        except TimeoutError as exc:
-            raise ConnectionLost(f"timed out: {exc}") from None
-        except (OSError, httptools.HttpParserError) as exc:
-            raise ConnectionLost(f"{type(exc).__name__}: {exc}") from None
+        self._send(request, headers_only=True)
+        response = self._response
         if response.complete:
             return response.status, b"".join(response.body), True
         return response.status, b"", False
@@ -126,21 +131,14 @@ class Connection:
     def body_pieces(self) -> Iterator[bytes]:
         """The rest of a streamed body, piece by piece as it arrives (de-chunked)."""
         response = self._response
-        try:
-            while True:
-                if response.body:
-                    pieces, response.body = response.body, []
-                    yield from pieces
-                if response.complete:
-                    return
-                data = self.sock.recv(65536)
-                if not data:
-                    raise ConnectionLost("the server closed the stream")
-                self._parser.feed_data(data)
-        except TimeoutError as exc:
-            raise ConnectionLost(f"timed out: {exc}") from None
-        except (OSError, httptools.HttpParserError) as exc:
-            raise ConnectionLost(f"{type(exc).__name__}: {exc}") from None
+        while True:
+            if response.body:
+                pieces, response.body = response.body, []
+                yield from pieces
+            if response.complete:
+                return
+            with self._failures():
+                self._receive()
 
     def close(self) -> None:
         with contextlib.suppress(OSError):

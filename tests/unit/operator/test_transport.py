@@ -274,7 +274,7 @@ def test_a_stream_cut_off_midway_is_a_lost_connection() -> None:
         _, body = transport.stream("GET", "/w", HEADERS, 5.0)
         assert not isinstance(body, bytes)
         assert next(body) == b'{"a":1}'
-        with pytest.raises(ConnectionLost, match="closed the stream"):
+        with pytest.raises(ConnectionLost, match="closed the connection"):
             next(body)
 
 
