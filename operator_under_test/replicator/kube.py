@@ -8,12 +8,12 @@ ourselves, count every request by verb for ``/metrics``, and raise one error typ
 
 Requests bypass the client's own request path, which re-ran the kubeconfig loader's refresh hook on
 every call (re-setting the host and re-reading the proxy environment: a tenth of the operator's CPU
-during a fan-out). Request/response calls go through :mod:`.transport` (kept-alive sockets from the
-client's urllib3 pool, httptools parsing: a third of urllib3's CPU per write); watches, and every
-call through an HTTP proxy, go to the urllib3 pool. JSON is decoded and encoded by orjson (decoding
-every write's response and every watch event was a fifth of the operator's time with the json
-module; 12 % less CPU per copy in a 1000-copy fan-out). The auth header is taken from the client once
-and again every ``AUTH_REFRESH_SECONDS`` (bound tokens rotate in minutes).
+during a fan-out). Requests and watches go through :mod:`.transport` (kept-alive sockets from the
+client's urllib3 pool, httptools parsing: a third of urllib3's CPU per write; a watch on a connection
+of its own); only calls through an HTTP proxy go to the urllib3 pool. JSON is decoded and encoded
+by orjson (decoding every write's response and every watch event was a fifth of the operator's
+time with the json module; 12 % less CPU per copy in a 1000-copy fan-out). The auth header is taken
+from the client once and again every ``AUTH_REFRESH_SECONDS`` (bound tokens rotate in minutes).
 """
 
 from __future__ import annotations
