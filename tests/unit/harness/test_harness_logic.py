@@ -19,7 +19,7 @@ from fixtures.encoding import b64
 from fixtures.errors import SetupError
 from fixtures.existing import resolve_existing
 from fixtures.kind import KindPlan
-from fixtures.local import ensure_port_free
+from fixtures.local import ensure_port_free, ephemeral_range, free_port, listen_ranges
 from fixtures.lookup import view
 from fixtures.paths import REPO_ROOT
 from fixtures.pki import create_pki
@@ -95,6 +95,19 @@ def test_port_in_use_is_reported_with_the_fix() -> None:
         port = sock.getsockname()[1]
         with pytest.raises(SetupError, match=f"port {port} for etcd is in use"):
             ensure_port_free(port, "etcd")
+
+
+def test_listen_ports_stay_out_of_the_kernels_ephemeral_range() -> None:
+    """Outgoing connections take ephemeral ports; a listener chosen there can be taken before it listens."""
+    assert ephemeral_range("32768\t60999\n") == (32768, 60999)
+    assert listen_ranges((32768, 60999)) == [(10000, 32767), (61000, 65535)]
+    assert listen_ranges((1024, 65535)) == []  # no room: free_port falls back to the kernel's choice
+    low, high = ephemeral_range()
+    ports = [free_port() for _ in range(50)]
+    assert len(set(ports)) == len(ports), "a port was handed out twice"
+    assert not [p for p in ports if low <= p <= high]
+    for port in ports:
+        ensure_port_free(port, "a listener")
 
 
 def test_eventually_reports_the_last_mismatch() -> None:
