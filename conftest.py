@@ -53,4 +53,4 @@ settings.register_profile("ci.configmirror", settings.get_profile("ci"), max_exa
 settings.register_profile("mutation.configmirror", settings.get_profile("mutation"), max_examples=6)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-pytest_plugins = ["fixtures.plugin", "fixtures.diagnostics", "fixtures.configmirror"]
+pytest_plugins = ["fixtures.verdicts", "fixtures.plugin", "fixtures.diagnostics", "fixtures.configmirror"]

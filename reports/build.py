@@ -3,10 +3,14 @@
 Inputs, all produced by the run: Allure results (one per test, with feature/story labels),
 replicheck records (reports/records/*.jsonl: latencies, example counts, conformance, chaos and
 runbook outcomes), chaostoolkit journals (reports/chaos/), environment.properties, and a lint
-pass over the implementation's manifests. The verdict is CERTIFIED only if every gate holds;
-otherwise the reasons say which did not. A failed or partial run still gets a full report.
+pass over the implementation's manifests. Three verdicts: CERTIFIED when every selected system
+passed every check with evidence; NOT CERTIFIED when a system failed a check of the system; NO
+VERDICT when nothing failed but the run could not judge something (a harness self-test, a setup
+error, a missing program, a check without evidence: fixtures/verdicts.py). Every reason names the
+system, the check and its one-line cause. A failed or partial run still gets a full report.
 
-    python -m reports.build [--pytest-exit N] [--lint PATH ...]   # exit 0 only if CERTIFIED
+    python -m reports.build [--pytest-exit N] [--systems A,B] [--lint PATH ...]
+    # exit 0 CERTIFIED, 1 NOT CERTIFIED (a system failed a check), 2 NO VERDICT (the run could not judge)
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from chaos.scoring import overall_resilience
 from fixtures.environment import read_properties
 from fixtures.paths import REPO_ROOT
 from fixtures.record import RECORDS_DIR, read_records
+from fixtures.verdicts import FAIL, HARNESS_SELF_TESTS, LABEL
+from fixtures.verdicts import NO_VERDICT as JUDGED_NO_VERDICT
 from reports.catalogue import BEHAVIOUR_TITLES, PROPERTY_TEXT
 from reports.charts import chaos_plot, latency_plot, latency_systems_plot
 from reports.matrix import (
@@ -52,10 +58,54 @@ SYSTEM_PROPERTIES = ("5", "6", "11")
 REFLECTOR_DIALECT = "reflector"
 CONTRACT_IDS = [f"C{i}" for i in range(1, 22)]
 TIMELINESS_BOUND_S = 60.0
-SCHEMA_VERSION = 1
+#: 2: three verdicts (NO VERDICT beside the two), reasons as {outcome, system, check, cause}, a headline
+SCHEMA_VERSION = 2
+CERTIFIED, NOT_CERTIFIED, NO_VERDICT = "CERTIFIED", "NOT CERTIFIED", "NO VERDICT"
+#: exit codes of `python -m reports.build` and `make conformance`
+EXIT_CODES = {CERTIFIED: 0, NOT_CERTIFIED: 1, NO_VERDICT: 2}
+#: pytest exit codes that say nothing beyond the test results (0 passed, 1 tests failed, 5 none ran)
+JUDGED_EXITS = (0, 1, 5)
+#: Allure full names of the harness's own tests (fixtures/verdicts.py HARNESS_SELF_TESTS, as module paths)
+HARNESS_PREFIXES = tuple(p.replace("/", ".") for p in HARNESS_SELF_TESTS)
 #: written by `python -m reports.traceability` and `make mutation` (fixtures/mutation.py)
 TRACEABILITY_JSON = "traceability.json"
 MUTATION_JSON = "mutation.json"
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a run or a system is not certified, in a form a release manager can act on: which
+    system (None: the run itself), which check (a C-id, a property, an experiment, a test id, a
+    phase) and its one-line cause. ``outcome`` is NOT CERTIFIED (the system failed the check) or
+    NO VERDICT (the check could not judge it)."""
+
+    outcome: str
+    system: str | None
+    check: str
+    cause: str
+
+    def text(self) -> str:
+        who = f"{self.system}: " if self.system else ""
+        return f"{who}{self.check}: {self.cause}" if self.check else f"{who}{self.cause}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"outcome": self.outcome, "system": self.system, "check": self.check, "cause": self.cause}
+
+
+def overall(reasons: list[Reason]) -> str:
+    """A failure of a system outranks a check that could not judge; no reason at all certifies."""
+    if any(r.outcome == NOT_CERTIFIED for r in reasons):
+        return NOT_CERTIFIED
+    return NO_VERDICT if reasons else CERTIFIED
+
+
+def headline(verdict: str, reasons: list[Reason]) -> str:
+    """The verdict's first line: the verdict and the first reason of its own kind."""
+    own = [r for r in reasons if r.outcome == verdict]
+    if not own:
+        return verdict
+    more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
+    return f"{verdict}: {own[0].text()}{more}"
 
 
 @dataclass
@@ -71,6 +121,37 @@ class TestResult:
 
     def label(self, key: str) -> list[str]:
         return self.labels.get(key, [])
+
+    @property
+    def harness_self_test(self) -> bool:
+        return self.full_name.startswith(HARNESS_PREFIXES)
+
+    @property
+    def judgement(self) -> str | None:
+        """Who is to blame when it did not pass (fixtures/verdicts.py): ``system failure`` or
+        ``no verdict``; results written before the label existed: a failure is the system's."""
+        if self.status not in ("failed", "broken"):
+            return None
+        if self.harness_self_test:
+            return JUDGED_NO_VERDICT
+        return (self.label(LABEL) or [FAIL])[0]
+
+    @property
+    def check(self) -> str:
+        """The check this test is: its contract id or property (story), else its test id."""
+        for story in self.label("story"):
+            if m := PROPERTY_STORY.match(story):
+                return f"Property {m.group(1)}"
+            if m := SCENARIO_STORY.match(story):
+                return m.group(1)
+        return self.test_id
+
+    @property
+    def test_id(self) -> str:
+        """``tests/x/test_y.py::test_z[param]`` from Allure's ``tests.x.test_y#test_z`` and name."""
+        module, _, func = self.full_name.partition("#")
+        params = self.name[len(func) :] if func and self.name.startswith(func) else ""
+        return f"{module.replace('.', '/')}.py::{func or self.name}{params}" if module else self.name
 
 
 def load_allure(directory: Path) -> list[TestResult]:
@@ -132,7 +213,18 @@ OUTCOMES = {"passed": "pass", "failed": "fail", "broken": "fail"}
 def _outcome(result: TestResult) -> str:
     if result.status == "skipped":
         return "known deviation" if "deviation" in result.message.lower() else "skipped"
+    if result.judgement == JUDGED_NO_VERDICT:
+        return "no verdict"
     return OUTCOMES.get(result.status, "fail")
+
+
+def chaos_verdict(rec: dict[str, Any]) -> str:
+    """pass | fail | no verdict | n/a of one chaos record (its ``verdict``, chaos/README.md; older
+    records only say ``passed``)."""
+    verdict = rec.get("verdict")
+    if verdict in ("pass", "fail", "no verdict", NOT_APPLICABLE):
+        return str(verdict)
+    return "pass" if rec.get("passed") else "fail"
 
 
 def _latency_summary(values: list[float]) -> dict[str, Any]:
@@ -157,19 +249,27 @@ class Report:
     records: list[dict[str, Any]]
     pytest_exit: int | None
     lint: list[dict[str, Any]]
-    reasons: list[str] = field(default_factory=list)
+    reasons: list[Reason] = field(default_factory=list)
     #: where reports/traceability.json and reports/mutation.json are read from
     evidence_dir: Path = REPORTS
     #: set on one system's view of a run (Report.only): everything here belongs to it
     system: str | None = None
+    #: the systems the run was asked to certify (``make conformance`` knows them; None: from the
+    #: results): exactly these are judged, a selected one without results is NO VERDICT
+    selected: list[str] | None = None
 
     # -- systems (reports/matrix.py) ---------------------------------------------------------
     @property
     def primary(self) -> str:
         """The system results without a ``system`` label belong to."""
+        if self.selected:
+            return self.selected[0]
         return primary_system(self.env.get("implementation"))
 
-    def system_of_result(self, result: TestResult) -> str:
+    def system_of_result(self, result: TestResult) -> str | None:
+        """The system a result judges; None for the harness's own self-tests (they judge the run)."""
+        if result.harness_self_test:
+            return None
         return system_of(result.labels, None, self.primary)
 
     def system_of_record(self, rec: dict[str, Any]) -> str:
@@ -181,8 +281,10 @@ class Report:
         system a test result or a labelled record belongs to, the primary one first."""
         if self.system is not None:
             return [self.system]
+        if self.selected:
+            return list(self.selected)
         named = named_systems(self.env.get("implementation"))
-        found = {self.system_of_result(r) for r in self.results}
+        found = {name for r in self.results if (name := self.system_of_result(r)) is not None}
         found |= {str(rec["system"]) for rec in self.records if rec.get("system")}
         first = named if len(named) > 1 else [self.primary] if self.primary in found else []
         return [*first, *sorted(found - set(first))]
@@ -197,6 +299,7 @@ class Report:
             [],
             evidence_dir=self.evidence_dir,
             system=system,
+            selected=self.selected,
         )
 
     def reflector_gates(self) -> bool:
@@ -210,14 +313,15 @@ class Report:
     def required_properties(self) -> set[str]:
         """Properties this (single-system) view must pass: 5, 6 and 11, Property 7 too under the
         Reflector-world gates, and any property it ran."""
-        ran = {n for r in self.results for n in _property_numbers(r)}
+        ran = {n for r in self.results if r.status != "skipped" for n in _property_numbers(r)}
         return set(SYSTEM_PROPERTIES) | ({"7"} if self.reflector_gates() else set()) | (ran & set(PROPERTIES))
 
     def requires_conformance(self) -> bool:
         """C1-C21 (the Reflector-dialect suite) bind it under the Reflector-world gates, or if it ran one."""
-        ran = any(
+        ran = any(  # skipped (written in another dialect, n/a here) is not "ran"
             (m := SCENARIO_STORY.match(story)) and m.group(1) in CONTRACT_IDS
             for r in self.results
+            if r.status != "skipped"
             for story in r.label("story")
         )
         return self.reflector_gates() or ran
@@ -252,14 +356,16 @@ class Report:
         for number, title in PROPERTIES.items():
             tests = [r for r in self.results if number in _property_numbers(r)]
             recs = [r for r in self.records if r["kind"] == "property" and str(r.get("property")) == number]
-            failed = [t for t in tests if t.status in ("failed", "broken")]
-            status = (
-                "not run"
-                if not tests
-                else (
-                    "fail" if failed else ("pass" if any(t.status == "passed" for t in tests) else "skipped")
-                )
-            )
+            failed = [t for t in tests if t.judgement == FAIL]
+            unjudged = [t for t in tests if t.judgement == JUDGED_NO_VERDICT]
+            if not tests:
+                status = "not run"
+            elif failed:
+                status = "fail"
+            elif unjudged:
+                status = "no verdict"
+            else:
+                status = "pass" if any(t.status == "passed" for t in tests) else "skipped"
             row = {
                 "property": number,
                 "title": title,
@@ -377,94 +483,142 @@ class Report:
         }
 
     # -- verdict -----------------------------------------------------------------------------
-    def gates(self) -> list[str]:
+    def gates(self) -> list[Reason]:
         """What stands between one system and its certificate (call it on a single-system run or
-        on ``only(system)``): no failed test, its required properties passed, Property 6 p99 within
-        the bound, C1-C21 passed or known deviations where they bind it, its chaos experiments ran
-        and passed."""
-        reasons = []
-        totals = self.totals()
-        if totals["failed"] or totals["broken"]:
-            reasons.append(f"{totals['failed']} failed and {totals['broken']} broken tests")
+        on ``only(system)``), each with the check and its cause. NOT CERTIFIED: a check of the
+        system failed its assertion, Property 6 p99 beyond the bound, a chaos experiment failed, a
+        documented known failure. NO VERDICT: a check that could not judge it (harness fault,
+        setup error, no evidence), a required property or C-item that did not run or only skipped,
+        no chaos experiment result."""
+        system = self.systems()[0] if self.systems() else self.primary
+        out: list[Reason] = []
+        for r in self.results:
+            if r.judgement is None:
+                continue
+            outcome = NOT_CERTIFIED if r.judgement == FAIL else NO_VERDICT
+            cause = _first_line(r.message) or _first_line(r.trace) or r.status
+            check = r.check if r.check == r.test_id else f"{r.check} ({r.test_id})"
+            out.append(Reason(outcome, system, check, cause))
         required = self.required_properties()
         for row in self.properties():
-            if row["property"] in required and row["status"] != "pass":
-                reasons.append(f"Property {row['property']} ({row['title']}): {row['status']}")
+            if row["property"] in required and row["status"] in ("not run", "skipped"):
+                out.append(
+                    Reason(NO_VERDICT, system, f"Property {row['property']}", f"{row['status']}: no evidence")
+                )
         p99 = percentile(self.latencies(), 99)
         if p99 is not None and p99 > TIMELINESS_BOUND_S:
-            reasons.append(f"Property 6 latency p99 {p99:.1f}s exceeds {TIMELINESS_BOUND_S:.0f}s")
-        reasons += self.documented_failures()
+            cause = f"latency p99 {p99:.1f} s exceeds {TIMELINESS_BOUND_S:.0f} s"
+            out.append(Reason(NOT_CERTIFIED, system, "Property 6", cause))
+        out += self.documented_failures()
         if self.requires_conformance():
-            bad = [c["id"] for c in self.conformance() if c["outcome"] not in ("pass", "known deviation")]
-            if bad:
-                reasons.append(f"conformance not passed: {', '.join(bad)}")
+            for c in self.conformance():
+                if c["outcome"] in ("not run", "skipped"):
+                    cause = c["detail"] or f"{c['outcome']}: no evidence"
+                    out.append(Reason(NO_VERDICT, system, c["id"], cause))
+                elif c["outcome"] == "fail" and not any(r.check.split(" ")[0] == c["id"] for r in out):
+                    out.append(Reason(NOT_CERTIFIED, system, c["id"], c["detail"] or "failed"))
         chaos = self.chaos()
-        if not chaos:
-            reasons.append("no chaos experiment results")
-        failed_chaos = [str(c.get("experiment")) for c in chaos if not c.get("passed")]
-        if failed_chaos:
-            reasons.append(f"chaos experiments failed: {', '.join(failed_chaos)}")
-        return reasons
+        if not chaos and not self.chaos_not_applicable():
+            out.append(Reason(NO_VERDICT, system, "chaos", "no chaos experiment results"))
+        for c in chaos:
+            verdict = chaos_verdict(c)
+            name = f"chaos {c.get('experiment')}"
+            if verdict == "fail":
+                problems = "; ".join(str(p) for p in (c.get("problems") or [])[:2]) or "experiment failed"
+                out.append(Reason(NOT_CERTIFIED, system, name, problems))
+            elif verdict == "no verdict":
+                missing = "; ".join(str(p) for p in (c.get("no_evidence") or [])[:2]) or "no evidence"
+                out.append(Reason(NO_VERDICT, system, name, missing))
+        return out
+
+    def chaos_not_applicable(self) -> list[dict[str, Any]]:
+        return [rec for rec in self.records if rec["kind"] == "chaos_not_applicable"]
 
     def system_verdicts(self) -> list[dict[str, Any]]:
         """Each system's own verdict, reasons and test totals, in column order."""
         out = []
         for name in self.systems():
             view = self.only(name)
-            reasons = [f"did not start: {why}" for why in view.setup_failures()]
+            reasons = [
+                Reason(NOT_CERTIFIED, name, "deploy", f"did not start: {why}")
+                for why in view.setup_failures()
+            ]
             reasons += (
                 view.gates()
                 if view.results
-                else ["no test results for this system", *view.documented_failures()]
+                else [
+                    Reason(NO_VERDICT, name, "", "no test results for this system"),
+                    *view.documented_failures(),
+                ]
             )
             out.append(
                 {
                     "system": name,
-                    "verdict": "NOT CERTIFIED" if reasons else "CERTIFIED",
+                    "verdict": overall(reasons),
                     "reasons": reasons,
                     "totals": view.totals(),
                 }
             )
         return out
 
-    def documented_failures(self) -> list[str]:
+    def documented_failures(self) -> list[Reason]:
         """Failed checks the system's profile documents in ``known_failures``, with its text."""
         documented = {
             (self.system_of_record(r), r.get("key"), r["known_failure"])
             for r in self.records
             if r["kind"] == "conformance" and r.get("known_failure") and r.get("outcome") == "fail"
         }
-        return [f"{system}: {key} failed; {why}" for system, key, why in sorted(documented)]
+        return [Reason(NOT_CERTIFIED, system, str(key), why) for system, key, why in sorted(documented)]
 
     def setup_failures(self) -> list[str]:
         """Why a system under test could not be started (``setup_failure`` records, one per worker)."""
         return sorted({str(r.get("reason")) for r in self.records if r["kind"] == "setup_failure"})
 
-    def verdict(self) -> bool:
-        """CERTIFIED only if the run's own gates hold and every system is certified; the reasons
-        of a system in a run of several start with its name. A system that did not start comes
-        first."""
-        reasons = self.reasons
-        failures = {
-            (self.system_of_record(r), str(r.get("reason")))
-            for r in self.records
-            if r["kind"] == "setup_failure"
-        }
-        reasons += [f"{system} did not start: {why}" for system, why in sorted(failures)]
+    def run_reasons(self) -> list[Reason]:
+        """What the run itself could not do (no system to blame): the harness's own self-tests that
+        failed, phases that stopped without judging (pytest exit 2-4, a refused option), no results,
+        contract items without a test."""
+        out: list[Reason] = []
+        for rec in self.records:
+            if rec["kind"] == "preflight":
+                cause = f"{rec.get('problem')}; run `{rec.get('fix')}`"
+                out.append(Reason(NO_VERDICT, None, f"preflight {rec.get('need')}", cause))
+        for rec in self.records:
+            if rec["kind"] == "phase" and rec.get("exit") not in (*JUDGED_EXITS, None):
+                line = rec.get("line") or f"pytest exited with {rec.get('exit')}"
+                out.append(Reason(NO_VERDICT, None, f"phase {rec.get('phase')}", str(line)))
+        for r in self.results:
+            if r.harness_self_test and r.judgement is not None:
+                out.append(Reason(NO_VERDICT, None, r.test_id, _first_line(r.message) or r.status))
         if not self.results:
-            reasons.append("no test results were produced")
-        if self.pytest_exit not in (None, 0):
-            reasons.append(f"pytest exited with {self.pytest_exit}")
-        if len(self.systems()) > 1:
-            for v in self.system_verdicts():
-                own = [r for r in v["reasons"] if not r.startswith("did not start: ")]  # listed first
-                reasons.extend(r if r.startswith(f"{v['system']}: ") else f"{v['system']}: {r}" for r in own)
-        else:
-            reasons.extend(self.gates())
+            out.append(Reason(NO_VERDICT, None, "", "no test results were produced"))
+        if self.pytest_exit not in (*JUDGED_EXITS, None) and not any(
+            rec["kind"] == "phase" for rec in self.records
+        ):
+            out.append(Reason(NO_VERDICT, None, "pytest", f"pytest exited with {self.pytest_exit}"))
         missing = (evidence(self.evidence_dir).get("traceability") or {}).get("missing")
         if missing:
-            reasons.append(f"contract items without a test (reports/traceability.md): {', '.join(missing)}")
-        return not reasons
+            out.append(
+                Reason(
+                    NO_VERDICT,
+                    None,
+                    "traceability",
+                    f"contract items without a test (reports/traceability.md): {', '.join(missing)}",
+                )
+            )
+        return out
+
+    def verdict(self) -> str:
+        """CERTIFIED only if every selected system is and the run judged everything; NOT CERTIFIED
+        if a system failed a check; NO VERDICT if nothing failed but something could not be judged.
+        Sets ``reasons``: failures of the systems first, a system that did not start first of all."""
+        reasons: list[Reason] = []
+        for v in self.system_verdicts():
+            reasons.extend(v["reasons"])
+        reasons += self.run_reasons()
+        reasons.sort(key=lambda r: (r.outcome != NOT_CERTIFIED, r.check != "deploy"))
+        self.reasons = reasons
+        return overall(reasons)
 
     # -- several systems: the matrix ------------------------------------------------------------
     def outcomes(self) -> list[Outcome]:
@@ -483,8 +637,13 @@ class Report:
                     out.append(Outcome(system, "scenario", m.group(1), title, outcome, reason, diff, r.uuid))
         for c in self.chaos():
             name = str(c.get("experiment"))
-            problems = "; ".join(str(p) for p in (c.get("problems") or [])[:3])
-            outcome, reason = ("pass", "") if c.get("passed") else ("fail", problems or "experiment failed")
+            outcome = chaos_verdict(c)
+            if outcome == "fail":
+                reason = "; ".join(str(p) for p in (c.get("problems") or [])[:3]) or "experiment failed"
+            elif outcome == "no verdict":
+                reason = "; ".join(str(p) for p in (c.get("no_evidence") or [])[:3]) or "no evidence"
+            else:
+                reason = "; ".join(str(p) for p in (c.get("not_applicable") or [])[:3])
             out.append(Outcome(c["system"], "chaos", name, name, outcome, reason))
         for rec in self.records:
             if rec["kind"] == "chaos_not_applicable":  # documented by the system's profile
@@ -512,10 +671,11 @@ class Report:
         titles = {("property", n): t for n, t in PROPERTIES.items()}
         titles |= {("scenario", cid): BEHAVIOUR_TITLES.get(cid, "") for cid in CONTRACT_IDS}
         rows = matrix(systems, self.outcomes(), required, titles)
+        verdicts = [v | {"reasons": [r.as_dict() for r in v["reasons"]]} for v in self.system_verdicts()]
         return {
             "names": systems,
             "primary": self.primary,
-            "verdicts": self.system_verdicts(),
+            "verdicts": verdicts,
             "rows": rows,
             "accepted": {
                 name: sum(accepted(row["cells"][name]["outcome"]) for row in rows) for name in systems
@@ -526,13 +686,14 @@ class Report:
         }
 
     def to_json(
-        self, certified: bool, artifacts: dict[str, str], plots: dict[str, str] | None = None
+        self, verdict: str, artifacts: dict[str, str], plots: dict[str, str] | None = None
     ) -> dict[str, Any]:
         return {
             "schema_version": SCHEMA_VERSION,
             "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "verdict": "CERTIFIED" if certified else "NOT CERTIFIED",
-            "reasons": self.reasons,
+            "verdict": verdict,
+            "headline": headline(verdict, self.reasons),
+            "reasons": [r.as_dict() for r in self.reasons],
             "totals": self.totals(),
             "properties": self.properties(),
             "conformance": self.conformance(),
@@ -630,6 +791,8 @@ def render_evidence(doc: dict[str, Any]) -> list[str]:
 def render_markdown(doc: dict[str, Any]) -> str:
     """The plain-text twin of the page (for diffs and terminals), from the same JSON."""
     out = [f"# replicheck certification: **{doc['verdict']}**", ""]
+    if doc.get("headline") and doc["headline"] != doc["verdict"]:
+        out += [f"**{doc['headline']}**", ""]
     env = doc["environment"]
     several = doc.get("systems")
     what = (
@@ -647,7 +810,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
     if several:
         out += [f"- **{v['system']}**: {v['verdict']}" for v in several["verdicts"]] + [""]
     if doc["reasons"]:
-        out += ["## Why not certified", ""] + [f"- {r}" for r in doc["reasons"]] + [""]
+        out += ["## Why not certified", "", *render_reasons(doc["reasons"]), ""]
     out += render_systems(several)
     t = doc["totals"]
     out += [
@@ -764,7 +927,21 @@ def render_systems(section: dict[str, Any] | None) -> list[str]:
     out += ["", "![latency distribution per system](latency.png)", ""]
     for v in section["verdicts"]:
         if v["reasons"]:
-            out += [f"Why **{v['system']}** is not certified:", ""] + [f"- {r}" for r in v["reasons"]] + [""]
+            out += [f"Why **{v['system']}** is {v['verdict']}:", "", *render_reasons(v["reasons"]), ""]
+    return out
+
+
+def render_reasons(reasons: list[Any]) -> list[str]:
+    """One Markdown line per reason: outcome, system, check and cause (plain strings of older
+    reports as they are)."""
+    out = []
+    for r in reasons:
+        if isinstance(r, dict):
+            who = f"`{r['system']}` " if r.get("system") else "the run "
+            check = f"`{_fmt(r['check'])}`: " if r.get("check") else ""
+            out.append(f"- **{r['outcome']}**: {who}{check}{r['cause']}")
+        else:
+            out.append(f"- {r}")
     return out
 
 
@@ -833,13 +1010,18 @@ def sha256(path: Path) -> str:
 
 
 def build(
-    pytest_exit: int | None, lint_paths: list[str], results_dir: Path = ALLURE_RESULTS
-) -> tuple[bool, Path]:
+    pytest_exit: int | None,
+    lint_paths: list[str],
+    results_dir: Path = ALLURE_RESULTS,
+    selected: list[str] | None = None,
+) -> tuple[str, Path]:
     REPORTS.mkdir(exist_ok=True)
     env = read_properties(results_dir)
     records = read_records() if RECORDS_DIR.exists() else []
-    report = Report(env, load_allure(results_dir), records, pytest_exit, run_lint(lint_paths))
-    certified = report.verdict()
+    report = Report(
+        env, load_allure(results_dir), records, pytest_exit, run_lint(lint_paths), selected=selected
+    )
+    verdict = report.verdict()
     plots = draw_plots(report, REPORTS)
     artifacts = {}
     for path in [
@@ -855,7 +1037,7 @@ def build(
             if path.is_file():
                 sha.update(path.name.encode() + b"\0" + path.read_bytes())
         artifacts["allure-results/ (all files)"] = sha.hexdigest()
-    doc = report.to_json(certified, artifacts, plots)
+    doc = report.to_json(verdict, artifacts, plots)
     md = render_markdown(doc)
     (REPORTS / "certification.md").write_text(md)
     (REPORTS / "certification.html").write_text(render_html(doc, REPORTS))
@@ -863,7 +1045,7 @@ def build(
     doc["artifacts_sha256"]["certification.html"] = sha256(REPORTS / "certification.html")
     out = REPORTS / "certification.json"
     out.write_text(json.dumps(doc, indent=2, default=str) + "\n")
-    return certified, out
+    return verdict, out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -875,14 +1057,21 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="paths to lint (default: the bundled operator's manifests)",
     )
+    parser.add_argument(
+        "--systems",
+        default=None,
+        help="comma list of the systems the run certified (default: those the results name)",
+    )
     args = parser.parse_args(argv)
     lint_paths = args.lint or [str(Path("operator_under_test") / "deploy")]
-    certified, out = build(args.pytest_exit, lint_paths)
+    selected = [n for n in (args.systems or "").split(",") if n] or None
+    verdict, out = build(args.pytest_exit, lint_paths, selected=selected)
     doc = json.loads(out.read_text())
-    print(f"{doc['verdict']}: reports/certification.md, .html, .json")
-    for reason in doc["reasons"]:
-        print(f"  - {reason}")
-    return 0 if certified else 1
+    print(doc["headline"])
+    for line in render_reasons(doc["reasons"]):
+        print(f"  {line}")
+    print("reports/certification.md, .html, .json")
+    return EXIT_CODES[verdict]
 
 
 if __name__ == "__main__":

@@ -1,9 +1,16 @@
-"""`make conformance`: run every phase against fresh ephemeral clusters, then build the reports.
+"""`make conformance`: check what the phases need, run every phase against fresh ephemeral
+clusters, then build the reports.
 
-Each phase is one pytest run (its own cluster, torn down at its end), so progress is visible per
-phase with its elapsed time, a failing phase does not stop the others, and the reports are built
-whatever happened. The last lines printed are the verdict, one line per phase with its time, and
-the paths of the reports. Exit code 0 only if the run is CERTIFIED.
+First the preflight (fixtures/preflight.py): every program and capability the selected phases need,
+in seconds; a missing one is a line naming its fix, and the run stops with NO VERDICT before any
+cluster starts. Each phase is then one pytest run (its own cluster, torn down at its end) with
+``--implementation`` set to the selected systems it certifies (fixtures/phases.py); a phase that
+certifies none of them is n/a. Progress is visible per phase with its elapsed time, a failing phase
+does not stop the others, and the reports are built whatever happened. Each phase leaves a
+``phase`` record (its exit code, and the line that says why when pytest stopped without judging:
+a refused option is NO VERDICT with that line). The last lines printed are the verdict's headline,
+one line per phase with its time, and the paths of the reports. Exit code 0 CERTIFIED, 1 NOT
+CERTIFIED, 2 NO VERDICT.
 """
 
 from __future__ import annotations
@@ -18,10 +25,13 @@ from pathlib import Path
 
 from rich.console import Console
 
+from fixtures import phases, preflight
 from fixtures.build_progress import format_duration
+from fixtures.errors import SetupError
 from fixtures.paths import REPO_ROOT
-from fixtures.phases import OPTIONS, PHASES
+from fixtures.record import record
 from reports import build, traceability
+from reports.build import JUDGED_EXITS
 
 NO_TESTS_COLLECTED = 5
 REPORT_FILES = [
@@ -36,7 +46,7 @@ REPORT_FILES = [
 
 def summary(
     verdict: str,
-    phases: list[tuple[str, int, float]],
+    phases: list[tuple[str, int | None, float]],
     reports_s: float,
     total_s: float,
     reports_dir: Path,
@@ -48,7 +58,10 @@ def summary(
     if setup_s is not None:
         lines.append(f"  setup      {'venv, tools, binaries':<{width}}  {format_duration(setup_s):>7}")
     for index, (title, code, seconds) in enumerate(phases, 1):
-        state = "ok" if code == 0 else "no tests" if code == NO_TESTS_COLLECTED else f"pytest exit {code}"
+        if code is None:
+            state = "not run"
+        else:
+            state = "ok" if code == 0 else "no tests" if code == NO_TESTS_COLLECTED else f"pytest exit {code}"
         lines.append(
             f"  phase {index}/{len(phases)}  {title:<{width}}  {format_duration(seconds):>7}  {state}"
         )
@@ -62,38 +75,67 @@ def summary(
     return lines
 
 
+def _run_phase(cmd: list[str]) -> tuple[int, str]:
+    """Run one phase's pytest, its output streamed as it comes; return the exit code and, when
+    pytest stopped without judging (exit 2-4), the line that says why (a refused option, a
+    collection error)."""
+    last: list[str] = []
+    with subprocess.Popen(
+        cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            if line.strip():
+                last = [*last[-40:], line.rstrip()]
+        code = proc.wait()
+    if code in JUDGED_EXITS:
+        return code, ""
+    errors = [ln for ln in last if ln.startswith(("ERROR", "E ", "error:")) or "Error" in ln[:40]]
+    line = (errors or last or [f"pytest exited with {code}"])[0]
+    return code, f"pytest exited with {code}: {' '.join(line.split())[:300]}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reports.conformance")
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments for every phase")
     args, extra = parser.parse_known_args(argv)  # options such as --cluster=kind go to pytest
     args.pytest_args += extra
     console = Console()
-    rows, worst = [], 0
     started = time.monotonic()
     # `make conformance` exports when it started, so the summary can show the setup's time too
     make_started = os.environ.get("REPLICHECK_MAKE_STARTED", "")
     setup_s = time.time() - float(make_started) if make_started.isdigit() else None
-    for index, (title, paths) in enumerate(PHASES, 1):
-        console.rule(f"[bold]phase {index}/{len(PHASES)}: {title}")
+    env_default = os.environ.get("REPLICHECK_IMPLEMENTATION")
+    try:
+        planned = phases.plan(args.pytest_args, env_default)
+        systems = phases.selected_names(args.pytest_args, env_default)
+    except SetupError as exc:
+        console.print(f"replicheck conformance: --implementation: {exc}", markup=False, highlight=False)
+        return build.EXIT_CODES[build.NO_VERDICT]
+    console.rule("[bold]preflight")
+    needs = {p.phase.needs for p in planned if p.args}
+    problems = preflight.run(needs)
+    for problem in problems:
+        record("preflight", need=problem.name, problem=problem.problem, fix=problem.fix)
+        console.print(problem.line(), markup=False, highlight=False)
+    if not problems:
+        console.print(f"preflight: ok ({', '.join(sorted(needs))}) in {time.monotonic() - started:.1f}s")
+    rows: list[tuple[str, int | None, float]] = []
+    for index, step in enumerate(planned, 1):
+        console.rule(f"[bold]phase {index}/{len(planned)}: {step.title}")
+        if not step.args or problems:
+            why = step.not_applicable or "preflight failed"
+            console.print(f"phase {index}: not run: {why}", markup=False, highlight=False)
+            record("phase", phase=step.title, exit=None, systems=list(step.systems), not_run=why)
+            rows.append((step.title, None, 0.0))
+            continue
         t0 = time.monotonic()
-        cmd = [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-n",
-            "auto",
-            "--alluredir=reports/allure-results",
-            *paths,
-            *args.pytest_args,
-            *OPTIONS.get(
-                title, []
-            ),  # last: the ConfigMirror phase certifies ConfigMirror whatever else was asked
-        ]
-        code = subprocess.run(cmd, cwd=REPO_ROOT, check=False).returncode
+        cmd = [sys.executable, "-m", "pytest", "-n", "auto", "--alluredir=reports/allure-results", *step.args]
+        code, line = _run_phase(cmd)
         elapsed = time.monotonic() - t0
-        rows.append((title, code, elapsed))
-        if code not in (0, NO_TESTS_COLLECTED):
-            worst = worst or code
+        rows.append((step.title, code, elapsed))
+        record("phase", phase=step.title, exit=code, systems=list(step.systems), line=line, seconds=elapsed)
         console.print(
             f"phase {index} finished with exit {code} after {elapsed:.0f}s "
             f"(total {time.monotonic() - started:.0f}s)"
@@ -104,11 +146,12 @@ def main(argv: list[str] | None = None) -> int:
         traceability.main()  # reports/traceability.{md,json}: read by the certification report
     except RuntimeError as exc:
         console.print(f"[yellow]traceability not generated: {exc}[/yellow]")
-    code = build.main(["--pytest-exit", str(worst)])
+    code = build.main(["--systems", ",".join(systems)])
     reports_s = time.monotonic() - t0
     out = build.REPORTS / "certification.json"
-    verdict = json.loads(out.read_text())["verdict"] if out.exists() else "NO REPORT"
+    doc = json.loads(out.read_text()) if out.exists() else {}
     console.rule("[bold]summary")
+    verdict = doc.get("headline") or doc.get("verdict") or "NO REPORT"
     for line in summary(verdict, rows, reports_s, time.monotonic() - started, build.REPORTS, setup_s):
         console.print(line, highlight=False, markup=False, soft_wrap=True)
     return code

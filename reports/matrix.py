@@ -30,7 +30,9 @@ GROUPS = ("property", "scenario", "chaos")
 NOT_APPLICABLE = "n/a"
 #: n/a last: a cell of a system's documented n/a (a chaos experiment its profile says does not
 #: apply) shows the reason, and any other outcome on the row outranks it
-OUTCOMES = ("fail", "not run", "known deviation", "skipped", "pass", NOT_APPLICABLE)
+#: "no verdict": the check could not judge the system (fixtures/verdicts.py), after a failure
+NO_VERDICT = "no verdict"
+OUTCOMES = ("fail", NO_VERDICT, "not run", "known deviation", "skipped", "pass", NOT_APPLICABLE)
 #: "C7: source data update", "N3: drift repair": a scenario id and its title
 SCENARIO_STORY = re.compile(r"^([A-Z]{1,3}\d+)\b:?\s*(.*)$")
 PROPERTY_STORY = re.compile(r"^Property (\d+):\s*(.*)$")
@@ -73,7 +75,7 @@ class Outcome:
     group: str  # property | scenario | chaos
     key: str  # "6", "C12", "kill-operator"
     title: str
-    outcome: str  # pass | known deviation | fail | skipped | not run
+    outcome: str  # pass | known deviation | fail | no verdict | skipped | not run | n/a
     reason: str = ""
     diff: tuple[str, ...] = ()
     allure_uuid: str = ""

@@ -19,18 +19,23 @@ def _result(
     story: str | None = None,
     message: str = "",
     system: str | None = None,
+    judgement: str | None = None,
+    module: str = "suites.test_x",
 ) -> str:
-    """One Allure result (its uuid); ``system``: the label of a run that certifies several systems."""
+    """One Allure result (its uuid); ``system``: the label of a run that certifies several systems;
+    ``judgement``: fixtures/verdicts.py's label on a test that did not pass."""
     labels = [{"name": "feature", "value": "x"}]
     if story:
         labels.append({"name": "story", "value": story})
     if system:
         labels.append({"name": "system", "value": system})
+    if judgement:
+        labels.append({"name": "judgement", "value": judgement})
     result_id = str(uuid.uuid4())
     doc = {
         "uuid": result_id,
         "name": name,
-        "fullName": f"suites.test_x#{name}",
+        "fullName": f"{module}#{name}",
         "status": status,
         "labels": labels,
         "statusDetails": {"message": message, "trace": ""},
@@ -63,30 +68,39 @@ def _report(directory: Path, records: list[dict], exit_code: int = 0) -> build.R
     return report
 
 
+def _texts(report: build.Report) -> list[str]:
+    return [r.text() for r in report.reasons]
+
+
 def test_everything_green_is_certified(tmp_path: Path) -> None:
     report = _report(tmp_path, _all_green(tmp_path))
-    assert report.verdict(), report.reasons
+    assert report.verdict() == build.CERTIFIED, report.reasons
     assert report.reasons == []
 
 
 @pytest.mark.parametrize(
     ("mutate", "reason"),
     [
-        (lambda d, r: _result(d, "test_extra", "failed", message="boom"), "1 failed and 0 broken tests"),
         (
-            lambda d, r: r.append({"kind": "chaos", "experiment": "revoke-rbac", "passed": False}),
-            "chaos experiments failed: revoke-rbac",
+            lambda d, r: _result(d, "test_extra", "failed", message="AssertionError: boom"),
+            "bundled: suites/test_x.py::test_extra: AssertionError: boom",
+        ),
+        (
+            lambda d, r: r.append(
+                {"kind": "chaos", "experiment": "revoke-rbac", "passed": False, "problems": ["hot loop"]}
+            ),
+            "bundled: chaos revoke-rbac: hot loop",
         ),
         (
             lambda d, r: (
                 r.append({"kind": "latency", "property": "6", "last_copy_s": 120.0})
                 or r.extend({"kind": "latency", "property": "6", "last_copy_s": 119.0} for _ in range(200))
             ),
-            "Property 6 latency p99",
+            "bundled: Property 6: latency p99 119.0 s exceeds 60 s",
         ),
         (
-            lambda d, r: _result(d, "test_C12_again", "failed", "C12: copy deleted by hand"),
-            "conformance not passed: C12",
+            lambda d, r: _result(d, "test_C12_again", "failed", "C12: copy deleted by hand", "gone"),
+            "bundled: C12 (suites/test_x.py::test_C12_again): gone",
         ),
     ],
 )
@@ -94,15 +108,16 @@ def test_each_gate_blocks_certification_with_a_reason(tmp_path: Path, mutate, re
     records = _all_green(tmp_path)
     mutate(tmp_path, records)
     report = _report(tmp_path, records)
-    assert not report.verdict()
-    assert any(reason in r for r in report.reasons), report.reasons
+    assert report.verdict() == build.NOT_CERTIFIED
+    assert any(reason in r for r in _texts(report)), _texts(report)
+    assert all(r.outcome == build.NOT_CERTIFIED for r in report.reasons)
 
 
-def test_empty_run_is_not_certified(tmp_path: Path) -> None:
+def test_empty_run_has_no_verdict(tmp_path: Path) -> None:
     report = _report(tmp_path, [], exit_code=2)
-    assert not report.verdict()
-    assert "no test results were produced" in report.reasons
-    assert "pytest exited with 2" in report.reasons
+    assert report.verdict() == build.NO_VERDICT
+    assert "no test results were produced" in _texts(report)
+    assert "pytest: pytest exited with 2" in _texts(report)
 
 
 def test_a_controller_that_did_not_start_is_not_certified_and_says_why(tmp_path: Path) -> None:
@@ -110,9 +125,67 @@ def test_a_controller_that_did_not_start_is_not_certified_and_says_why(tmp_path:
         {"kind": "setup_failure", "system": "kubernetes-replicator", "reason": "no binary; pass --x"}
     ] * 2  # one record per xdist worker
     report = _report(tmp_path, records, exit_code=1)
-    assert not report.verdict()
-    assert report.reasons[0] == "kubernetes-replicator did not start: no binary; pass --x"
-    assert sum("did not start" in r for r in report.reasons) == 1
+    report.selected = ["kubernetes-replicator"]
+    assert report.verdict() == build.NOT_CERTIFIED
+    assert _texts(report)[0] == "kubernetes-replicator: deploy: did not start: no binary; pass --x"
+    assert sum("did not start" in r for r in _texts(report)) == 1
+
+
+def test_a_harness_fault_is_no_verdict_never_a_failure_of_the_system(tmp_path: Path) -> None:
+    records = _all_green(tmp_path)
+    _result(tmp_path, "test_page", "broken", message="/usr/bin/chromium is missing", module="tests.browser.t")
+    _result(tmp_path, "test_c4", "broken", "C4: x", "ApiException: 503", judgement="no verdict")
+    report = _report(tmp_path, records)
+    assert report.verdict() == build.NO_VERDICT
+    texts = _texts(report)
+    assert "tests/browser/t.py::test_page: /usr/bin/chromium is missing" in texts  # the run's, no system
+    assert "bundled: C4 (suites/test_x.py::test_c4): ApiException: 503" in texts
+    assert all(r.outcome == build.NO_VERDICT for r in report.reasons)
+    doc = report.to_json(build.NO_VERDICT, {})
+    assert doc["headline"].startswith("NO VERDICT: ")
+    assert {"outcome": "NO VERDICT", "system": None, "check": "tests/browser/t.py::test_page"} == {
+        k: doc["reasons"][-1][k] for k in ("outcome", "system", "check")
+    } or any(r["system"] is None for r in doc["reasons"])
+    # a failure of the system outranks what could not be judged
+    _result(tmp_path, "test_c5", "failed", "C5: y", "AssertionError: copy missing", judgement="system failure")
+    again = _report(tmp_path, records)
+    assert again.verdict() == build.NOT_CERTIFIED
+    assert again.reasons[0].outcome == build.NOT_CERTIFIED
+
+
+def test_a_phase_that_refused_an_option_is_no_verdict_with_its_line(tmp_path: Path) -> None:
+    records = [
+        *_all_green(tmp_path),
+        {"kind": "phase", "phase": "ConfigMirror", "exit": 4, "line": "ERROR: --implementation: refused"},
+    ]
+    report = _report(tmp_path, records)
+    assert report.verdict() == build.NO_VERDICT
+    assert _texts(report) == ["phase ConfigMirror: ERROR: --implementation: refused"]
+
+
+def test_a_chaos_check_without_evidence_is_no_verdict_and_n_a_is_nothing(tmp_path: Path) -> None:
+    records = _all_green(tmp_path)
+    records[-1] |= {"verdict": "no verdict", "passed": False, "no_evidence": ["no-deletes: 0 requests"]}
+    records.append({"kind": "chaos", "experiment": "kind-only", "verdict": "n/a", "passed": False})
+    report = _report(tmp_path, records)
+    assert report.verdict() == build.NO_VERDICT
+    assert _texts(report) == ["bundled: chaos kill-operator: no-deletes: 0 requests"]
+
+
+def test_only_the_selected_systems_are_judged(tmp_path: Path) -> None:
+    records: list[dict] = []
+    _result(tmp_path, "test_other", "failed", "C7: x", "AssertionError: other", system="configmirror")
+    for cid in build.CONTRACT_IDS:  # written in another dialect: skipped, not applicable
+        _result(tmp_path, f"test_{cid}_kr", "skipped", f"{cid}: x", "not its dialect", system="kr")
+    for number in build.SYSTEM_PROPERTIES:
+        _result(tmp_path, f"test_p{number}_kr", "passed", f"Property {number}: t", system="kr")
+    records += [{"kind": "latency", "property": "6", "last_copy_s": 0.2, "system": "kr"}]
+    records += [{"kind": "chaos", "experiment": "kill-operator", "passed": True, "system": "kr"}]
+    report = _report(tmp_path, records)
+    report.selected = ["kr"]
+    report.env["system.kr.dialect"] = "mittwald"  # what the harness writes for the report
+    assert report.systems() == ["kr"]
+    assert report.verdict() == build.CERTIFIED, _texts(report)
 
 
 def test_a_documented_known_failure_is_the_reason_it_gives(tmp_path: Path) -> None:
@@ -126,19 +199,15 @@ def test_a_documented_known_failure_is_the_reason_it_gives(tmp_path: Path) -> No
         tmp_path, "test_drift_delete[kr]", "failed", "N6: a deleted copy is recreated", "timeout", system="kr"
     )
     report = _report(tmp_path, records)
-    assert not report.verdict()
-    # a run of several systems: the system's own reasons carry its name once more, as a prefix
-    assert any(
-        r.endswith("kr: neutral.drift.delete failed; breaks Property 5: restored only at resync")
-        for r in report.reasons
-    ), report.reasons
+    assert report.verdict() == build.NOT_CERTIFIED
+    assert "kr: neutral.drift.delete: breaks Property 5: restored only at resync" in _texts(report)
 
 
 def test_known_deviation_counts_as_accepted(tmp_path: Path) -> None:
     records = _all_green(tmp_path)
     records.append({"kind": "conformance", "id": "C13", "outcome": "known deviation", "detail": "#672"})
     report = _report(tmp_path, records)
-    assert report.verdict(), report.reasons
+    assert report.verdict() == build.CERTIFIED, report.reasons
     assert next(c for c in report.conformance() if c["id"] == "C13")["outcome"] == "known deviation"
 
 
@@ -159,13 +228,12 @@ def test_percentiles_interpolate() -> None:
 
 def test_rendered_markdown_and_html_show_verdict_and_tables(tmp_path: Path) -> None:
     report = _report(tmp_path, _all_green(tmp_path))
-    certified = report.verdict()
-    doc = report.to_json(certified, {"latency.png": "ab" * 32})
+    doc = report.to_json(report.verdict(), {"latency.png": "ab" * 32})
     md = build.render_markdown(doc)
     assert md.startswith("# replicheck certification: **CERTIFIED**")
     assert "| C21 | Helm release Secrets | pass |" in md
     page = build.render_html(doc, tmp_path)
-    assert '<p class="verdict">CERTIFIED</p>' in page
+    assert 'class="verdict">CERTIFIED<' in page
     assert '<tr id="C21">' in page
     assert "**" not in page
     assert "`" not in page
@@ -277,11 +345,11 @@ def test_traceability_and_mutation_score_appear_and_an_item_without_test_blocks(
     (tmp_path / build.MUTATION_JSON).write_text(json.dumps(mutation))
     report = _report(tmp_path, _all_green(tmp_path))
 
-    certified = report.verdict()
-    doc = report.to_json(certified, {})
+    verdict = report.verdict()
+    doc = report.to_json(verdict, {})
 
-    assert not certified
-    assert any("R99" in r for r in report.reasons)
+    assert verdict == build.NO_VERDICT  # the suite has a gap: it cannot judge R99
+    assert any("R99" in r for r in _texts(report))
     assert doc["traceability"]["missing"] == ["R99"]
     assert doc["mutation"]["score"] == 1.0
     md = build.render_markdown(doc)

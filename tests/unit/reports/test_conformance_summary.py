@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fnmatch
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -42,41 +41,102 @@ def test_summary_without_make_start_has_no_setup_line(tmp_path: Path) -> None:
     assert lines[1].split()[:2] == ["phase", "1/1"]
 
 
-def test_each_phase_runs_its_paths_with_its_options_and_configmirror_runs_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from fixtures import phases
+@pytest.fixture
+def phases_ran(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """``reports.conformance.main`` with every pytest run, the preflight and the report builder
+    replaced by recorders (the phases' own tests run elsewhere); records go to ``tmp_path``."""
+    from fixtures import preflight, record
     from reports import build, conformance, traceability
 
     ran: list[list[str]] = []
 
-    def run(cmd: list[str], **_: object) -> subprocess.CompletedProcess:
+    def run_phase(cmd: list[str]) -> tuple[int, str]:
         ran.append(cmd)
-        return subprocess.CompletedProcess(cmd, conformance.NO_TESTS_COLLECTED)
+        return conformance.NO_TESTS_COLLECTED, ""
 
-    monkeypatch.setattr(conformance.subprocess, "run", run)
+    monkeypatch.setattr(conformance, "_run_phase", run_phase)
+    monkeypatch.setattr(preflight, "run", lambda needs: [])
     monkeypatch.setattr(traceability, "main", lambda: 0)
-    monkeypatch.setattr(build, "main", lambda argv: 1)
+    monkeypatch.setattr(build, "main", lambda argv: ran.append(["build", *argv]) or 1)
     monkeypatch.setattr(build, "REPORTS", tmp_path)
-    assert conformance.main(["--cluster=local"]) == 1
+    monkeypatch.setattr(record, "RECORDS_DIR", tmp_path / "records")
+    monkeypatch.delenv("REPLICHECK_IMPLEMENTATION", raising=False)
+    return ran
 
-    assert len(ran) == len(phases.PHASES)
-    for cmd, (title, paths) in zip(ran, phases.PHASES, strict=True):
-        tail = cmd[cmd.index("--alluredir=reports/allure-results") + 1 :]
-        assert tail == [*paths, "--cluster=local", *phases.OPTIONS.get(title, [])]  # the phase's win
-    mirror = dict(phases.PHASES)[phases.CONFIGMIRROR]
-    assert phases.OPTIONS[phases.CONFIGMIRROR] == ["--implementation=configmirror"]
+
+def _tail(cmd: list[str]) -> list[str]:
+    return cmd[cmd.index("--alluredir=reports/allure-results") + 1 :]
+
+
+def test_each_phase_runs_its_paths_for_the_systems_it_certifies_and_configmirror_runs_once(
+    phases_ran: list[list[str]],
+) -> None:
+    from fixtures import phases
+    from reports import conformance
+
+    assert conformance.main(["--cluster=local"]) == 1
+    *runs, report = phases_ran
+    assert report == ["build", "--systems", "bundled,configmirror"]  # exactly the selected systems
+    assert len(runs) == len(phases.PHASES)
+    for cmd, phase in zip(runs, phases.PHASES, strict=True):
+        systems = "configmirror" if phase.title == phases.CONFIGMIRROR else "bundled"
+        assert _tail(cmd) == [*phase.paths, "--cluster=local", f"--implementation={systems}", *phase.options]
+    mirror = next(p for p in phases.PHASES if p.title == phases.CONFIGMIRROR).paths
     chaos = [p for p in mirror if p.startswith("chaos/")]
     assert len(chaos) == 4
     assert all((REPO_ROOT / p).is_file() for p in mirror[3:])
     assert all((REPO_ROOT / p).is_dir() for p in mirror[:2])
-    # every other phase leaves ConfigMirror's tests to its own phase
-    ignored = [
-        o.split("=", 1)[1] for opts in phases.OPTIONS.values() for o in opts if o.startswith("--ignore")
-    ]
-    assert ignored == [
-        "tests/configmirror",
-        "properties/test_configmirror_properties.py",
-        "chaos/test_mirror_*.py",
-    ]
+    # every other phase leaves ConfigMirror's tests to its own phase, and no phase runs the
+    # harness's own self-tests (make test does)
+    ignored = [o.split("=", 1)[1] for p in phases.PHASES for o in p.options if o.startswith("--ignore")]
+    assert ignored == ["suites/unit", "properties/test_configmirror_properties.py", "chaos/test_mirror_*.py"]
     assert all(fnmatch.fnmatch(p, ignored[2]) for p in chaos)
+    assert not any(p.startswith(("tests/unit", "tests/harness", "tests/browser")) for p in phases.paths())
+
+
+def test_bring_your_own_runs_only_the_phases_that_apply_to_it(
+    phases_ran: list[list[str]], tmp_path: Path
+) -> None:
+    from fixtures.record import read_records
+    from reports import conformance
+
+    args = ["--implementation=kubernetes-replicator", "--implementation-command=/opt/bin/kr --v=2"]
+    assert conformance.main(args) == 1
+    *runs, report = phases_ran
+    assert report == ["build", "--systems", "kubernetes-replicator"]
+    titles = [r["phase"] for r in read_records("phase") if r.get("not_run")]
+    assert titles == [
+        "bundled operator: runtime and packaging",
+        "ConfigMirror (CRD-driven, with PostgreSQL)",
+        "OCI credentials end to end",
+    ]
+    assert len(runs) == 3  # suites, properties, chaos
+    for cmd in runs:
+        assert "--implementation=kubernetes-replicator" in cmd
+        assert "--implementation-command=/opt/bin/kr --v=2" in cmd
+        assert not any(
+            a.startswith("--implementation=") and a != "--implementation=kubernetes-replicator" for a in cmd
+        )
+
+
+def test_a_failed_preflight_runs_no_phase_and_leaves_its_lines_for_the_report(
+    phases_ran: list[list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fixtures import preflight
+    from fixtures.record import read_records
+    from reports import conformance
+
+    missing = preflight.Problem("postgres", "not found in /usr/lib/postgresql/*/bin or PATH", "make postgres")
+    monkeypatch.setattr(preflight, "run", lambda needs: [missing])
+    conformance.main([])
+    *runs, _ = phases_ran
+    assert runs == []
+    (rec,) = read_records("preflight")
+    assert (rec["need"], rec["fix"]) == ("postgres", "make postgres")
+
+
+def test_an_unknown_system_stops_before_anything_runs(phases_ran: list[list[str]]) -> None:
+    from reports import build, conformance
+
+    assert conformance.main(["--implementation=nope"]) == build.EXIT_CODES[build.NO_VERDICT]
+    assert phases_ran == []

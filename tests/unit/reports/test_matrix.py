@@ -147,8 +147,8 @@ def _report(directory: Path, records: list[dict[str, Any]], implementation: str 
 
 def test_one_system_keeps_todays_report(tmp_path: Path) -> None:
     report = _report(tmp_path, _green_bundled(tmp_path))
-    assert report.verdict(), report.reasons
-    doc = report.to_json(True, {})
+    assert report.verdict() == build.CERTIFIED, report.reasons
+    doc = report.to_json(build.CERTIFIED, {})
     assert report.systems() == ["bundled"]
     assert doc["systems"] is None
     p6 = next(p for p in doc["properties"] if p["property"] == "6")
@@ -163,8 +163,8 @@ def test_bundled_and_configmirror_are_two_columns_each_certified(tmp_path: Path)
     records = _green_bundled(tmp_path) + _green_mirror(tmp_path)
     report = _report(tmp_path, records)
 
-    assert report.verdict(), report.reasons
-    doc = report.to_json(True, {})
+    assert report.verdict() == build.CERTIFIED, report.reasons
+    doc = report.to_json(build.CERTIFIED, {})
     systems = doc["systems"]
     assert systems["names"] == ["bundled", "configmirror"]
     assert [(v["system"], v["verdict"]) for v in systems["verdicts"]] == [
@@ -192,25 +192,25 @@ def test_bundled_and_configmirror_are_two_columns_each_certified(tmp_path: Path)
     [
         (
             lambda d, r: _result(d, "cm5b", "failed", "Property 5: ConfigMap", "row missing", MIRROR),
-            "configmirror: Property 5 (Secret Replication Consistency): fail",
+            "configmirror: Property 5 (suites/test_x.py::cm5b): row missing",
         ),
         (
             lambda d, r: r.extend(
                 {"kind": "latency", "property": "6", "last_copy_s": 90.0, "system": "configmirror"}
                 for _ in range(3)
             ),
-            "configmirror: Property 6 latency p99",
+            "configmirror: Property 6: latency p99",
         ),
         (
             lambda d, r: (
                 r.append({"kind": "chaos", "experiment": "mirror-kill-operator", "passed": False})
                 or r[-1].update(system="configmirror")
             ),
-            "configmirror: chaos experiments failed: mirror-kill-operator",
+            "configmirror: chaos mirror-kill-operator: experiment failed",
         ),
         (
-            lambda d, r: _result(d, "test_db", "broken", None, "database gone", MIRROR),
-            "configmirror: 0 failed and 1 broken tests",
+            lambda d, r: _result(d, "test_db", "broken", None, "AssertionError: database gone", MIRROR),
+            "configmirror: suites/test_x.py::test_db: AssertionError: database gone",
         ),
     ],
 )
@@ -219,9 +219,10 @@ def test_one_system_failing_blocks_only_its_own_verdict(tmp_path: Path, mutate, 
     mutate(tmp_path, records)
     report = _report(tmp_path, records)
 
-    assert not report.verdict()
-    assert any(r.startswith(reason) for r in report.reasons), report.reasons
-    assert all(r.startswith("configmirror: ") for r in report.reasons), report.reasons
+    assert report.verdict() == build.NOT_CERTIFIED
+    texts = [r.text() for r in report.reasons]
+    assert any(r.startswith(reason) for r in texts), texts
+    assert all(r.system == "configmirror" for r in report.reasons), texts
     verdicts = {v["system"]: v["verdict"] for v in report.system_verdicts()}
     assert verdicts == {"bundled": "CERTIFIED", "configmirror": "NOT CERTIFIED"}
 
@@ -242,8 +243,8 @@ def test_a_named_system_that_produced_nothing_is_a_column_that_says_so(tmp_path:
     records = _green_bundled(tmp_path)
     report = _report(tmp_path, records, implementation="bundled,kubernetes-replicator")
 
-    assert not report.verdict()
-    assert report.reasons == ["kubernetes-replicator: no test results for this system"]
+    assert report.verdict() == build.NO_VERDICT  # nothing failed; nothing judged it either
+    assert [r.text() for r in report.reasons] == ["kubernetes-replicator: no test results for this system"]
     section = report.systems_section()
     assert section is not None
     cells = {r["key"]: r["cells"]["kubernetes-replicator"]["outcome"] for r in section["rows"]}
@@ -259,10 +260,11 @@ def test_a_system_that_ran_the_reflector_suite_is_held_to_all_of_it(tmp_path: Pa
     records.append({"kind": "chaos", "experiment": "kill-operator", "passed": True, "system": "reflector"})
     report = _report(tmp_path, records)
 
-    assert not report.verdict()
-    (reason,) = report.reasons
-    assert reason.startswith("reflector: conformance not passed: C1, C2, C3")
-    assert "C7" not in reason
+    assert report.verdict() == build.NO_VERDICT  # C1-C21 bind it and only C7 ran: no evidence for the rest
+    checks = [r.check for r in report.reasons]
+    assert checks[:3] == ["C1", "C2", "C3"]
+    assert "C7" not in checks
+    assert {r.system for r in report.reasons} == {"reflector"}
 
 
 def test_latency_side_by_side_is_one_plot_and_none_without_samples(tmp_path: Path) -> None:
@@ -284,14 +286,15 @@ def test_a_run_of_configmirror_alone_is_judged_by_its_own_gates_not_the_reflecto
     report = build.Report(env, build.load_allure(tmp_path), records, 0, [], evidence_dir=tmp_path)
 
     assert report.systems() == [MIRROR]
-    assert report.verdict(), report.reasons  # no C1-C21, no Property 7: not its dialect's gates
-    assert report.to_json(True, {})["systems"] is None  # one system: the usual page
+    assert report.verdict() == build.CERTIFIED, report.reasons  # no C1-C21, no Property 7: not its gates
+    assert report.to_json(build.CERTIFIED, {})["systems"] is None  # one system: the usual page
 
     reflector = {"implementation": MIRROR, f"system.{MIRROR}.dialect": "reflector"}
     again = build.Report(reflector, build.load_allure(tmp_path), records, 0, [], evidence_dir=tmp_path)
-    assert not again.verdict()
-    assert "conformance not passed: C1" in " ".join(again.reasons)
-    assert "Property 7 (OCI Credentials Consolidation): not run" in again.reasons
+    assert again.verdict() == build.NO_VERDICT
+    texts = [r.text() for r in again.reasons]
+    assert "configmirror: C1: not run: no evidence" in texts
+    assert "configmirror: Property 7: not run: no evidence" in texts
 
 
 def test_a_chaos_experiment_a_profile_says_does_not_apply_is_n_a_with_its_reason(tmp_path: Path) -> None:
