@@ -20,7 +20,7 @@ export REPLICHECK_CACHE := $(CACHE)
 export PATH := $(CURDIR)/$(BIN):$(AGE_DIR):$(HELM_DIR):$(PATH)
 export HYPOTHESIS_PROFILE := $(PROFILE)
 
-.PHONY: help setup venv tools binaries gitops-tools age helm browser postgres test lint unit conformance suites properties chaos report bench mutation traceability \
+.PHONY: help setup venv tools binaries gitops-tools age helm browser postgres preflight test lint unit conformance suites properties chaos report bench mutation traceability \
         cluster-up cluster-down deploy-operator undeploy-operator lock clean
 
 help: ## list targets
@@ -98,9 +98,12 @@ unit: venv age ## pure-logic unit tests only (no cluster)
 	$(BIN)/pytest -m "not cluster" tests/unit suites/unit $(PYTEST_ARGS)
 
 conformance: export REPLICHECK_MAKE_STARTED := $(shell date +%s)
-conformance: setup ## the main job: every phase on ephemeral clusters, then reports; exit 0 only if CERTIFIED
+conformance: setup ## the main job: preflight, every phase on ephemeral clusters, reports; exit 0 CERTIFIED, 1 NOT CERTIFIED, 2 NO VERDICT
 	rm -rf reports/allure-results reports/records reports/chaos
 	$(BIN)/python -m reports.conformance $(PYTEST_ARGS)
+
+preflight: venv ## what the phases need (programs, PostgreSQL, disk, ports, Chromium for the page), checked in seconds
+	$(BIN)/python -m fixtures.preflight $(PREFLIGHT)
 
 report: venv ## Allure HTML (Allure 3 CLI from npm, single file) and the certification report from the last run
 	-$(BIN)/python -m reports.build

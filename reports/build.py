@@ -28,7 +28,7 @@ from typing import Any
 
 from chaos.scoring import overall_resilience
 from fixtures.environment import read_properties
-from fixtures.paths import REPO_ROOT
+from fixtures.paths import REPO_ROOT, REPORTS_DIR
 from fixtures.record import RECORDS_DIR, read_records
 from fixtures.verdicts import FAIL, HARNESS_SELF_TESTS, LABEL
 from fixtures.verdicts import NO_VERDICT as JUDGED_NO_VERDICT
@@ -48,7 +48,7 @@ from reports.matrix import (
 )
 from reports.page import render_html
 
-REPORTS = REPO_ROOT / "reports"
+REPORTS = REPORTS_DIR
 ALLURE_RESULTS = REPORTS / "allure-results"
 CHAOS_DIR = REPORTS / "chaos"
 PROPERTIES = {number: text.title for number, text in PROPERTY_TEXT.items()}

@@ -131,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((step.title, None, 0.0))
             continue
         t0 = time.monotonic()
-        cmd = [sys.executable, "-m", "pytest", "-n", "auto", "--alluredir=reports/allure-results", *step.args]
+        results = f"--alluredir={build.ALLURE_RESULTS}"
+        cmd = [sys.executable, "-m", "pytest", "-n", "auto", results, *step.args]
         code, line = _run_phase(cmd)
         elapsed = time.monotonic() - t0
         rows.append((step.title, code, elapsed))

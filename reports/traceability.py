@@ -25,9 +25,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from fixtures.paths import REPO_ROOT
+from fixtures.paths import REPO_ROOT, REPORTS_DIR
 
-REPORTS = REPO_ROOT / "reports"
+REPORTS = REPORTS_DIR
 COLLECT_PATHS = ("tests", "suites", "properties", "chaos")
 
 

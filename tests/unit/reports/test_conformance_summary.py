@@ -65,7 +65,9 @@ def phases_ran(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[list[str
 
 
 def _tail(cmd: list[str]) -> list[str]:
-    return cmd[cmd.index("--alluredir=reports/allure-results") + 1 :]
+    from reports import build
+
+    return cmd[cmd.index(f"--alluredir={build.ALLURE_RESULTS}") + 1 :]
 
 
 def test_each_phase_runs_its_paths_for_the_systems_it_certifies_and_configmirror_runs_once(
