@@ -147,7 +147,7 @@ def test_the_default_test_set_is_the_one_make_conformance_runs_suites_first() ->
     from fixtures.phases import PHASES as CONFORMANCE
 
     paths = conformance_paths()
-    assert sorted(paths) == sorted({p for _, ps in CONFORMANCE for p in ps})
+    assert sorted(paths) == sorted({p for phase in CONFORMANCE for p in phase.paths})
     assert paths[0] == "suites"
 
 
