@@ -52,9 +52,10 @@ def summary(
     reports_dir: Path,
     setup_s: float | None = None,
 ) -> list[str]:
-    """The closing lines: verdict and total, one line per phase with its time, the report paths."""
+    """The closing lines: total time and the verdict's headline (the verdict and its first reason),
+    one line per phase with its time, the report paths."""
     width = max([len(title) for title, _, _ in phases] + [len("building the reports")])
-    lines = [f"replicheck conformance: {verdict} after {format_duration(total_s + (setup_s or 0))}"]
+    lines = [f"replicheck conformance after {format_duration(total_s + (setup_s or 0))}: {verdict}"]
     if setup_s is not None:
         lines.append(f"  setup      {'venv, tools, binaries':<{width}}  {format_duration(setup_s):>7}")
     for index, (title, code, seconds) in enumerate(phases, 1):

@@ -17,7 +17,7 @@ def test_summary_names_every_phase_with_its_time_and_the_reports(tmp_path: Path)
     (tmp_path / "allure-results").mkdir()
     phases = [("harness and operator", 0, 95.2), ("conformance suites", 1, 312.0), ("properties", 5, 3.0)]
     lines = summary("NOT CERTIFIED", phases, 4.4, 414.6, tmp_path, setup_s=601.0)
-    assert lines[0] == "replicheck conformance: NOT CERTIFIED after 16m56s"
+    assert lines[0] == "replicheck conformance after 16m56s: NOT CERTIFIED"
     assert "setup" in lines[1]
     assert lines[1].rstrip().endswith("10m01s")
     assert [ln.split()[:2] for ln in lines[2:5]] == [["phase", "1/3"], ["phase", "2/3"], ["phase", "3/3"]]
@@ -37,7 +37,7 @@ def test_summary_names_every_phase_with_its_time_and_the_reports(tmp_path: Path)
 
 def test_summary_without_make_start_has_no_setup_line(tmp_path: Path) -> None:
     lines = summary("CERTIFIED", [("chaos", 0, 61.0)], 1.0, 62.0, tmp_path)
-    assert lines[0] == "replicheck conformance: CERTIFIED after 1m02s"
+    assert lines[0] == "replicheck conformance after 1m02s: CERTIFIED"
     assert lines[1].split()[:2] == ["phase", "1/1"]
 
 
