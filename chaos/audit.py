@@ -1,9 +1,15 @@
-"""The operator's API requests, counted from the API server's audit log (local provider).
+"""A system's API requests, counted from the API server's audit log (local provider).
 
-The local control plane audits, at Metadata level, every request of the ServiceAccounts in
-``replicheck-system`` (fixtures/local.py). A request appears once per stage; long-running requests
-(watches) have a ``ResponseStarted`` and a ``ResponseComplete`` event, so requests are counted by
-``auditID``. Only metadata is logged: no request or response bodies, hence no Secret data.
+The local control plane audits, at Metadata level, every request of the ServiceAccounts in every
+registered system's namespaces (``ReplicationSystem.service_account_namespaces``; fixtures/local.py
+``audit_policy``), so a second system in a namespace of its own is seen too. A request appears once
+per stage; long-running requests (watches) have a ``ResponseStarted`` and a ``ResponseComplete``
+event, so requests are counted by ``auditID``. Only metadata is logged: no request or response
+bodies, hence no Secret data.
+
+A check that concludes "nothing bad happened" from this log first shows it saw the system: it counts
+the system's requests in its window (its evidence), and zero is no verdict, never a pass
+(:func:`require_requests` for pytest checks; chaos probes report it through chaos.scoring.judged).
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from fixtures.errors import NoEvidence
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,15 @@ def window(
         for e in events
         if start <= e.received < end and e.user == user and e.resource not in exclude_resources
     ]
+
+
+def require_requests(events: list[AuditEvent], check: str, user: str, where: str) -> int:
+    """How many of ``user``'s requests ``events`` holds; raises :class:`NoEvidence` when none (the
+    check saw nothing of the system ``where``, so it cannot conclude that nothing bad happened)."""
+    seen = sum(1 for e in events if e.user == user)
+    if seen == 0:
+        raise NoEvidence(check, f"no request of {user} in the audit log {where}")
+    return seen
 
 
 def summary(events: list[AuditEvent]) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from fixtures.cluster import new_run_id
 from fixtures.cluster_providers import LOCAL, ClusterProvider, ProviderChoice, private_cluster
 from fixtures.configmirror import ConfigMirrorSystem, deploy_configmirror, start_postgres
 from fixtures.deploy import kubectl
-from fixtures.errors import SetupError
+from fixtures.errors import DidNotStart, NoVerdict, SetupError
 from fixtures.plugin import selection, started_private
 from fixtures.private import PrivateOperators
 from fixtures.record import read_records, record
@@ -131,8 +131,10 @@ def chaos_env(
                 suffix = f".{chaos_system.name}"
         try:
             ctx, cleanup = env(chaos_cluster, operators, chaos_system, replicas, args)
-        except SetupError as exc:
+        except DidNotStart as exc:  # the system's own failure
             pytest.fail(str(exc), pytrace=False)
+        except SetupError as exc:  # the harness could not build the experiment: no verdict
+            raise NoVerdict(str(exc)) from None
         ctx.system = chaos_system  # what its Workload declares with
         ctx.journal_suffix = suffix
         made.append((ctx, cleanup))
@@ -175,8 +177,10 @@ def mirror_chaos_env(request: pytest.FixtureRequest) -> Iterator[EnvFactory]:
             undo.append(postgres.stop)
             deployment = deploy_configmirror(cluster, run_dir, replicas=replicas, extra_args=extra_args)
             undo.append(deployment.stop)
-        except SetupError as exc:
+        except DidNotStart as exc:  # the system's own failure
             pytest.fail(str(exc), pytrace=False)
+        except SetupError as exc:  # the harness could not build the experiment: no verdict
+            raise NoVerdict(str(exc)) from None
         ctx = ChaosContext(cluster, LocalOperator(deployment), run_dir)
         made.append(ctx)
         system = ConfigMirrorSystem(cluster, postgres)
@@ -267,9 +271,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     tr.section("replicheck chaos")
     for r in chaos:
         tr.write_line(
-            f"{'PASS' if r['passed'] else 'FAIL'} {r['experiment']:<34} resilience {r['resilience']:5.1f}% "
+            f"{_verdict_of(r).upper():<10} {r['experiment']:<34} resilience {r['resilience']:5.1f}% "
             f"({r['probes_passed']}/{r['probes_total']} probes, weight {r['weight']}) "
             f"recovery {r['recovery_s'] if r['recovery_s'] is not None else '-'} s"
+            + (f"; no evidence: {'; '.join(r['no_evidence'])}" if r.get("no_evidence") else "")
         )
     if chaos:
         tr.write_line(f"overall resilience (Litmus, weighted): {overall_resilience(chaos)}%")
@@ -279,3 +284,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"remedy restores: {r['remedy_restores']}"
             + (f"; finding: {r['finding']}" if r.get("finding") else "")
         )
+
+
+def _verdict_of(rec: dict[str, object]) -> str:
+    """A chaos record's verdict (records written before verdicts existed: from ``passed``)."""
+    return str(rec.get("verdict") or ("pass" if rec.get("passed") else "fail"))

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from chaos import scoring
 from fixtures.cluster import Cluster
 from fixtures.deploy import LocalDeployment, Replica
 from fixtures.systems.base import ChaosProfile
@@ -251,12 +252,19 @@ class ChaosContext:
 
     def not_applicable(self, key: str) -> dict[str, Any] | None:
         """A probe's output when ``key`` does not apply to the deployed system (its profile says why):
-        ``skipped`` (left out of the score), with the reason. None when it applies."""
+        n/a (never counted as passed, left out of the score), with the reason. None when it applies."""
         why = self.names.exemption(key)
         if why is None:
             return None
         name = self.system.name if self.system is not None else "-"
-        return {"ok": True, "skipped": True, "why": f"n/a for {name}: {why}"}
+        return scoring.not_applicable(f"n/a for {name}: {why}")
+
+    def no_audit_log(self) -> dict[str, Any] | None:
+        """A probe's output when this provider keeps no API audit log (kind, an existing cluster): the
+        audit-based checks are n/a there. None when the log exists."""
+        if self.cluster.audit_log is not None:
+            return None
+        return scoring.not_applicable(f"no API audit log on the {self.provider} provider")
 
     def replica_names(self) -> list[str]:
         return [r.name for r in self.operator.replicas()]

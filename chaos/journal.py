@@ -1,5 +1,10 @@
 """Running one experiment from pytest: load, validate, run on the main thread, keep the journal,
 attach it to Allure, score it, record it for the report, and check for leaked Secret values.
+
+The record carries the verdict (``pass`` | ``fail`` | ``no verdict`` | ``n/a``, chaos/scoring.py),
+``passed`` (True only for ``pass``), and the probes that saw nothing (``no_evidence``) or do not
+apply (``not_applicable``); :meth:`ChaosResult.conclude` ends the test the same way: a failure, a
+NoEvidence (NO VERDICT), an n/a skip, or nothing.
 """
 
 from __future__ import annotations
@@ -12,12 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import allure
+import pytest
 from chaoslib.experiment import ensure_experiment_is_valid, run_experiment
 from chaoslib.loader import load_experiment
 
 from chaos.context import CONFIG_KEY, ChaosContext, register, unregister
-from chaos.scoring import Score, score
+from chaos.scoring import Score, Verdict, score, verdict_fields
 from fixtures.encoding import b64
+from fixtures.errors import NoEvidence
 from fixtures.paths import REPO_ROOT
 from fixtures.record import record
 
@@ -44,8 +51,25 @@ class ChaosResult:
         return "\n".join(lines)
 
     @property
+    def verdict(self) -> Verdict:
+        """The score's verdict; a leaked Secret value fails the experiment whatever else it says."""
+        return "fail" if self.leaks else self.score.verdict
+
+    @property
     def passed(self) -> bool:
-        return self.score.passed and not self.leaks
+        return self.verdict == "pass"
+
+    def conclude(self) -> None:
+        """End the test with the verdict: fail (AssertionError), no verdict (NoEvidence: reported as
+        NO VERDICT, never a pass and never a failure of the system), n/a (skipped with the reasons)."""
+        verdict = self.verdict
+        if verdict == "fail":
+            raise AssertionError(self.failure_report())
+        if verdict == "no verdict":
+            saw = "; ".join(self.score.no_evidence) or "no probe judged anything"
+            raise NoEvidence(f"chaos experiment {self.experiment!r}", saw)
+        if verdict == "n/a":
+            pytest.skip(f"n/a: {self.experiment}: " + "; ".join(self.score.not_applicable))
 
 
 def load(name: str) -> dict[str, Any]:
@@ -100,7 +124,7 @@ def run_chaos_experiment(
     summary = {
         "experiment": journal_name or name,
         "provider": ctx.provider,
-        "passed": result.passed,
+        **verdict_fields(result.score, result.verdict),
         "recovery_s": round(result.recovery["recovery"], 3) if "recovery" in result.recovery else None,
         "recovery_detail_s": {k: round(v, 3) for k, v in result.recovery.items()},
         "resilience": result.score.resilience,

@@ -15,6 +15,7 @@ from kubernetes import client
 
 from chaos.context import ChaosContext, context_of
 from chaos.mirror_workload import MirrorWorkload
+from chaos.scoring import judged
 from fixtures.configmirror import metrics_text
 from fixtures.metrics import metric_value
 from fixtures.waiting import report_within
@@ -34,6 +35,7 @@ def replicas_follow_during_outage(
     """While PostgreSQL is down, the replicas reach the sources' new data: replication never stops.
 
     ``ok`` only if every replica is current *and* the database was still down when that was seen.
+    Evidence: the expected replicas compared.
     """
     ctx, wl = _wl(configuration)
 
@@ -43,9 +45,11 @@ def replicas_follow_during_outage(
         return {**out, "ok": out["ok"] and down, "postgres_down": down}
 
     ok, waited, last = report_within(check, timeout=timeout_s)
-    if ok and "updated_at" in ctx.marks:
+    detail = {k: v for k, v in last.items() if k != "ok"}
+    out = judged(ok, int(last.get("checked", 0)), "no source selected: no replica expected", **detail)
+    if out["ok"] and "updated_at" in ctx.marks:
         ctx.recovery["replicated_during_outage"] = time.monotonic() - ctx.marks["updated_at"]
-    return {**last, "waited_s": round(waited, 3)}
+    return {**out, "waited_s": round(waited, 3)}
 
 
 def mirror_condition(
@@ -71,8 +75,8 @@ def mirror_condition(
 def no_duplicate_rows(configuration: dict | None = None) -> dict[str, Any]:
     """No two rows share the seed's UNIQUE key (name, namespace, configmirror_namespace/_name)."""
     _ctx, wl = _wl(configuration)
-    dupes = wl.duplicate_rows()
-    return {"ok": dupes == 0, "duplicate_keys": dupes}
+    dupes, rows = wl.duplicate_rows(), wl.row_count()
+    return judged(dupes == 0, rows, "the configmaps table holds no row", duplicate_keys=dupes, rows=rows)
 
 
 def forbidden_seen(timeout_s: float = 30.0, configuration: dict | None = None) -> dict[str, Any]:
@@ -98,12 +102,13 @@ def forbidden_count(ctx: ChaosContext) -> float:
 
 def replicas_intact(configuration: dict | None = None) -> dict[str, Any]:
     """While the operator may not write: every replica that existed is still there, nothing else
-    replicated (the bystander neither)."""
+    replicated (the bystander neither). Evidence: the replicas recorded before the revocation."""
     ctx, wl = _wl(configuration)
     before = {tuple(k) for k in ctx.notes.get("replicas_before", [])}
     now = set(wl.replicated())
     gone = sorted(f"{ns}/{n}" for ns, n in before - now)
-    return {"ok": bool(before) and not gone and now <= before, "replicas": len(now), "gone": gone[:10]}
+    cause = "no replica was recorded before the revocation: nothing to compare"
+    return judged(not gone and now <= before, len(before), cause, replicas=len(now), gone=gone[:10])
 
 
 def _leader_gauge(ctx: ChaosContext, name: str) -> float | None:

@@ -106,15 +106,18 @@ class MirrorWorkload:
         return rows_of(self.postgres, self.ops, self.name)
 
     def replicas_consistent(self) -> dict[str, Any]:
-        """Every matching ConfigMap replicated to every target with its data, nothing else replicated."""
+        """Every matching ConfigMap replicated to every target with its data, nothing else replicated.
+        ``checked``: the expected replicas compared (none: the check has no evidence, see
+        chaos.scoring.judged)."""
         want, have = self.expected(), self.replicated()
         missing = sorted(f"{ns}/{n}" for ns, n in want.keys() - have.keys())
         extra = sorted(f"{ns}/{n}" for ns, n in have.keys() - want.keys())
         stale = sorted(f"{ns}/{n}" for (ns, n) in want.keys() & have.keys() if have[(ns, n)] != want[(ns, n)])
         bystander = not any(n == self.bystander for _, n in have)
-        ok = bool(want) and not (missing or extra or stale) and bystander
+        ok = not (missing or extra or stale) and bystander
         return {
             "ok": ok,
+            "checked": len(want),
             "bystander_untouched": bystander,
             "replicas": len(have),
             "expected": len(want),
@@ -145,6 +148,12 @@ class MirrorWorkload:
             "rows_extra": rows_extra[:10],
             "rows_stale": rows_stale[:10],
         }
+
+    def row_count(self) -> int:
+        """Rows in the configmaps table (what :meth:`duplicate_rows` looked at)."""
+        with self.postgres.connect() as conn:
+            row = conn.execute("SELECT count(*) FROM configmaps").fetchone()
+        return int(row[0]) if row else 0
 
     def duplicate_rows(self) -> int:
         """Rows sharing the seed's UNIQUE key (there must be none, whatever happened)."""

@@ -2,9 +2,12 @@
 
 Every probe returns a JSON-able dict with ``ok`` (True/False) and the evidence, never raises for "the
 condition does not hold" (only for broken plumbing), and polls with its own deadline where waiting
-is part of the check. ``skipped: True`` marks a check this provider cannot make (e.g. the audit log
-exists only on the local provider); the scorer leaves such probes out rather than counting them as
-passed. In the steady-state hypothesis, use the tolerance :func:`chaos.scoring.ok_is_true`.
+is part of the check. A check that concludes "nothing bad happened" (from the audit log, the
+operator's log, a list of objects or replicas) first counts what it saw of the system
+(``evidence: N``, :func:`chaos.scoring.judged`): zero is no verdict, never a pass. A check this
+provider cannot make (the audit log exists only on the local provider) or that does not apply to
+the system (its profile says why) is n/a (:func:`chaos.scoring.not_applicable`), never counted as
+passed. In the steady-state hypothesis, use the tolerance :func:`chaos.scoring.not_failed`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from kubernetes.client.rest import ApiException
 from chaos import audit, fencing
 from chaos.context import LEASE, ChaosContext, context_of
 from chaos.faults.shared import lease_holder
+from chaos.scoring import judged, no_evidence
 from fixtures.metrics import metric_value
 from fixtures.waiting import report_within
 
@@ -77,12 +81,13 @@ def copies_consistent(
     ctx = _ctx(configuration)
     assert ctx.workload is not None
     ok, waited, last = report_within(ctx.workload.consistency, timeout=timeout_s)
-    out = {"ok": ok, "waited_s": round(waited, 3), **{k: v for k, v in last.items() if k != "ok"}}
+    detail = {"waited_s": round(waited, 3), **{k: v for k, v in last.items() if k != "ok"}}
+    out = judged(ok, int(last.get("checked", 0)), "the workload expects no copy: nothing compared", **detail)
     if recovery_from:
         start = ctx.marks.get(recovery_from)
         if start is None:
             raise AssertionError(f"mark {recovery_from!r} was never set")
-        if ok:
+        if out["ok"]:
             ctx.recovery[label] = time.monotonic() - start
             out["recovery_s"] = round(ctx.recovery[label], 3)
     return out
@@ -92,7 +97,8 @@ def copies_intact(configuration: dict | None = None) -> dict[str, Any]:
     """While the operator cannot write: nothing deleted, nothing corrupted, no bystander touched."""
     ctx = _ctx(configuration)
     assert ctx.workload is not None
-    return ctx.workload.intact()
+    out = ctx.workload.intact()
+    return judged(out.pop("ok"), out["checked"], "the workload expects no copy: nothing checked", **out)
 
 
 def no_copies_of(
@@ -102,13 +108,21 @@ def no_copies_of(
     ctx = _ctx(configuration)
     assert ctx.workload is not None
     allowed = set(allow or [])
+    named_so = [
+        s
+        for s in ctx.cluster.core.list_secret_for_all_namespaces().items
+        if s.metadata.name.startswith(prefix)
+    ]
+    sources = [s.metadata.name for s in named_so if s.metadata.namespace == ctx.workload.source_ns]
     found = [
         f"{s.metadata.namespace}/{s.metadata.name}"
-        for s in ctx.cluster.core.list_secret_for_all_namespaces().items
-        if s.metadata.name.startswith(prefix) and s.metadata.namespace != ctx.workload.source_ns
+        for s in named_so
+        if s.metadata.namespace != ctx.workload.source_ns
     ]
     found = [f for f in found if f not in allowed and f not in ctx.notes.get("poison", {}).values()]
-    return {"ok": not found, "unexpected": found[:20]}
+    # evidence: the poison sources themselves (none in the source namespace: nothing was judged)
+    cause = f"no source named {prefix}* in {ctx.workload.source_ns}: nothing to refuse"
+    return judged(not found, len(sources), cause, unexpected=found[:20], poison_sources=sorted(sources)[:20])
 
 
 # --- the operator process --------------------------------------------------------------------------------
@@ -148,16 +162,18 @@ def operator_not_restarted(configuration: dict | None = None) -> dict[str, Any]:
     ctx = _ctx(configuration)
     pids = {r.name: r.pid for r in ctx.operator.replicas()}
     restarts = {r.name: r.restarts for r in ctx.operator.replicas()}
-    same = pids == ctx.notes.get("pids_before", pids) and restarts == ctx.notes.get(
-        "restarts_before", restarts
-    )
-    return {
-        "ok": same,
+    before_pids, before_restarts = ctx.notes.get("pids_before"), ctx.notes.get("restarts_before")
+    detail = {
         "pids": pids,
         "restarts": restarts,
-        "pids_before": ctx.notes.get("pids_before"),
-        "restarts_before": ctx.notes.get("restarts_before"),
+        "pids_before": before_pids,
+        "restarts_before": before_restarts,
     }
+    if not before_pids or before_restarts is None:
+        # comparing the processes with themselves would prove nothing
+        return no_evidence("the operator's processes were not recorded before the fault", **detail)
+    same = pids == before_pids and restarts == before_restarts
+    return judged(same, len(before_pids), "no operator process recorded", **detail)
 
 
 def operator_responsive(timeout_s: float = 2.0, configuration: dict | None = None) -> dict[str, Any]:
@@ -176,7 +192,7 @@ def operator_responsive(timeout_s: float = 2.0, configuration: dict | None = Non
                 "seconds": round(time.monotonic() - t0, 3),
             }
     ok = all(a["status"] == 200 and a["seconds"] <= timeout_s for a in answers.values())
-    return {"ok": ok, "healthz": answers}
+    return judged(ok, len(answers), "no operator replica to ask", healthz=answers)
 
 
 def fault_landed_mid_fanout(configuration: dict | None = None) -> dict[str, Any]:
@@ -258,16 +274,24 @@ def readiness_reports(
             "readyz": {r: why for r, (_, why) in states.items()},
         }
 
-    _ok, waited, last = report_within(check, timeout=timeout_s, interval=0.5)
-    return {**last, "waited_s": round(waited, 3)}
+    ok, waited, last = report_within(check, timeout=timeout_s, interval=0.5)
+    detail = {k: v for k, v in last.items() if k != "ok"}
+    return judged(ok, len(last["readyz"]), "no operator replica to ask", **detail, waited_s=round(waited, 3))
 
 
 def no_errors_logged(since: str = "fault_at", configuration: dict | None = None) -> dict[str, Any]:
     ctx = _ctx(configuration)
     if (na := ctx.not_applicable("logs")) is not None:
         return na
-    errors = [r for r in log_records(ctx, _since(ctx, since)) if r.get("level") == "error"]
-    return {"ok": not errors, "count": len(errors), "examples": [e["msg"][:300] for e in errors[:3]]}
+    records = log_records(ctx, _since(ctx, since))
+    errors = [r for r in records if r.get("level") == "error"]
+    return judged(
+        not errors,
+        len(records),
+        f"the operator logged no line since {since}: a log scan over no lines proves nothing",
+        count=len(errors),
+        examples=[e["msg"][:300] for e in errors[:3]],
+    )
 
 
 def work_queue_drained(timeout_s: float = 20.0, configuration: dict | None = None) -> dict[str, Any]:
@@ -278,14 +302,20 @@ def work_queue_drained(timeout_s: float = 20.0, configuration: dict | None = Non
     state: dict[str, Any] = {}
 
     def check() -> dict[str, Any]:
-        depth = metrics_sum(ctx, "replicator_queue_depth")
-        retries = metrics_sum(ctx, "replicator_reconciles_total", result="retry")
+        texts = [ctx.operator.metrics(r) for r in ctx.replica_names()]
+        # a /metrics that did not answer (or lacks the gauge) reads as 0: count only those that did
+        answered = sum(1 for t in texts if "replicator_queue_depth" in t)
+        depth = sum(metric_value(t, "replicator_queue_depth") for t in texts)
+        retries = sum(metric_value(t, "replicator_reconciles_total", result="retry") for t in texts)
         settled = state.get("retries") == retries
         state["retries"] = retries
-        return {"ok": depth == 0 and settled, "queue_depth": depth, "retries_total": retries}
+        ok = answered > 0 and depth == 0 and settled
+        return {"ok": ok, "queue_depth": depth, "retries_total": retries, "metrics_answered": answered}
 
-    _ok, waited, last = report_within(check, timeout=timeout_s, interval=6.0)  # gauges refresh every 5 s
-    return {**last, "waited_s": round(waited, 3)}
+    ok, waited, last = report_within(check, timeout=timeout_s, interval=6.0)  # gauges refresh every 5 s
+    detail = {k: v for k, v in last.items() if k != "ok"}
+    cause = "no replica's /metrics answered with the queue gauge"
+    return judged(ok, int(last.get("metrics_answered", 0)), cause, **detail, waited_s=round(waited, 3))
 
 
 def warning_events(
@@ -312,12 +342,24 @@ def warning_events(
 
 
 def no_warning_events(configuration: dict | None = None) -> dict[str, Any]:
+    """No Warning Event on the workload's sources. n/a for a system that writes no Events (the list
+    would be empty whatever happened); its evidence is the copies the system made of those sources
+    (it processed them, so a problem with them would have been reported)."""
     ctx = _ctx(configuration)
+    if (na := ctx.not_applicable("events")) is not None:
+        return na
     assert ctx.workload is not None
     events = [
         e for e in ctx.cluster.core.list_namespaced_event(ctx.workload.source_ns).items if e.type == "Warning"
     ]
-    return {"ok": not events, "events": [f"{e.reason} on {e.involved_object.name}" for e in events[:10]]}
+    processed = int(ctx.workload.consistency().get("copies", 0))
+    return judged(
+        not events,
+        processed,
+        f"no copy of a source in {ctx.workload.source_ns}: the system processed none of them",
+        events=[f"{e.reason} on {e.involved_object.name}" for e in events[:10]],
+        copies_seen=processed,
+    )
 
 
 # --- API traffic (audit log) -----------------------------------------------------------------------------
@@ -332,49 +374,59 @@ def _audit_window(
     return audit.window(events, start, end, ctx.operator_user()), start, end
 
 
+def _unseen(ctx: ChaosContext, since: str) -> str:
+    """Why an audit window holds nothing of the system (the no-verdict cause)."""
+    return f"no request of {ctx.operator_user()} in the audit log since {since}"
+
+
 def no_hot_loop(since: str = "fault_at", configuration: dict | None = None) -> dict[str, Any]:
     """The operator's requests while RBAC is revoked stay within what its documented backoff allows,
-    and decline over the window (first third vs last third)."""
+    and decline over the window (first third vs last third). Evidence: its requests in the window
+    (none seen: no verdict; an audit blind to the system would otherwise read as perfect backoff)."""
     ctx = _ctx(configuration)
-    if ctx.cluster.audit_log is None:
-        return {"ok": True, "skipped": True, "why": "no API audit log on this provider"}
+    if (na := ctx.no_audit_log()) is not None:
+        return na
     assert ctx.workload is not None
     events, start, end = _audit_window(ctx, since)
     window_s = end - start
     copies = sum(len(ctx.workload.expected_targets(n)) for n in ctx.workload.sources)
     budget = audit.hot_loop_budget(window_s, writes_per_attempt=copies)
     thirds = audit.buckets(events, start, end, 3)
-    out = {
+    detail = {
         "window_s": round(window_s, 2),
         "budget": budget,
         "requests_per_s": round(len(events) / window_s, 2) if window_s else None,
         "thirds": thirds,
         **audit.summary(events),
     }
-    ctx.notes.setdefault("hot_loop", []).append(out)
-    out["ok"] = len(events) <= budget and thirds[-1] <= max(thirds[0], 10)
-    return out
+    ctx.notes.setdefault("hot_loop", []).append(detail)
+    ok = len(events) <= budget and thirds[-1] <= max(thirds[0], 10)
+    return judged(ok, len(events), _unseen(ctx, since), **detail)
 
 
 def no_operator_deletes(since: str = "fault_at", configuration: dict | None = None) -> dict[str, Any]:
     """The operator deleted no Secret since the mark (K1: a restart replay deletes nothing it does not
-    own, and nothing it owns while the source still lists the namespace)."""
+    own, and nothing it owns while the source still lists the namespace). Evidence: its requests in
+    the window (no delete among none proves nothing)."""
     ctx = _ctx(configuration)
-    if ctx.cluster.audit_log is None:
-        return {"ok": True, "skipped": True, "why": "no API audit log on this provider"}
+    if (na := ctx.no_audit_log()) is not None:
+        return na
     events, _, _ = _audit_window(ctx, since)
     deletes = [f"{e.namespace}/{e.code}" for e in events if e.verb == "delete" and e.resource == "secrets"]
-    return {"ok": not deletes, "deletes": deletes[:20], **audit.summary(events)}
+    return judged(
+        not deletes, len(events), _unseen(ctx, since), deletes=deletes[:20], **audit.summary(events)
+    )
 
 
 def write_churn_bounded(
     since: str = "load_started_at", factor: float = 1.5, configuration: dict | None = None
 ) -> dict[str, Any]:
     """Secret writes during the failover stay near one per copy per source update (no duplicate-write
-    storm from two leaders), and precondition conflicts (409: two writers racing) stay rare."""
+    storm from two leaders), and precondition conflicts (409: two writers racing) stay rare.
+    Evidence: the operator's requests in the window."""
     ctx = _ctx(configuration)
-    if ctx.cluster.audit_log is None:
-        return {"ok": True, "skipped": True, "why": "no API audit log on this provider"}
+    if (na := ctx.no_audit_log()) is not None:
+        return na
     assert ctx.workload is not None
     events, _, _ = _audit_window(ctx, since)
     writes = [e for e in events if e.resource == "secrets" and e.verb in ("create", "update", "patch")]
@@ -384,17 +436,19 @@ def write_churn_bounded(
     per_source = max(1, len(ctx.workload.sources))
     # each load round updates every source: copies_per_round writes at most, plus one replay
     budget = int(factor * (updates + 2) * copies_per_round)
-    return {
-        # One writer with a warm cache gets no 409 here; a few are tolerated for a cache that lags the
-        # takeover. Two writers racing on the same copies produce one per copy they both touch.
-        "ok": len(writes) <= budget and len(conflicts) <= 3,
-        "writes": len(writes),
-        "budget": budget,
-        "conflicts_409": len(conflicts),
-        "source_updates": updates,
-        "sources": per_source,
+    # One writer with a warm cache gets no 409 here; a few are tolerated for a cache that lags the
+    # takeover. Two writers racing on the same copies produce one per copy they both touch.
+    return judged(
+        len(writes) <= budget and len(conflicts) <= 3,
+        len(events),
+        _unseen(ctx, since),
+        writes=len(writes),
+        budget=budget,
+        conflicts_409=len(conflicts),
+        source_updates=updates,
+        sources=per_source,
         **audit.summary(events),
-    }
+    )
 
 
 # --- leadership ------------------------------------------------------------------------------------------
@@ -421,25 +475,30 @@ def no_leader_flapping(
     max_transitions: int = 2, since: str = "load_started_at", configuration: dict | None = None
 ) -> dict[str, Any]:
     """Leadership changed hands at most ``max_transitions`` times (Lease) and each replica logged at
-    most one 'acquired' per fault it went through (no ping-pong)."""
+    most one 'acquired' per fault it went through (no ping-pong). Evidence: the Lease read before the
+    load (else the transitions are counted from now: zero) and the operator's log lines since then."""
     ctx = _ctx(configuration)
     info = lease_holder(ctx)
-    before = ctx.notes.get("lease_before", {}).get("transitions", info["transitions"])
+    before = ctx.notes.get("lease_before", {}).get("transitions")
     acquired: dict[str, int] = {}
     lost: dict[str, int] = {}
-    for rec in log_records(ctx, _since(ctx, since)):
+    records = log_records(ctx, _since(ctx, since))
+    for rec in records:
         if rec.get("msg") == "leadership acquired":
             acquired[rec["replica"]] = acquired.get(rec["replica"], 0) + 1
         elif rec.get("msg") == "leadership lost":
             lost[rec["replica"]] = lost.get(rec["replica"], 0) + 1
+    detail = {"acquired": acquired, "lost": lost, "holder": info["holder"], "log_lines": len(records)}
+    if before is None:
+        return no_evidence("the Lease was not read before the load: no transition count", **detail)
     transitions = info["transitions"] - before
-    return {
-        "ok": transitions <= max_transitions and sum(acquired.values()) <= max_transitions + 1,
-        "lease_transitions": transitions,
-        "acquired": acquired,
-        "lost": lost,
-        "holder": info["holder"],
-    }
+    return judged(
+        transitions <= max_transitions and sum(acquired.values()) <= max_transitions + 1,
+        len(records),
+        f"the operator logged no line since {since}: no acquisition could be counted",
+        lease_transitions=transitions,
+        **detail,
+    )
 
 
 def no_writes_without_leadership(
@@ -447,26 +506,36 @@ def no_writes_without_leadership(
 ) -> dict[str, Any]:
     """No write by a replica that is not the Lease holder reaches the API server after another replica
     acquired the Lease (chaos/fencing.py): judged from the audit log's received times, user agents
-    (each replica's identity) and the Lease's own writes, not from the operator's log. At least
-    ``min_handovers`` handovers must be seen in the window, so the probe never passes having judged
-    nothing; a request without an identity in its user agent fails it (writers cannot be told apart)."""
+    (each replica's identity) and the Lease's own writes, not from the operator's log. Evidence: the
+    writes judged, and at least ``min_handovers`` handovers in the window; without them the probe has
+    judged nothing (no verdict, never a pass). A request without an identity in its user agent fails
+    it (writers cannot be told apart)."""
     ctx = _ctx(configuration)
-    if ctx.cluster.audit_log is None:
-        return {"ok": True, "skipped": True, "why": "no API audit log on this provider"}
+    if (na := ctx.no_audit_log()) is not None:
+        return na
     start = _since(ctx, since)
     mine = [e for e in audit.read(ctx.cluster.audit_log) if e.user == ctx.operator_user()]
     verdict = fencing.judge(mine, LEASE, since=start)
     handovers = verdict.handovers_since(start)
-    return {
-        "ok": not verdict.late_writes and not verdict.unattributed and len(handovers) >= min_handovers,
+    detail = {
         "violations": [w.describe() for w in verdict.late_writes[:10]],
         "count": len(verdict.late_writes),
         # accepted: changed a copy; rejected: stopped by the write's own precondition (409), still late
         "accepted": sum(1 for w in verdict.late_writes if 200 <= w.event.code < 300),
         "handovers": [f"{t.previous} -> {t.holder}" for t in handovers],
         "writes_judged": verdict.writes_judged,
+        "requests": sum(1 for e in mine if e.received >= start),
         "unattributed": sorted({e.user_agent for e in verdict.unattributed})[:5],
     }
+    ok = not verdict.late_writes and not verdict.unattributed
+    if ok and len(handovers) < min_handovers:
+        cause = (
+            f"{len(handovers)} Lease handover(s) in the audit log since {since} (at least {min_handovers})"
+        )
+        return no_evidence(cause, **detail)
+    return judged(
+        ok, verdict.writes_judged, f"no write of {ctx.operator_user()} judged since {since}", **detail
+    )
 
 
 def copies_never_regressed(configuration: dict | None = None) -> dict[str, Any]:
@@ -477,14 +546,16 @@ def copies_never_regressed(configuration: dict | None = None) -> dict[str, Any]:
         raise AssertionError("the copy watcher was not started (start_source_updates starts it)")
     bad = watcher.regressions()
     seen = sum(len(v) for v in watcher.versions.values())
-    return {
-        "ok": not bad and seen > 0,
-        "versions_seen": seen,
-        "copies_watched": len(watcher.versions),
-        "regressed": {k: v[-6:] for k, v in list(bad.items())[:5]},
-        "regressed_count": len(bad),
-        "watch_errors": watcher.errors,
-    }
+    return judged(
+        not bad,
+        seen,
+        "the copy watcher saw no version of any copy",
+        versions_seen=seen,
+        copies_watched=len(watcher.versions),
+        regressed={k: v[-6:] for k, v in list(bad.items())[:5]},
+        regressed_count=len(bad),
+        watch_errors=watcher.errors,
+    )
 
 
 # --- namespace churn -------------------------------------------------------------------------------------
@@ -524,7 +595,15 @@ def churn_left_no_leaks(timeout_s: float = 30.0, configuration: dict | None = No
         return {"ok": not problems, "problems": problems[:20], "survivors": len(churn["survivors"])}
 
     ok, waited, last = report_within(check, timeout=timeout_s, interval=0.5)
-    if ok and "churn_done_at" in ctx.marks:
+    checked = len(churn["survivors"]) + len(churn["deleted"])
+    out = judged(
+        ok,
+        checked,
+        "the churn left no namespace to check",
+        **{k: v for k, v in last.items() if k != "ok"},
+        waited_s=round(waited, 3),
+    )
+    if out["ok"] and "churn_done_at" in ctx.marks:
         ctx.recovery["recovery"] = time.monotonic() - ctx.marks["churn_done_at"]
-        last["recovery_s"] = round(ctx.recovery["recovery"], 3)
-    return {**last, "waited_s": round(waited, 3)}
+        out["recovery_s"] = round(ctx.recovery["recovery"], 3)
+    return out

@@ -24,4 +24,4 @@ def test_apiserver_restart(
         "apiserver-restart",
         journal_name=variants.journal_name("apiserver-restart", chaos_provider),
     )
-    assert result.passed, result.failure_report()
+    result.conclude()

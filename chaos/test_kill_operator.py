@@ -26,4 +26,4 @@ def test_kill_operator_mid_fanout(
         "kill-operator",
         journal_name=variants.journal_name("kill-operator", chaos_provider),
     )
-    assert result.passed, result.failure_report()
+    result.conclude()

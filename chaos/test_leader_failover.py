@@ -24,4 +24,4 @@ def test_leader_failover(system: ReplicationSystem, chaos_env: EnvFactory, chaos
         "leader-failover",
         journal_name=variants.journal_name("leader-failover", chaos_provider),
     )
-    assert result.passed, result.failure_report()
+    result.conclude()

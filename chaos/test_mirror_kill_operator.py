@@ -17,5 +17,5 @@ pytestmark = [pytest.mark.chaos, pytest.mark.slow, allure.label("system", SYSTEM
 def test_mirror_operator_killed_converges(mirror_chaos_env: EnvFactory) -> None:
     ctx = mirror_chaos_env(sources=3, targets=3, hint="m2")
     result = run_chaos_experiment(ctx, "mirror-kill-operator")
-    assert result.passed, result.failure_report()
+    result.conclude()
     assert set(result.recovery) >= {"operator_ready", "recovery"}

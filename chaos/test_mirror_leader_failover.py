@@ -16,5 +16,5 @@ pytestmark = [pytest.mark.chaos, pytest.mark.slow, allure.label("system", SYSTEM
 def test_mirror_leader_killed_then_frozen_other_takes_over(mirror_chaos_env: EnvFactory) -> None:
     ctx = mirror_chaos_env(replicas=2, sources=3, targets=3, hint="m4")
     result = run_chaos_experiment(ctx, "mirror-leader-failover")
-    assert result.passed, result.failure_report()
+    result.conclude()
     assert {"after_kill", "takeover", "recovery"} <= set(result.recovery)

@@ -15,5 +15,5 @@ pytestmark = [pytest.mark.chaos, allure.label("system", SYSTEM)]
 def test_mirror_postgres_killed_and_restarted(mirror_chaos_env: EnvFactory) -> None:
     ctx = mirror_chaos_env(sources=3, targets=3, hint="m1")
     result = run_chaos_experiment(ctx, "mirror-postgres-kill")
-    assert result.passed, result.failure_report()
+    result.conclude()
     assert set(result.recovery) >= {"replicated_during_outage", "postgres_ready", "recovery"}

@@ -16,5 +16,5 @@ pytestmark = [pytest.mark.chaos, pytest.mark.slow, allure.label("system", SYSTEM
 def test_mirror_rbac_revoked_and_restored(mirror_chaos_env: EnvFactory) -> None:
     ctx = mirror_chaos_env(sources=3, targets=3, hint="m3")
     result = run_chaos_experiment(ctx, "mirror-rbac-revoked")
-    assert result.passed, result.failure_report()
+    result.conclude()
     assert "recovery" in result.recovery

@@ -20,4 +20,4 @@ def test_namespace_churn(system: ReplicationSystem, chaos_env: EnvFactory) -> No
     ctx.workload.create_source("churn-src", [], target=Patterns([f"^{prefix}-.*"]))
     ctx.notes.update(churn_prefix=prefix, churn_source="churn-src")
     result = run_chaos_experiment(ctx, "namespace-churn")
-    assert result.passed, result.failure_report()
+    result.conclude()

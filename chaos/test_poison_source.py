@@ -18,4 +18,4 @@ def test_poison_source(system: ReplicationSystem, chaos_env: EnvFactory) -> None
     ctx = chaos_env()
     ctx.workload = Workload.create(ctx.cluster, system, sources=2, targets=6, hint="k4")
     result = run_chaos_experiment(ctx, "poison-source")
-    assert result.passed, result.failure_report()
+    result.conclude()

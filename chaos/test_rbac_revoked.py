@@ -18,4 +18,4 @@ def test_rbac_revoked(system: ReplicationSystem, chaos_env: EnvFactory) -> None:
     ctx = chaos_env()
     ctx.workload = Workload.create(ctx.cluster, system, sources=2, targets=8, hint="k3", docker_source=True)
     result = run_chaos_experiment(ctx, "rbac-revoked")
-    assert result.passed, result.failure_report()
+    result.conclude()

@@ -49,10 +49,13 @@ def test_runbooks_on_misconfigurations(
     chaos_env: EnvFactory, implementation_under_test, private_operators: PrivateOperators
 ) -> None:
     ctx = chaos_env()
+    ctx.mark("fault_at")  # before the workload: its replication is logged after the mark, so the
+    # runbooks' log searches have lines to read (a search of no lines is cannot-check, not ok)
     wl = ctx.workload = Workload.create(
         ctx.cluster, ctx.system, sources=1, targets=2, hint="rb", bystander=False
     )
-    ctx.mark("fault_at")
+    converged, _, last = report_within(wl.consistency, timeout=30)
+    assert converged, f"the workload never replicated: {last}"
 
     # --- Replication Failure: reflection-auto-enabled missing (allowed only: no auto copies) ---------
     wl.create_source("no-auto", [], annotations=replicate_to([wl.targets[0]], auto=False))

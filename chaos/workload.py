@@ -137,19 +137,27 @@ class Workload:
 
     def intact(self) -> dict[str, Any]:
         """Every expected copy exists and holds *some* version its source had (old or new, never
-        garbage), and no bystander was touched: what must hold while the operator cannot write."""
+        garbage), and no bystander was touched: what must hold while the operator cannot write.
+        ``checked``: the expected copies looked at (the check's evidence)."""
         problems: list[str] = []
+        checked = 0
         for name in self.sources:
             known = self.history.get(name, [])
             found = self.copies_of(name)
             for ns in self.expected_targets(name):
+                checked += 1
                 copy = found.get(ns)
                 if copy is None:
                     problems.append(f"{ns}/{name}: missing (deleted?)")
                 elif secret_view(copy) not in known:
                     problems.append(f"{ns}/{name}: data matches no version of the source (corrupted)")
         problems.extend(self.bystander_problems())
-        return {"ok": not problems, "problems": problems[:25], "problem_count": len(problems)}
+        return {
+            "ok": not problems,
+            "problems": problems[:25],
+            "problem_count": len(problems),
+            "checked": checked,
+        }
 
     def expected_targets(self, name: str) -> list[str]:
         taken = {ns for ns, info in self.bystanders.items() if info["name"] == name}
@@ -172,10 +180,14 @@ class Workload:
         return named(self.cluster.core, name)
 
     def consistency(self, names: list[str] | None = None) -> dict[str, Any]:
-        """Compare every copy with its source (digests only). ``ok`` plus what differs, by namespace."""
+        """Compare every copy with its source (digests only). ``ok`` plus what differs, by namespace;
+        ``checked``: the expected copies (source, target) compared (the check's evidence), ``copies``:
+        those found."""
         problems: list[str] = []
         copies_total = 0
+        checked = 0
         for name in names or self.sources:
+            checked += len(self.expected_targets(name))
             try:
                 source = self.cluster.core.read_namespaced_secret(name, self.source_ns)
             except ApiException as exc:
@@ -203,6 +215,7 @@ class Workload:
             "problems": problems[:25],
             "problem_count": len(problems),
             "copies": copies_total,
+            "checked": checked,
         }
 
     def bystander_problems(self) -> list[str]:

@@ -20,7 +20,7 @@ import allure
 from chaoslib.experiment import ensure_experiment_is_valid, run_experiment
 from chaoslib.loader import load_experiment
 
-from chaos.scoring import Score, score
+from chaos.scoring import Score, judged, score, verdict_fields
 from fixtures import flux
 from fixtures.flux import FLUX_NS
 from fixtures.paths import REPO_ROOT
@@ -48,9 +48,11 @@ def all_authenticate(oci_context: str, timeout_s: float) -> dict[str, Any]:
         seen = path.wait_authenticated(services, version, timeout=float(timeout_s), since=since)
     except WaitTimeout as exc:
         return {"ok": False, "problems": [str(exc).splitlines()[-1]]}
+    if not seen:  # no service namespace to pull: nothing was judged
+        return judged(True, 0, "no service namespace to authenticate", namespaces=0)
     if "fault_at" in notes:
         notes["recovery_s"] = max(seen.values())
-    return {"ok": True, "namespaces": len(seen), "recovery_s": round(max(seen.values()), 3)}
+    return judged(True, len(seen), "", namespaces=len(seen), recovery_s=round(max(seen.values()), 3))
 
 
 def controller_restarted(oci_context: str, name: str, timeout_s: float = 30) -> dict[str, Any]:
@@ -140,7 +142,7 @@ def run(path: GitOpsPath, services: list[str], name: str, weight: int = 6) -> tu
         "chaos",
         experiment=name,
         provider=path.cluster.provider.name,
-        passed=result.passed,
+        **verdict_fields(result),
         recovery_s=round(notes["recovery_s"], 3) if "recovery_s" in notes else None,
         resilience=result.resilience,
         weight=result.weight,

@@ -32,9 +32,10 @@ from hypothesis import strategies as st
 from kubernetes import client
 
 from fixtures.configmirror import SYSTEM, ConfigMirrorSystem
+from fixtures.errors import NoEvidence
 from fixtures.record import record
 from fixtures.systems.configmirror_dialect import OWNER_LABEL
-from fixtures.waiting import eventually
+from fixtures.waiting import WaitTimeout, eventually
 from properties.configmirror_model import (
     MirrorCase,
     SelectorCase,
@@ -101,6 +102,25 @@ class Example(contextlib.AbstractContextManager):
         return self.mirror
 
     # -- observation ---------------------------------------------------------------------------
+    def planned(self) -> None:
+        """A positive signal that the operator handled this ConfigMirror: its Ready condition (the
+        operator's own status) is written. An example that expects no replica and no row proves
+        nothing before that (the empty result holds before the operator even sees the resource), so
+        without it the example has no evidence (NoEvidence, never a pass)."""
+        assert self.mirror is not None
+        name = self.mirror["metadata"]["name"]
+
+        def written() -> None:
+            status = self.system.condition(self.ops, name, "Ready").get("status")
+            assert status in ("True", "False"), "no Ready condition yet"
+
+        try:
+            eventually(written, timeout=BOUND, interval=0.1, description="the ConfigMirror's Ready condition")
+        except WaitTimeout:
+            raise NoEvidence(
+                "ConfigMirror: nothing replicated", f"{self.ops}/{name} never got a Ready condition"
+            ) from None
+
     def replicas(self) -> dict[tuple[str, str], tuple[dict, dict]]:
         assert self.mirror is not None
         return {
@@ -176,6 +196,8 @@ def test_replicas_and_rows_in_exactly_the_selected_positions(
         start = time.monotonic()
         expected = case.expected(slot_ns)
         ex.converge(expected, f"replicas and rows of {len(expected)} positions", start)
+        if not expected:
+            ex.planned()  # converging to nothing proves something only once the operator handled it
         for (ns, name), data in foreign.items():
             assert ex.core.read_namespaced_config_map(name, ns).data == data, "a foreign object was changed"
         if unlisted:

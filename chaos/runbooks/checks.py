@@ -1,6 +1,9 @@
 """One check per diagnostic step of the runbooks: a kubectl-equivalent query, a search of the operator's
 log, or a SubjectAccessReview for its ServiceAccount, applied to this setup's equivalents of the
-objects the runbooks name (and saying so in the evidence)."""
+objects the runbooks name (and saying so in the evidence).
+
+A log search that read no line of the operator since the fault found nothing because it saw nothing:
+it reports ``cannot-check`` (a step that cannot be carried out), never ``ok``."""
 
 from __future__ import annotations
 
@@ -20,6 +23,8 @@ from chaos.runbooks.logs import classify_logs
 from chaos.runbooks.patterns import regex_verdicts
 from fixtures.redact import secret_view
 from fixtures.systems.reflector_dialect import ALLOWED, ALLOWED_NAMESPACES
+
+NO_LOG_LINES = "no log line of the operator since the fault: a search of no lines proves nothing"
 
 
 def pod_status(ctx: ChaosContext, subject: Subject) -> Outcome:
@@ -55,7 +60,10 @@ def pod_logs(ctx: ChaosContext, subject: Subject) -> Outcome:
         return Outcome(
             "problem", note + f"{len(exits)} exit(s), e.g. {exits[-1][:120]!r}", "operator-restarted"
         )
-    causes, examples = classify_logs(log_records(ctx, ctx.marks.get("fault_at_wall", 0.0)))
+    records = log_records(ctx, ctx.marks.get("fault_at_wall", 0.0))
+    if not records:
+        return Outcome("cannot-check", note + NO_LOG_LINES)
+    causes, examples = classify_logs(records)
     if causes:
         return Outcome("problem", note + "; ".join(examples), causes)
     return Outcome("ok", note + ("no warnings or errors" if not examples else "; ".join(examples)))
@@ -85,12 +93,15 @@ def crash_looping(ctx: ChaosContext, subject: Subject) -> Outcome:
 
 
 def logs_for_errors(ctx: ChaosContext, subject: Subject) -> Outcome:
-    causes, examples = classify_logs(log_records(ctx, ctx.marks.get("fault_at_wall", 0.0)))
+    records = log_records(ctx, ctx.marks.get("fault_at_wall", 0.0))
+    if not records:
+        return Outcome("cannot-check", NO_LOG_LINES)
+    causes, examples = classify_logs(records)
     if causes:
         return Outcome("problem", "; ".join(examples), causes)
     if examples:
         return Outcome("ok", "warnings/errors not pointing at a cause: " + "; ".join(examples))
-    return Outcome("ok", "no warnings or errors logged since the fault")
+    return Outcome("ok", f"no warnings or errors in {len(records)} log lines since the fault")
 
 
 def annotations_correct(ctx: ChaosContext, subject: Subject) -> Outcome:
@@ -201,14 +212,15 @@ def operator_rbac(ctx: ChaosContext, subject: Subject) -> Outcome:
 
 
 def logs_permission_errors(ctx: ChaosContext, subject: Subject) -> Outcome:
-    hits = [
-        r for r in log_records(ctx, ctx.marks.get("fault_at_wall", 0.0)) if "forbidden" in r.get("msg", "")
-    ]
+    records = log_records(ctx, ctx.marks.get("fault_at_wall", 0.0))
+    if not records:
+        return Outcome("cannot-check", NO_LOG_LINES)
+    hits = [r for r in records if "forbidden" in r.get("msg", "")]
     if hits:
         return Outcome(
             "problem", f"{len(hits)} permission error line(s), e.g. {hits[-1]['msg'][:160]!r}", "rbac"
         )
-    return Outcome("ok", "no permission errors logged since the fault")
+    return Outcome("ok", f"no permission errors in {len(records)} log lines since the fault")
 
 
 def copy_exists(ctx: ChaosContext, subject: Subject) -> Outcome:

@@ -2,6 +2,10 @@
 expires (etcd compacted, API server restarted), restarted with copies in place, and retrying
 against a persistent error. Each runs on a private control plane (the shared operator is never
 paused), and what the implementation *sent* is read from the API server's audit log, not inferred.
+
+A check that concludes "it sent nothing wrong" from the audit log first shows the log holds the
+implementation's requests (the sentinel's create, or any request since the window opened); an audit
+log that shows none of them is NO VERDICT (NoEvidence), never a pass and never the system's failure.
 """
 
 from __future__ import annotations
@@ -14,22 +18,23 @@ import signal
 import time
 import urllib.request
 from collections.abc import Callable
+from typing import NoReturn
 
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from chaos import audit
 from fixtures.admission import DENIAL, deny_creates_of_secrets_in
+from fixtures.errors import NoEvidence
 from fixtures.implementations import metric_value
 from fixtures.local import LocalControlPlane
-from fixtures.waiting import eventually
+from fixtures.waiting import WaitTimeout, eventually
 from suites.contract import behaviour
 from suites.private import PrivateOperator
 from suites.support import CONFIGMAP, SLO
 
 DATA = {"user": "app", "password": "s3cr3t"}
 TLS = {"tls.crt": "certificate", "tls.key": "key"}
-OPERATOR_USER = "system:serviceaccount:replicheck-system:replicheck-replicator"
 WRITES = ("create", "update", "patch", "delete")
 PAYLOADS = ("secrets", "configmaps")
 
@@ -40,14 +45,26 @@ def metric(op: PrivateOperator, name: str, **labels: str) -> float:
     return metric_value(body, name, **labels)
 
 
-def writes_since(cluster_audit: object, since: float) -> list[audit.AuditEvent]:
+def operator_user(op: PrivateOperator) -> str:
+    """The ServiceAccount the private deployment runs under, as the audit log names its requests."""
+    return f"system:serviceaccount:{op.deployment.namespace}:{op.deployment.service_account}"
+
+
+def requests_since(op: PrivateOperator, since: float) -> list[audit.AuditEvent]:
+    """Every request the operator sent since `since` (epoch seconds)."""
+    return audit.window(audit.read(op.cluster.audit_log), since, float("inf"), operator_user(op))
+
+
+def writes_since(op: PrivateOperator, since: float) -> list[audit.AuditEvent]:
     """Writes to Secrets/ConfigMaps the operator sent since `since` (epoch seconds)."""
-    events = audit.read(cluster_audit)  # type: ignore[arg-type]
-    return [
-        e
-        for e in audit.window(events, since, float("inf"), OPERATOR_USER)
-        if e.verb in WRITES and e.resource in PAYLOADS
-    ]
+    return [e for e in requests_since(op, since) if e.verb in WRITES and e.resource in PAYLOADS]
+
+
+def unaudited(op: PrivateOperator, since: float, check: str, what: str) -> NoReturn:
+    """The audit log lacks what the system demonstrably did (``what``): the log, not the system,
+    failed, so the check has no evidence. Raises NoEvidence with how many requests it did see."""
+    seen = len(requests_since(op, since))
+    raise NoEvidence(check, f"{what} is not in the audit log ({seen} requests of {operator_user(op)} seen)")
 
 
 def compact_etcd(plane: LocalControlPlane) -> int:
@@ -156,7 +173,8 @@ def test_a_restart_with_copies_present_deletes_nothing_and_writes_nothing(
     op = private_operator()
     s = op.scenario()
     src, a, b, manual = s.auto_copies_and_a_manual_mirror(DATA)
-    assert op.cluster.audit_log is not None, "the local control plane audits the operator"
+    if op.cluster.audit_log is None:
+        raise NoEvidence("K1.quiet", f"no API audit log on the {op.cluster.provider.name} provider")
 
     restarted_at = time.time()
     op.restart()
@@ -173,11 +191,14 @@ def test_a_restart_with_copies_present_deletes_nothing_and_writes_nothing(
     sentinel.expect_copies(src, [a], description="a source created after the restart to replicate")
 
     def audited() -> list[audit.AuditEvent]:
-        writes = writes_since(op.cluster.audit_log, restarted_at)
+        writes = writes_since(op, restarted_at)
         assert any(e.verb == "create" and e.namespace == a for e in writes), "sentinel create not audited yet"
         return writes
 
-    writes = eventually(audited, timeout=SLO, description="the sentinel's create in the audit log")
+    try:
+        writes = eventually(audited, timeout=SLO, description="the sentinel's create in the audit log")
+    except WaitTimeout:
+        unaudited(op, restarted_at, "K1.quiet", f"the sentinel's copy exists in {a}, but its create")
     others = [f"{e.verb} {e.resource} in {e.namespace} ({e.code})" for e in writes if e.namespace != a]
     extra = [e for e in writes if e.namespace == a and e.verb != "create"]
     assert not others, f"the restarted operator wrote although nothing changed: {others}"
@@ -210,11 +231,17 @@ def test_retries_under_a_persistent_error_back_off(
     s.expect_copies(src, [fine], description="the copy where creating is allowed")
 
     def attempts() -> list[float]:
-        posts = [e.received for e in writes_since(op.cluster.audit_log, started) if e.namespace == full]
+        posts = [e.received for e in writes_since(op, started) if e.namespace == full]
         assert len(posts) >= 8, f"{len(posts)} create attempts in {full} so far"
         return posts
 
-    posts = eventually(attempts, timeout=60, interval=0.5, description="repeated create attempts")
+    try:
+        posts = eventually(attempts, timeout=60, interval=0.5, description="repeated create attempts")
+    except WaitTimeout:
+        # fewer than 8 attempts is the system's doing only if the log shows it at all
+        if not any(e.namespace == fine for e in writes_since(op, started)):
+            unaudited(op, started, "K3.backoff", f"the copy's create in {fine}")
+        raise
     gaps = [round(b - a, 3) for a, b in itertools.pairwise(posts)]
     # Early attempts are also triggered by events (the copy written next door); an event-triggered
     # retry leaves a second delayed entry, so the schedule is not strictly monotonic. What must hold:
@@ -238,11 +265,14 @@ def test_each_copy_is_created_complete_in_one_write(
     s.settle(src)  # a sentinel replicated: everything about the source has been written by now
 
     def audited() -> list[audit.AuditEvent]:
-        writes = writes_since(op.cluster.audit_log, started)
+        writes = writes_since(op, started)
         assert any(e.namespace not in (a, b) for e in writes), "the sentinel's create is not audited yet"
         return writes
 
-    writes = eventually(audited, timeout=SLO, description="the sentinel's create in the audit log")
+    try:
+        writes = eventually(audited, timeout=SLO, description="the sentinel's create in the audit log")
+    except WaitTimeout:
+        unaudited(op, started, "C19.one-write", "the settled sentinel's create")
     per_copy = {ns: [e.verb for e in writes if e.namespace == ns] for ns in (a, b)}
     assert per_copy == {a: ["create"], b: ["create"]}, (
         f"copies should be created complete in one write each (README: one write per copy): {per_copy}"

@@ -23,12 +23,12 @@ from kubernetes.client.rest import ApiException
 
 from chaos import audit
 from fixtures.deploy import LocalDeployment, Replica
-from fixtures.errors import SetupError
+from fixtures.errors import NoEvidence, SetupError
 from fixtures.local import LocalControlPlane
 from fixtures.private import PrivateOperators
 from fixtures.systems.profiles.bundled import BUNDLED
 from fixtures.systems.reflector_dialect import replicate_to
-from fixtures.waiting import eventually
+from fixtures.waiting import WaitTimeout, eventually
 
 LEASE_FLAGS = ["--lease-duration-seconds=6", "--renew-deadline-seconds=4", "--retry-period-seconds=1"]
 OPERATOR_NAMESPACE, LEASE = "replicheck-system", "replicheck-replicator"
@@ -129,10 +129,17 @@ def test_a_leader_paused_past_its_lease_never_writes_after_the_takeover(
         assert events[-1].received >= noticed_at - 1, "audit log not written up to now yet"
         return events
 
-    events = eventually(audited, timeout=TIMEOUT, description="the audit log to cover the window")
+    try:
+        events = eventually(audited, timeout=TIMEOUT, description="the audit log to cover the window")
+    except WaitTimeout as exc:
+        raise NoEvidence("fencing", f"the audit log does not cover the window: {exc}") from None
+    window = audit.window(events, thawed_at - 0.5, noticed_at + 0.5, OPERATOR_USER)
+    # evidence: the old leader's requests in the window (it must have asked for the Lease to notice
+    # the loss); none seen means the log is blind to it, and "no write" would prove nothing
+    audit.require_requests(window, "fencing", OPERATOR_USER, "between the thaw and the step-down")
     writes = [
         f"{e.verb} {e.resource} {e.namespace} ({e.code})"
-        for e in audit.window(events, thawed_at - 0.5, noticed_at + 0.5, OPERATOR_USER)
+        for e in window
         if e.verb in ("create", "update", "patch", "delete") and e.resource in ("secrets", "configmaps")
     ]
     assert not writes, f"{old.name} wrote after losing the Lease (no fencing): {writes}"

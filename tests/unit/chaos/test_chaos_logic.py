@@ -130,7 +130,7 @@ def test_kind_pod_deletion_fails_loudly_when_nothing_matched(monkeypatch) -> Non
 TOL = {
     "type": "probe",
     "name": "ok",
-    "provider": {"type": "python", "module": "chaos.scoring", "func": "ok_is_true", "arguments": {}},
+    "provider": {"type": "python", "module": "chaos.scoring", "func": "not_failed", "arguments": {}},
 }
 
 
@@ -225,14 +225,17 @@ def test_interrupted_and_aborted_runs_fail() -> None:
     assert journal_problems(_journal(status="interrupted"))[0] == "status is 'interrupted', not 'completed'"
 
 
-def test_skipped_probes_are_left_out_of_the_score() -> None:
+def test_skipped_probes_of_older_journals_are_n_a_and_left_out_of_the_score() -> None:
     j = _journal(
         run=[_run("fault", "action"), _run("check", output={"ok": True, "skipped": True, "why": "kind"})]
     )
     s = score(j, "x")
     assert (s.probes_total, s.probes_skipped, s.resilience) == (2, 1, 100.0)
+    assert s.verdict == "pass"  # the steady state passed with evidence; the n/a probe is listed
+    assert s.not_applicable == ["check: kind"]
     outcomes = probe_outcomes(j)
     assert [o.phase for o in outcomes] == ["before", "after", "method"]
+    assert [o.state for o in outcomes] == ["pass", "pass", "n/a"]
 
 
 def test_overall_resilience_is_the_litmus_weighted_mean() -> None:
@@ -344,7 +347,7 @@ def test_experiment_documents_are_valid_and_complete(path: Path) -> None:
     assert 1 <= ext["weight"] <= 10
     assert set(ext["runbooks"]) <= set(RUNBOOKS)
     for probe in exp["steady-state-hypothesis"]["probes"]:
-        assert probe["tolerance"]["provider"]["func"] == "ok_is_true"
+        assert probe["tolerance"]["provider"]["func"] == "not_failed"
     assert exp.get("rollbacks"), "every experiment restores what it broke"
     kinds = [a["type"] for a in exp["method"]]
     assert "action" in kinds

@@ -15,7 +15,7 @@ import yaml
 
 from chaos.context import BUNDLED_NAMES, ChaosContext
 from chaos.journal import EXPERIMENTS
-from chaos.scoring import ok_is_true
+from chaos.scoring import not_failed, probe_state
 from fixtures.systems import ChaosProfile, registered, system
 
 NEUTRAL = ("kill-operator", "namespace-churn", "poison-source", "rbac-revoked", "leader-failover")
@@ -104,12 +104,13 @@ def test_every_key_a_profile_names_is_an_experiment_or_a_probe_key(name: str) ->
         assert chaos.not_applicable[key].strip(), f"{key}: n/a without a reason"
 
 
-def test_an_n_a_probe_is_left_out_of_the_score_with_its_reason() -> None:
+def test_an_n_a_probe_says_n_a_with_its_reason() -> None:
     ctx = ChaosContext(cluster=None, operator=None, run_dir=Path("."), system=system("kubernetes-replicator"))  # type: ignore[arg-type]
     out = ctx.not_applicable("logs")
     assert out is not None
-    assert out["skipped"] is True
-    assert ok_is_true(out)
+    assert probe_state(out) == "n/a"
+    assert out["ok"] is not True, "an n/a probe is never read as passed"
+    assert not_failed(out), "the steady state carries on past an n/a probe"
     assert out["why"].startswith("n/a for kubernetes-replicator: ")
     assert ctx.operator_user() == "system:serviceaccount:kubernetes-replicator:kubernetes-replicator"
     bundled = ChaosContext(cluster=None, operator=None, run_dir=Path("."), system=system("bundled"))  # type: ignore[arg-type]
