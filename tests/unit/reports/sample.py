@@ -251,8 +251,9 @@ def other_systems(results: Path, rng: random.Random, failing: bool) -> list[dict
                 "problems": [],
             }
             if failing and name == "mirror-postgres-kill":  # ConfigMirror: NO VERDICT, not a failure
-                record |= {"passed": False, "verdict": "no verdict", "recovery_s": None, "probes_passed": 0}
-                record["no_evidence"] = [MIRROR_NO_EVIDENCE]
+                # the probes that saw the database's side judged nothing: only the replicas' probes count
+                record |= {"passed": False, "verdict": "no verdict", "recovery_s": None}
+                record |= {"probes_passed": 2, "probes_total": 2, "no_evidence": [MIRROR_NO_EVIDENCE]}
             records.append(record)
     return records
 
@@ -326,8 +327,9 @@ def run(
             "problems": [] if passed else ["probe 'copies-restored' failed after the method"],
         }
         if no_verdict and path.stem == "kill-operator":
-            record |= {"passed": False, "verdict": "no verdict", "recovery_s": None, "probes_passed": 0}
-            record |= {"resilience": 0.0, "no_evidence": KILL_NO_EVIDENCE}
+            # two probes saw nothing of the operator (no verdict); the three that judged passed
+            record |= {"passed": False, "verdict": "no verdict", "recovery_s": None}
+            record |= {"probes_passed": 3, "probes_total": 3, "no_evidence": KILL_NO_EVIDENCE}
         if no_verdict and path.stem == "apiserver-restart":
             record |= {"passed": False, "verdict": "n/a", "recovery_s": None, "probes_passed": 0}
             record |= {"probes_total": 0, "resilience": 0.0, "not_applicable": APISERVER_NOT_APPLICABLE}
