@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-PASS, FAIL, NEUTRAL = "#1a7f37", "#cf222e", "#4c72b0"
+PASS, FAIL, NEUTRAL, UNJUDGED = "#1a7f37", "#cf222e", "#4c72b0", "#8c959f"
 
 
 def _pyplot():
@@ -101,6 +101,14 @@ def latency_systems_plot(by_system: dict[str, list[float]], bound: float, path: 
     return path
 
 
+def _colour(experiment: dict[str, Any]) -> str:
+    """Green passed, red failed, grey when it judged nothing (no verdict, n/a: chaos records'
+    ``verdict``, chaos/README.md)."""
+    if experiment.get("verdict") in ("no verdict", "n/a"):
+        return UNJUDGED
+    return PASS if experiment.get("passed") else FAIL
+
+
 def chaos_plot(experiments: list[dict[str, Any]], path: Path) -> Path | None:
     """Horizontal bars: time to recovery per chaos experiment, green if it passed, red if not."""
     if not experiments:
@@ -111,25 +119,29 @@ def chaos_plot(experiments: list[dict[str, Any]], path: Path) -> Path | None:
     several = len({e.get("system") for e in rows}) > 1  # a run of several systems: say whose
     names = [str(e.get("experiment", "?")) + (f" · {e.get('system')}" if several else "") for e in rows]
     values = [float(e["recovery_s"]) if isinstance(e.get("recovery_s"), int | float) else 0.0 for e in rows]
-    colors = [PASS if e.get("passed") else FAIL for e in rows]
+    colors = [_colour(e) for e in rows]
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.2), dpi=110)
     bars = ax.barh(names, values, color=colors)
     top = max(values) if any(values) else 1.0
     for bar, e, v in zip(bars, rows, values, strict=True):
         label = f"{v:.1f} s" if isinstance(e.get("recovery_s"), int | float) else "no recovery measured"
-        label += f"  ·  resilience {e.get('resilience', 0):.0f}%"
+        verdict = e.get("verdict")
+        if verdict in ("no verdict", "n/a"):  # nothing judged: no resilience to show
+            label += f"  ·  {verdict}"
+        else:
+            label += f"  ·  resilience {e.get('resilience', 0):.0f}%"
         ax.text(
             v + top * 0.01,
             bar.get_y() + bar.get_height() / 2,
             label,
             va="center",
             fontsize=8,
-            color="black" if e.get("passed") else FAIL,
+            color="black" if e.get("passed") or _colour(e) == UNJUDGED else FAIL,
         )
     ax.invert_yaxis()
     ax.set_xlim(0, top * 1.6)
     ax.set_xlabel("time to recovery (s)")
-    ax.set_title("Chaos: time to recovery per experiment (green passed, red failed)")
+    ax.set_title("Chaos: time to recovery per experiment (green passed, red failed, grey no verdict or n/a)")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
