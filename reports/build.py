@@ -46,6 +46,7 @@ from reports.matrix import (
     primary_system,
     system_of,
 )
+from reports.page import chaos_outcome as chaos_verdict
 from reports.page import render_html
 
 REPORTS = REPORTS_DIR
@@ -218,15 +219,6 @@ def _outcome(result: TestResult) -> str:
     return OUTCOMES.get(result.status, "fail")
 
 
-def chaos_verdict(rec: dict[str, Any]) -> str:
-    """pass | fail | no verdict | n/a of one chaos record (its ``verdict``, chaos/README.md; older
-    records only say ``passed``)."""
-    verdict = rec.get("verdict")
-    if verdict in ("pass", "fail", "no verdict", NOT_APPLICABLE):
-        return str(verdict)
-    return "pass" if rec.get("passed") else "fail"
-
-
 def _latency_summary(values: list[float]) -> dict[str, Any]:
     return {
         "samples": len(values),
@@ -332,6 +324,8 @@ class Report:
         for r in self.results:
             out[r.status] = out.get(r.status, 0) + 1
         out["total"] = len(self.results)
+        # of the failed and broken: those that judged nothing (fixtures/verdicts.py)
+        out["no_verdict"] = sum(r.judgement == JUDGED_NO_VERDICT for r in self.results)
         return out
 
     def latencies(self) -> list[float]:
@@ -815,7 +809,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
     t = doc["totals"]
     out += [
         f"Tests: {t['total']} — {t['passed']} passed, {t['failed']} failed, {t['broken']} broken, "
-        f"{t['skipped']} skipped.",
+        f"{t['skipped']} skipped; {t.get('no_verdict', 0)} of the failed and broken judged nothing "
+        "(no verdict).",
         "",
     ]
     out += ["## Properties", "", "| property | status | tests | examples | seed |", "|---|---|---|---|---|"]
