@@ -605,12 +605,15 @@ class Report:
     def verdict(self) -> str:
         """CERTIFIED only if every selected system is and the run judged everything; NOT CERTIFIED
         if a system failed a check; NO VERDICT if nothing failed but something could not be judged.
-        Sets ``reasons``: failures of the systems first, a system that did not start first of all."""
+        Sets ``reasons``: failures of the systems first, a system that did not start first of all,
+        then the run's own causes, then what could not be judged of each system."""
         reasons: list[Reason] = []
         for v in self.system_verdicts():
             reasons.extend(v["reasons"])
         reasons += self.run_reasons()
-        reasons.sort(key=lambda r: (r.outcome != NOT_CERTIFIED, r.check != "deploy"))
+        # failures first (a system that did not start first of all), then the run's own causes
+        # (a phase that stopped, the preflight): they explain the systems' missing results
+        reasons.sort(key=lambda r: (r.outcome != NOT_CERTIFIED, r.check != "deploy", r.system is not None))
         self.reasons = reasons
         return overall(reasons)
 

@@ -15,7 +15,6 @@ CERTIFIED, 2 NO VERDICT.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -92,16 +91,19 @@ def _run_phase(cmd: list[str]) -> tuple[int, str]:
         code = proc.wait()
     if code in JUDGED_EXITS:
         return code, ""
-    errors = [ln for ln in last if ln.startswith(("ERROR", "E ", "error:")) or "Error" in ln[:40]]
-    line = (errors or last or [f"pytest exited with {code}"])[0]
+    # argparse's own line ("pytest: error: argument -k: ..."), else pytest's ERROR lines, else the last
+    usage = [ln for ln in last if ": error: " in ln]
+    errors = [ln for ln in last if ln.startswith(("ERROR", "E ", "error:")) and "usage:" not in ln]
+    line = (usage or errors or last[-1:] or [f"pytest exited with {code}"])[0]
     return code, f"pytest exited with {code}: {' '.join(line.split())[:300]}"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reports.conformance")
-    parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments for every phase")
-    args, extra = parser.parse_known_args(argv)  # options such as --cluster=kind go to pytest
-    args.pytest_args += extra
+    pytest_args = list(sys.argv[1:] if argv is None else argv)  # every argument goes to pytest, in order
+    if {"-h", "--help"} & set(pytest_args):
+        print(__doc__)
+        print("usage: python -m reports.conformance [pytest arguments for every phase ...]")
+        return 0
     console = Console()
     started = time.monotonic()
     # `make conformance` exports when it started, so the summary can show the setup's time too
@@ -109,8 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     setup_s = time.time() - float(make_started) if make_started.isdigit() else None
     env_default = os.environ.get("REPLICHECK_IMPLEMENTATION")
     try:
-        planned = phases.plan(args.pytest_args, env_default)
-        systems = phases.selected_names(args.pytest_args, env_default)
+        planned = phases.plan(pytest_args, env_default)
+        systems = phases.selected_names(pytest_args, env_default)
     except SetupError as exc:
         console.print(f"replicheck conformance: --implementation: {exc}", markup=False, highlight=False)
         return build.EXIT_CODES[build.NO_VERDICT]
