@@ -26,6 +26,8 @@ from fixtures.mutation import (
 from fixtures.paths import REPO_ROOT
 
 MUTANTS = sorted((REPO_ROOT / "tests" / "mutants").glob("*.patch"))
+#: every shipped mutant, the bundled operator's and ConfigMirror's (tests/mutants_configmirror)
+ALL_MUTANTS = MUTANTS + sorted((REPO_ROOT / "tests" / "mutants_configmirror").glob("*.patch"))
 
 
 def junit(*cases: str) -> str:
@@ -51,7 +53,7 @@ def test_at_least_thirty_mutants_ship() -> None:
     assert len(MUTANTS) >= 30
 
 
-@pytest.mark.parametrize("patch", MUTANTS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("patch", ALL_MUTANTS, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_each_mutant_applies_to_a_copy_of_the_operator_and_changes_it(patch: Path, tmp_path: Path) -> None:
     applied, output = prepare(patch, tmp_path)
     assert applied, output
@@ -163,7 +165,7 @@ def test_hints_are_read_from_the_header_and_filtered_by_the_selected_paths(tmp_p
     assert phase_paths(fast, ["suites"], hints(patch)) == ["suites"]
 
 
-@pytest.mark.parametrize("patch", MUTANTS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("patch", ALL_MUTANTS, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_every_hinted_test_exists(patch: Path) -> None:
     for test in hints(patch):
         file, _, name = test.partition("::")
