@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def options(args: argparse.Namespace) -> Options:
+    """The controller's options from the parsed flags."""
+    return Options(**cli.loop_options(args), db_connect_timeout=max(1, args.db_connect_timeout))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logs.setup(args.log_level)
@@ -51,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg = cli.kube_configuration(args, log)
     if cfg is None:
         return 2
-    opts = Options(**cli.loop_options(args), db_connect_timeout=max(1, args.db_connect_timeout))
+    opts = options(args)
     kube = Kube(cfg, pool_size=opts.write_concurrency + 8)
     controller = Controller(kube, opts)
     health = health_server(args.bind_address, args.health_port, controller.liveness, controller.readiness)

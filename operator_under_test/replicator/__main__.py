@@ -38,12 +38,6 @@ def build_parser() -> argparse.ArgumentParser:
     # 35 -> 53 ms, worst 39 -> 84 ms)
     cli.add_loop_flags(p, _env, resync_seconds="300", write_concurrency="8")
     p.add_argument(
-        "--ready-down-threshold-seconds",
-        type=float,
-        default=float(_env("ready-down-threshold-seconds", "30")),
-        help="/readyz fails when a watch has been down longer than this",
-    )
-    p.add_argument(
         "--namespace-settle-ms",
         type=float,
         default=float(_env("namespace-settle-ms", "10")),
@@ -59,16 +53,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def options(args: argparse.Namespace) -> Options:
+    """The controller's options from the parsed flags."""
+    return Options(
+        **cli.loop_options(args),
+        excluded_namespaces=tuple(x.strip() for x in args.excluded_namespaces.split(",") if x.strip()),
+        namespace_settle_seconds=max(0.0, args.namespace_settle_ms) / 1000,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logs.setup(args.log_level)
-    excluded = tuple(x.strip() for x in args.excluded_namespaces.split(",") if x.strip())
-    opts = Options(
-        **cli.loop_options(args),
-        excluded_namespaces=excluded,
-        ready_down_threshold_seconds=args.ready_down_threshold_seconds,
-        namespace_settle_seconds=max(0.0, args.namespace_settle_ms) / 1000,
-    )
+    opts = options(args)
     cfg = cli.kube_configuration(args, log)
     if cfg is None:
         return 2
@@ -82,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "host": cfg.host,
         "resync_seconds": opts.resync_seconds,
         "watch_timeout_seconds": opts.watch_timeout_seconds,
-        "excluded_namespaces": list(excluded),
+        "excluded_namespaces": list(opts.excluded_namespaces),
     }
     return cli.run(args, kube, controller, [health], controller.set_leading, log, started=started)
 

@@ -66,7 +66,7 @@ def new_parser(module: str, description: str, env: Env) -> argparse.ArgumentPars
 def add_loop_flags(
     p: argparse.ArgumentParser, env: Env, *, resync_seconds: str, write_concurrency: str = "16"
 ) -> None:
-    """Resync period, watch timeout, workers and write threads."""
+    """Resync period, watch timeout, workers, write threads and the /readyz watch-down threshold."""
     p.add_argument(
         "--resync-seconds",
         type=float,
@@ -86,6 +86,12 @@ def add_loop_flags(
         default=int(env("write-concurrency", write_concurrency)),
         help="copy writes in flight at once, shared by every reconcile",
     )
+    p.add_argument(
+        "--ready-down-threshold-seconds",
+        type=float,
+        default=float(env("ready-down-threshold-seconds", "30")),
+        help="/readyz fails when a watch has been down longer than this",
+    )
 
 
 def loop_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -95,6 +101,7 @@ def loop_options(args: argparse.Namespace) -> dict[str, Any]:
         "watch_timeout_seconds": args.watch_timeout_seconds,
         "workers": max(1, args.workers),
         "write_concurrency": max(1, args.write_concurrency),
+        "ready_down_threshold_seconds": args.ready_down_threshold_seconds,
         "identity": args.identity,
     }
 
