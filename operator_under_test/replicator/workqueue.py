@@ -4,6 +4,12 @@ The queue has client-go workqueue semantics: a key is queued at most once, a key
 is added again is processed once more afterwards (never concurrently), and failures are re-queued with
 capped exponential backoff plus jitter, so a persistent 403 or 5xx never becomes a hot loop (H5).
 
+A key waits at most once (client-go's delaying queue: adding a key that already waits keeps the
+earlier of the two times). Without that, every trigger that arrives while a key keeps failing (an
+event, a resync, the failed attempt's own status write) starts one more retry chain that lasts as
+long as the failure: the chains add up, and a long outage becomes the hot loop the backoff exists to
+prevent.
+
 Two lanes: an *urgent* key (one a new namespace needs, handed out before everything else) never
 waits behind the keys of a resync, a re-list or a big fan-out's follow-up reconciles. A key queued in
 both lanes is still handed out once (the other entry is skipped when it comes up).
@@ -64,6 +70,7 @@ class WorkQueue(Generic[K]):
         self._dirty: set[K] = set()
         self._processing: set[K] = set()
         self._waiting: list[tuple[float, int, K]] = []
+        self._ready_at: dict[K, float] = {}  # the one live waiting entry of each key (others are stale)
         self._seq = itertools.count()
         self._failures: dict[K, int] = {}
         self._observed: dict[K, float] = {}
@@ -71,7 +78,7 @@ class WorkQueue(Generic[K]):
 
     def __len__(self) -> int:
         with self._cond:
-            return sum(1 for k in self._dirty if k not in self._processing) + len(self._waiting)
+            return sum(1 for k in self._dirty if k not in self._processing) + len(self._ready_at)
 
     def add(
         self, key: K, delay: float = 0.0, observed_at: float | None = None, *, urgent: bool = False
@@ -84,7 +91,11 @@ class WorkQueue(Generic[K]):
             if observed_at is not None and key not in self._observed:
                 self._observed[key] = observed_at
             if delay > 0:
-                heapq.heappush(self._waiting, (self._clock() + delay, next(self._seq), key))
+                ready = self._clock() + delay
+                if self._ready_at.get(key, float("inf")) <= ready:
+                    return  # it already waits, and comes up sooner: no second retry chain
+                self._ready_at[key] = ready
+                heapq.heappush(self._waiting, (ready, next(self._seq), key))
                 self._cond.notify()
                 return
             self._add_now(key, urgent)
@@ -134,8 +145,13 @@ class WorkQueue(Generic[K]):
     def _promote(self) -> float | None:
         now = self._clock()
         while self._waiting and self._waiting[0][0] <= now:
-            _, _, key = heapq.heappop(self._waiting)
+            ready, _, key = heapq.heappop(self._waiting)
+            if self._ready_at.get(key) != ready:
+                continue  # replaced by an earlier entry of the same key, which already came up
+            del self._ready_at[key]
             self._add_now(key)
+        while self._waiting and self._ready_at.get(self._waiting[0][2]) != self._waiting[0][0]:
+            heapq.heappop(self._waiting)  # stale heads would only cause early wake-ups
         return self._waiting[0][0] - now if self._waiting else None
 
     def get(self, timeout: float | None = None) -> tuple[K, float | None] | None:

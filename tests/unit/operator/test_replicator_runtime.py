@@ -241,6 +241,42 @@ def test_queue_rate_limited_requeue_uses_backoff_and_forget_resets() -> None:
     assert q.failures("k") == 0
 
 
+def test_a_failing_key_waits_once_however_often_it_is_triggered() -> None:
+    """A key that keeps failing while events, resyncs and its own status writes trigger it again
+    must not collect one retry chain per trigger (client-go: a key waits at most once, the earlier
+    time wins): the chains would add up into the hot loop the backoff exists to prevent."""
+    clock = FakeClock()
+    q: WorkQueue[str] = WorkQueue(Backoff(base=1.0, cap=8.0, jitter=0.0), clock=clock)
+    attempts = 0
+    for _ in range(5):  # five rounds: an immediate trigger, a failed attempt, another trigger, ...
+        q.add("k")
+        got = q.get(timeout=0)
+        assert got is not None
+        attempts += 1
+        q.add_rate_limited("k")
+        q.done("k")
+    assert len(q) == 1  # one waiting entry, not five
+    clock.t += 8.0  # every chain would be due by now
+    assert q.get(timeout=0) == ("k", None)
+    q.done("k")
+    assert q.get(timeout=0) is None  # and only one of them existed
+    assert q.failures("k") == attempts
+
+
+def test_an_earlier_retry_replaces_a_later_one() -> None:
+    clock = FakeClock()
+    q: WorkQueue[str] = WorkQueue(clock=clock)
+    q.add("k", delay=10.0)
+    q.add("k", delay=2.0)
+    q.add("k", delay=5.0)  # later than the one waiting: ignored
+    assert len(q) == 1
+    clock.t += 2.0
+    assert q.get(timeout=0) == ("k", None)
+    q.done("k")
+    clock.t += 10.0
+    assert q.get(timeout=0) is None
+
+
 def test_queue_shutdown_releases_getters() -> None:
     q: WorkQueue[str] = WorkQueue()
     q.shutdown()
