@@ -76,6 +76,18 @@ def two_systems(
         handle.close()
 
 
+def _no_deletes_since(env: TwoSystems, deployment: LocalDeployment, since_wall: float) -> dict:
+    """The chaos probe "no deletes by the operator", judging ``deployment`` from ``since_wall``."""
+    ctx = env.probe_context(deployment)
+    ctx.marks["window_wall"] = since_wall
+    key = register(ctx)
+    try:
+        return probes.no_operator_deletes(since="window", configuration={CONFIG_KEY: key})
+    finally:
+        unregister(key)
+        ctx.cluster.close()
+
+
 def test_a_second_system_in_a_namespace_of_its_own_is_seen_by_the_audit_checks(
     two_systems: TwoSystems,
 ) -> None:
@@ -91,14 +103,7 @@ def test_a_second_system_in_a_namespace_of_its_own_is_seen_by_the_audit_checks(
         )
         assert seen > 0
     # a chaos probe judging the second system by its own ServiceAccount has evidence
-    ctx = env.probe_context(env.mirror)
-    ctx.marks["since_wall"] = env.started_at
-    key = register(ctx)
-    try:
-        out = probes.no_operator_deletes(since="since", configuration={CONFIG_KEY: key})
-    finally:
-        unregister(key)
-        ctx.cluster.close()
+    out = _no_deletes_since(env, env.mirror, env.started_at)
     assert probe_state(out) == "pass", out
     assert out["evidence"] > 0
 
@@ -119,14 +124,7 @@ def test_a_system_that_sent_nothing_in_the_window_is_no_verdict(two_systems: Two
     )
     assert env.requests(env.bundled, window_start) == []
 
-    ctx = env.probe_context(env.bundled)
-    ctx.marks["window_wall"] = window_start
-    key = register(ctx)
-    try:
-        out = probes.no_operator_deletes(since="window", configuration={CONFIG_KEY: key})
-    finally:
-        unregister(key)
-        ctx.cluster.close()
+    out = _no_deletes_since(env, env.bundled, window_start)
     assert probe_state(out) == "no verdict", out
     assert out["ok"] is None
     assert user_of(env.bundled) in out["no_evidence"]

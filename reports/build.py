@@ -30,7 +30,7 @@ from chaos.scoring import overall_resilience
 from fixtures.environment import read_properties
 from fixtures.paths import REPO_ROOT, REPORTS_DIR
 from fixtures.record import RECORDS_DIR, read_records
-from fixtures.verdicts import FAIL, HARNESS_SELF_TESTS, LABEL
+from fixtures.verdicts import CAUSE_LABEL, FAIL, HARNESS_SELF_TESTS, LABEL, first_line
 from fixtures.verdicts import NO_VERDICT as JUDGED_NO_VERDICT
 from reports.catalogue import BEHAVIOUR_TITLES, PROPERTY_TEXT
 from reports.charts import chaos_plot, latency_plot, latency_systems_plot
@@ -138,6 +138,12 @@ class TestResult:
         return (self.label(LABEL) or [FAIL])[0]
 
     @property
+    def cause(self) -> str:
+        """Why it did not pass, in one line: the judgement's cause (fixtures/verdicts.py), else
+        the first line of its message or trace."""
+        return next(iter(self.label(CAUSE_LABEL)), "") or first_line(self.message) or first_line(self.trace)
+
+    @property
     def check(self) -> str:
         """The check this test is: its contract id or property (story), else its test id."""
         for story in self.label("story"):
@@ -192,11 +198,6 @@ def _reproduce(result: TestResult, profile: str) -> str:
     blob = re.search(r"@reproduce_failure\([^)]*\)", result.trace + result.message)
     cmd = f'make properties PROFILE={profile} PYTEST_ARGS="-k {test}"'
     return f"{cmd}" + (f"  # or add {blob.group(0)}" if blob else "")
-
-
-def _first_line(text: str, limit: int = 300) -> str:
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    return line[:limit]
 
 
 def diff_lines(message: str, trace: str = "", limit: int = 8, width: int = 200) -> list[str]:
@@ -376,7 +377,7 @@ class Report:
                     {
                         "test": t.full_name,
                         "system": self.system_of_result(t),
-                        "message": _first_line(t.message),
+                        "message": first_line(t.message),
                         "diff": diff_lines(t.message, t.trace),
                         "reproduce": _reproduce(t, profile),
                         "allure_uuid": t.uuid,
@@ -425,7 +426,7 @@ class Report:
                 )
                 if row["outcome"] == "not run" or (row["outcome"] == "pass" and outcome != "pass"):
                     row["outcome"] = outcome
-                    row["detail"] = _first_line(r.message)
+                    row["detail"] = first_line(r.message)
                     row["diff"] = diff_lines(r.message, r.trace) if outcome == "fail" else []
         for row in rows.values():
             row["scenarios"].sort(key=lambda sc: (sc["outcome"] == "pass", sc["title"]))
@@ -490,7 +491,7 @@ class Report:
             if r.judgement is None:
                 continue
             outcome = NOT_CERTIFIED if r.judgement == FAIL else NO_VERDICT
-            cause = _first_line(r.message) or _first_line(r.trace) or r.status
+            cause = r.cause or r.status
             check = r.check if r.check == r.test_id else f"{r.check} ({r.test_id})"
             out.append(Reason(outcome, system, check, cause))
         required = self.required_properties()
@@ -583,7 +584,7 @@ class Report:
                 out.append(Reason(NO_VERDICT, None, f"phase {rec.get('phase')}", str(line)))
         for r in self.results:
             if r.harness_self_test and r.judgement is not None:
-                out.append(Reason(NO_VERDICT, None, r.test_id, _first_line(r.message) or r.status))
+                out.append(Reason(NO_VERDICT, None, r.test_id, r.cause or r.status))
         if not self.results:
             out.append(Reason(NO_VERDICT, None, "", "no test results were produced"))
         if self.pytest_exit not in (*JUDGED_EXITS, None) and not any(
@@ -623,7 +624,7 @@ class Report:
         out = []
         for r in self.results:
             system, outcome = self.system_of_result(r), _outcome(r)
-            reason = _first_line(deviation_text(r.message))
+            reason = first_line(deviation_text(r.message))
             diff = tuple(diff_lines(r.message, r.trace)) if outcome == "fail" else ()
             for story in r.label("story"):
                 if m := PROPERTY_STORY.match(story):
@@ -982,7 +983,7 @@ def run_lint(paths: list[str]) -> list[dict[str, Any]]:
             findings += json.loads(proc.stdout)
         elif proc.returncode not in (0, 1):
             findings.append(
-                {"path": path, "line": 0, "code": "LINT-ERROR", "message": _first_line(proc.stderr)}
+                {"path": path, "line": 0, "code": "LINT-ERROR", "message": first_line(proc.stderr)}
             )
     return findings
 
