@@ -40,7 +40,7 @@ $(VENV)/.stamp: requirements.lock pyproject.toml
 tools: binaries age helm postgres gitops-tools ## control-plane binaries, age, helm, OCI registry, Flux (Go module proxy), PostgreSQL (apt)
 
 binaries: venv ## build etcd/kube-apiserver/kube-controller-manager once per machine (cached outside the clone)
-	@$(BIN)/python -m fixtures.build_progress >/dev/null
+	@$(BIN)/python -m replicheck.build_progress >/dev/null
 
 gitops-tools: ## OCI registry, Flux source-controller and kustomize-controller (tools/<name>/go.mod; built once, cached)
 	@for t in registry source-controller kustomize-controller; do bash tools/build-tool.sh $$t >/dev/null; done
@@ -103,7 +103,7 @@ conformance: setup ## the main job: preflight, every phase on ephemeral clusters
 	$(BIN)/python -m reports.conformance $(PYTEST_ARGS)
 
 preflight: venv ## what the phases need (programs, PostgreSQL, disk, ports, Chromium for the page), checked in seconds
-	$(BIN)/python -m fixtures.preflight $(PREFLIGHT)
+	$(BIN)/python -m fixtures.conformance.preflight $(PREFLIGHT)
 
 report: venv ## Allure HTML (Allure 3 CLI from npm, single file) and the certification report from the last run
 	-$(BIN)/python -m reports.build
@@ -122,13 +122,13 @@ chaos: setup ## chaostoolkit experiments and runbook checks; journals in reports
 MUTANTS ?= tests/mutants
 MUTATION_ARGS ?=
 mutation: setup ## each $(MUTANTS)/*.patch through the conformance test set (likely, fast, slow); reports/mutation.json
-	$(BIN)/python -m fixtures.mutation $(MUTANTS) $(MUTATION_ARGS)
+	$(BIN)/python -m replicheck.mutation $(MUTANTS) $(MUTATION_ARGS)
 
 traceability: venv ## contract items -> the tests that fail when they are violated (reports/traceability.md)
 	$(BIN)/python -m reports.traceability
 
 bench: setup ## measured figures: cluster start, propagation next to its floor (same writes by a minimal client), scale (BENCH_SCALE=0 skips)
-	$(BIN)/python -m fixtures.bench
+	$(BIN)/python -m replicheck.bench.run
 
 cluster-up: setup ## start a local cluster that outlives the command; prints export KUBECONFIG=...
 	@$(BIN)/replicheck-cluster up

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-# `make mutation` (fixtures/mutation.py): the unit tests import the mutant copy of the operator, not
+# `make mutation` (replicheck/mutation.py): the unit tests import the mutant copy of the operator, not
 # the repository's, so a bug in pure planning code is caught without a cluster. Done before any
 # plugin or test imports operator_under_test.
 if os.environ.get("REPLICHECK_OPERATOR_SRC"):
@@ -53,4 +53,9 @@ settings.register_profile("ci.configmirror", settings.get_profile("ci"), max_exa
 settings.register_profile("mutation.configmirror", settings.get_profile("mutation"), max_examples=6)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-pytest_plugins = ["fixtures.verdicts", "fixtures.plugin", "fixtures.diagnostics", "fixtures.configmirror"]
+pytest_plugins = [
+    "fixtures.plugins.verdicts",
+    "fixtures.plugins.session",
+    "fixtures.plugins.diagnostics",
+    "fixtures.systems.configmirror",
+]

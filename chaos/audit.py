@@ -1,7 +1,7 @@
 """A system's API requests, counted from the API server's audit log (local provider).
 
 The local control plane audits, at Metadata level, every request of the ServiceAccounts in every
-registered system's namespaces (``ReplicationSystem.service_account_namespaces``; fixtures/local.py
+registered system's namespaces (``ReplicationSystem.service_account_namespaces``; fixtures/clusters/local.py
 ``audit_policy``), so a second system in a namespace of its own is seen too. A request appears once
 per stage; long-running requests (watches) have a ``ResponseStarted`` and a ``ResponseComplete``
 event, so requests are counted by ``auditID``. Only metadata is logged: no request or response
@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fixtures.errors import NoEvidence
+from fixtures.core.errors import NoEvidence
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Experiments never touch the session cluster or the session operator (other xdist workers use them).
 The experiment's variant (``chaos_provider``: local or kind) names the provider; the cluster comes
-from the factory (`fixtures/cluster_providers.py` `private_cluster`), which also says when there is
+from the factory (`fixtures/clusters/providers.py` `private_cluster`), which also says when there is
 none (kind unusable here, or `--cluster=existing`) and the test skips with that reason. A kind
 cluster takes minutes, one per experiment.
 """
@@ -22,16 +22,16 @@ from chaos.faults.local import thaw_frozen
 from chaos.faults.variants import journal_name
 from chaos.mirror_workload import MirrorWorkload
 from chaos.scoring import overall_resilience
-from fixtures.cluster import new_run_id
-from fixtures.cluster_providers import LOCAL, ClusterProvider, ProviderChoice, private_cluster
-from fixtures.configmirror import ConfigMirrorSystem, deploy_configmirror, start_postgres
-from fixtures.deploy import kubectl
-from fixtures.errors import DidNotStart, NoVerdict, SetupError
-from fixtures.plugin import selection, started_private
-from fixtures.private import PrivateOperators
-from fixtures.record import read_records, record
+from fixtures.clusters.cluster import new_run_id
+from fixtures.clusters.providers import LOCAL, ClusterProvider, ProviderChoice, private_cluster
+from fixtures.clusters.workloads import kubectl
+from fixtures.core.errors import DidNotStart, NoVerdict, SetupError
+from fixtures.core.record import read_records, record
+from fixtures.plugins.session import selection, started_private
 from fixtures.systems import ReplicationSystem
 from fixtures.systems import system as system_named
+from fixtures.systems.configmirror import ConfigMirrorSystem, deploy_configmirror, start_postgres
+from fixtures.systems.private import PrivateOperators
 
 _LOADED_AT = time.time()
 

@@ -22,9 +22,9 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from chaos import scoring
-from fixtures.cluster import Cluster
-from fixtures.deploy import LocalDeployment, Replica
-from fixtures.systems.base import ChaosProfile
+from fixtures.clusters.cluster import Cluster
+from fixtures.clusters.workloads import LocalDeployment, Replica
+from fixtures.systems.model import ChaosProfile
 
 if TYPE_CHECKING:
     from chaos.mirror_workload import MirrorWorkload
@@ -56,7 +56,7 @@ class ReplicaView:
 
 
 class LocalOperator:
-    """The operator as supervised local processes (fixtures.deploy)."""
+    """The operator as supervised local processes (fixtures.clusters.workloads)."""
 
     #: a killed instance is restarted under the same name (its restart count goes up)
     restarts_in_place = True

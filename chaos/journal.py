@@ -23,10 +23,10 @@ from chaoslib.loader import load_experiment
 
 from chaos.context import CONFIG_KEY, ChaosContext, register, unregister
 from chaos.scoring import Score, Verdict, score, verdict_fields
-from fixtures.encoding import b64
-from fixtures.errors import NoEvidence
-from fixtures.paths import REPO_ROOT
-from fixtures.record import record
+from fixtures.core.encoding import b64
+from fixtures.core.errors import NoEvidence
+from fixtures.core.paths import REPO_ROOT
+from fixtures.core.record import record
 
 EXPERIMENTS = Path(__file__).resolve().parent / "experiments"
 JOURNALS = REPO_ROOT / "reports" / "chaos"

@@ -16,9 +16,9 @@ from kubernetes import client
 from chaos.context import ChaosContext, context_of
 from chaos.mirror_workload import MirrorWorkload
 from chaos.scoring import judged
-from fixtures.configmirror import metrics_text
-from fixtures.metrics import metric_value
-from fixtures.waiting import report_within
+from fixtures.core.metrics import metric_value
+from fixtures.core.waiting import report_within
+from fixtures.systems.configmirror import metrics_text
 
 LEASE_NAMESPACE, LEASE = "configmirror-system", "configmirror-operator"  # deploy/kustomize args
 

@@ -17,9 +17,9 @@ from typing import Any
 import psycopg
 from kubernetes import client
 
-from fixtures.cluster import Cluster
-from fixtures.configmirror import ConfigMirrorSystem, rows_of
-from fixtures.postgres import PostgresServer
+from fixtures.clusters.cluster import Cluster
+from fixtures.services.postgres import PostgresServer
+from fixtures.systems.configmirror import ConfigMirrorSystem, rows_of
 
 LABELS = {"replicheck.io/chaos": "mirror"}
 SELECTOR = {"matchLabels": LABELS}

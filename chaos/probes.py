@@ -25,8 +25,8 @@ from chaos import audit, fencing
 from chaos.context import LEASE, ChaosContext, context_of
 from chaos.faults.shared import lease_holder
 from chaos.scoring import judged, no_evidence
-from fixtures.metrics import metric_value
-from fixtures.waiting import report_within
+from fixtures.core.metrics import metric_value
+from fixtures.core.waiting import report_within
 
 
 def _ctx(configuration: dict[str, Any] | None) -> ChaosContext:
@@ -572,7 +572,7 @@ def churn_left_no_leaks(timeout_s: float = 30.0, configuration: dict | None = No
     def check() -> dict[str, Any]:
         problems = []
         source = ctx.cluster.core.read_namespaced_secret(name, ctx.workload.source_ns)
-        from fixtures.redact import secret_view
+        from fixtures.core.redact import secret_view
 
         want = secret_view(source)
         found = ctx.workload.copies_of(name)

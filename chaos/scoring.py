@@ -18,7 +18,7 @@ A probe's output says one of four things (:func:`probe_state`):
 
 The experiment's verdict (:func:`verdict_of`): ``fail`` if anything failed with evidence (a probe, an
 action, a rollback, the run itself); else ``no verdict`` if any probe had no evidence (or an activity
-raised :class:`fixtures.errors.NoVerdict`); else ``n/a`` if every probe was n/a; else ``pass``.
+raised :class:`fixtures.core.errors.NoVerdict`); else ``n/a`` if every probe was n/a; else ``pass``.
 
 Scoring follows Litmus: a fault's *probe success percentage* is passed probes / probes, and the
 resilience of a set of faults is ``sum(weight * probe success %) / sum(weight)`` with a weight of

@@ -8,7 +8,7 @@ from chaos.conftest import EnvFactory
 from chaos.faults import variants
 from chaos.journal import run_chaos_experiment
 from chaos.workload import Workload
-from fixtures.implementations import Implementation
+from fixtures.systems.implementations import Implementation
 
 pytestmark = [pytest.mark.chaos]
 

@@ -3,7 +3,7 @@
 On a private local control plane, two systems run side by side, each under its own ServiceAccount in
 a namespace of its own: the bundled operator (``replicheck-system``) and ConfigMirror
 (``configmirror-system``, with its PostgreSQL). The audit policy is built from every registered
-system's namespaces (fixtures/local.py ``audit_policy``), so the audit reader counts the requests of
+system's namespaces (fixtures/clusters/local.py ``audit_policy``), so the audit reader counts the requests of
 both, and an audit-based chaos probe judging the second system has evidence. When a system is
 stopped, a window in which it sent nothing (while the other system's requests prove the log was being
 written) is no verdict: the probe says so, and the pytest-side check raises NoEvidence.
@@ -21,13 +21,13 @@ import pytest
 from chaos import audit, probes
 from chaos.context import CONFIG_KEY, ChaosContext, LocalOperator, register, unregister
 from chaos.scoring import probe_state
-from fixtures.deploy import LocalDeployment
-from fixtures.errors import NoEvidence
-from fixtures.local import LocalControlPlane
-from fixtures.private import PrivateOperators
+from fixtures.clusters.local import LocalControlPlane
+from fixtures.clusters.workloads import LocalDeployment
+from fixtures.core.errors import NoEvidence
+from fixtures.core.waiting import eventually
 from fixtures.systems import system
-from fixtures.systems.base import ChaosProfile
-from fixtures.waiting import eventually
+from fixtures.systems.model import ChaosProfile
+from fixtures.systems.private import PrivateOperators
 
 pytestmark = [pytest.mark.chaos]
 TIMEOUT = 60.0

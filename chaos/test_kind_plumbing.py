@@ -14,8 +14,8 @@ from chaos import audit
 from chaos.conftest import EnvFactory
 from chaos.context import OPERATOR_NAMESPACE
 from chaos.faults.kind import CHAOS_RUNNER_NS, CHAOS_RUNNER_SA, delete_pods
-from fixtures.implementations import Implementation
-from fixtures.waiting import eventually
+from fixtures.core.waiting import eventually
+from fixtures.systems.implementations import Implementation
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 

@@ -7,7 +7,7 @@ import pytest
 
 from chaos.conftest import EnvFactory
 from chaos.journal import run_chaos_experiment
-from fixtures.configmirror import SYSTEM
+from fixtures.systems.configmirror import SYSTEM
 
 # The takeover waits out the Lease (15 s by default): well over 30 s with its private control plane.
 pytestmark = [pytest.mark.chaos, pytest.mark.slow, allure.label("system", SYSTEM)]

@@ -7,7 +7,7 @@ import pytest
 
 from chaos.conftest import EnvFactory
 from chaos.journal import run_chaos_experiment
-from fixtures.configmirror import SYSTEM
+from fixtures.systems.configmirror import SYSTEM
 
 pytestmark = [pytest.mark.chaos, allure.label("system", SYSTEM)]
 

@@ -7,7 +7,7 @@ import pytest
 
 from chaos.conftest import EnvFactory
 from chaos.journal import run_chaos_experiment
-from fixtures.configmirror import SYSTEM
+from fixtures.systems.configmirror import SYSTEM
 
 # ~30 s wall on 2 busy cores (mostly its private control plane): `slow`, like M2.
 pytestmark = [pytest.mark.chaos, pytest.mark.slow, allure.label("system", SYSTEM)]

@@ -21,10 +21,10 @@ from chaos.context import LocalOperator
 from chaos.runbooks.base import Subject
 from chaos.runbooks.engine import apply_remedy, diagnose, service_state
 from chaos.workload import Workload
-from fixtures.private import PrivateOperators
-from fixtures.record import record
-from fixtures.systems.reflector_dialect import replicate_to
-from fixtures.waiting import report_within
+from fixtures.core.record import record
+from fixtures.core.waiting import report_within
+from fixtures.systems.dialects.reflector import replicate_to
+from fixtures.systems.private import PrivateOperators
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 

@@ -2,7 +2,7 @@
 
 Values are random per write and remembered only as *canaries*: after a run the wrapper scans the
 journal, the operator logs and the records for them (plain and base64), so a leak of Secret data is a
-test failure. Every comparison here is by digest (fixtures.redact), never by value.
+test failure. Every comparison here is by digest (fixtures.core.redact), never by value.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from fixtures.cluster import Cluster
-from fixtures.encoding import b64
-from fixtures.lookup import named
-from fixtures.redact import digest, secret_view
+from fixtures.clusters.cluster import Cluster
+from fixtures.core.encoding import b64
+from fixtures.core.lookup import named
+from fixtures.core.redact import digest, secret_view
 from fixtures.systems import ReplicationSystem, Source, Target
 from fixtures.systems.driver import Driver
 

@@ -21,11 +21,11 @@ from chaoslib.experiment import ensure_experiment_is_valid, run_experiment
 from chaoslib.loader import load_experiment
 
 from chaos.scoring import Score, judged, score, verdict_fields
-from fixtures import flux
-from fixtures.flux import FLUX_NS
-from fixtures.paths import REPO_ROOT
-from fixtures.record import record
-from fixtures.waiting import WaitTimeout, eventually
+from fixtures.core.paths import REPO_ROOT
+from fixtures.core.record import record
+from fixtures.core.waiting import WaitTimeout, eventually
+from fixtures.services import flux
+from fixtures.services.flux import FLUX_NS
 from oci.path import REPO, GitOpsPath
 
 EXPERIMENTS = Path(__file__).resolve().parent / "experiments"

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from fixtures.cluster import new_run_id
-from fixtures.cluster_providers import ProviderChoice, private_plane
-from fixtures.errors import SetupError
-from fixtures.implementations import Implementation
-from fixtures.record import record
+from fixtures.clusters.cluster import new_run_id
+from fixtures.clusters.providers import ProviderChoice, private_plane
+from fixtures.core.errors import SetupError
+from fixtures.core.record import record
+from fixtures.systems.implementations import Implementation
 from oci.stack import OciStack
 
 

@@ -23,12 +23,12 @@ import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from fixtures import flux
-from fixtures.admission import create_refused
-from fixtures.binaries import find_tool
-from fixtures.errors import SetupError
-from fixtures.flux import APPLIER, FLUX_NS
-from fixtures.waiting import eventually
+from fixtures.clusters.admission import create_refused
+from fixtures.clusters.binaries import find_tool
+from fixtures.core.errors import SetupError
+from fixtures.core.waiting import eventually
+from fixtures.services import flux
+from fixtures.services.flux import APPLIER, FLUX_NS
 from oci.stack import OciStack
 from operator_under_test.consolidate import load_secret, tools
 from testing.consolidate import (

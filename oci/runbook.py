@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from fixtures.registry import OciRegistry
+from fixtures.services.oci_registry import OciRegistry
 
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
 CREDS = "oci-creds"

@@ -14,15 +14,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fixtures import deploy
-from fixtures.cluster import Cluster
-from fixtures.cluster_providers import LocalProvider
-from fixtures.deploy import LocalDeployment
-from fixtures.flux import Flux
-from fixtures.gitserver import GitServer
-from fixtures.implementations import Implementation
-from fixtures.local import LocalControlPlane
-from fixtures.registry import OciRegistry
+from fixtures.clusters import workloads as deploy
+from fixtures.clusters.cluster import Cluster
+from fixtures.clusters.local import LocalControlPlane
+from fixtures.clusters.providers import LocalProvider
+from fixtures.clusters.workloads import LocalDeployment
+from fixtures.services.flux import Flux
+from fixtures.services.gitserver import GitServer
+from fixtures.services.oci_registry import OciRegistry
+from fixtures.systems.implementations import Implementation
 
 
 @dataclass

@@ -13,13 +13,18 @@ import pytest
 import yaml
 from kubernetes import client
 
-from fixtures import flux
-from fixtures.admission import DENIAL, allow_creates_of_secrets, create_refused, deny_creates_of_secrets_in
-from fixtures.errors import SetupError
-from fixtures.flux import FLUX_NS
-from fixtures.redact import secret_view
-from fixtures.systems.reflector_dialect import ALLOWED_NAMESPACES
-from fixtures.waiting import eventually
+from fixtures.clusters.admission import (
+    DENIAL,
+    allow_creates_of_secrets,
+    create_refused,
+    deny_creates_of_secrets_in,
+)
+from fixtures.core.errors import SetupError
+from fixtures.core.redact import secret_view
+from fixtures.core.waiting import eventually
+from fixtures.services import flux
+from fixtures.services.flux import FLUX_NS
+from fixtures.systems.dialects.reflector import ALLOWED_NAMESPACES
 from oci.path import CHART, CREDS, INTERVAL, REPO, GitOpsPath
 from oci.stack import OciStack
 from testing.consolidate import generate_age_key

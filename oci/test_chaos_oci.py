@@ -6,7 +6,7 @@ from __future__ import annotations
 import allure
 import pytest
 
-from fixtures.errors import NoEvidence
+from fixtures.core.errors import NoEvidence
 from oci import chaos
 from oci.path import GitOpsPath
 from oci.stack import OciStack

@@ -11,9 +11,9 @@ import time
 import allure
 import pytest
 
-from fixtures import flux
-from fixtures.flux import FLUX_NS
-from fixtures.record import record
+from fixtures.core.record import record
+from fixtures.services import flux
+from fixtures.services.flux import FLUX_NS
 from oci.path import AUTH_FAILURE_WORDS, INTERVAL, GitOpsPath, latency_summary
 from oci.stack import OciStack
 
@@ -107,7 +107,7 @@ def _wrong_credentials(path: GitOpsPath, namespace: str) -> None:
         assert any(w in message for w in AUTH_FAILURE_WORDS), flux.describe(obj)
         return flux.describe(obj)
 
-    from fixtures.waiting import eventually
+    from fixtures.core.waiting import eventually
 
     line = eventually(refused, timeout=30, description="the registry to refuse wrong credentials")
     assert FLUX_NS not in line

@@ -11,9 +11,9 @@ import allure
 import pytest
 from kubernetes import client
 
-from fixtures import flux
-from fixtures.record import record
-from fixtures.waiting import eventually
+from fixtures.core.record import record
+from fixtures.core.waiting import eventually
+from fixtures.services import flux
 from oci import runbook
 from oci.path import AUTH_FAILURE_WORDS, INTERVAL, GitOpsPath
 from oci.stack import OciStack

@@ -17,7 +17,7 @@ import allure
 import pytest
 from hypothesis import core, is_hypothesis_test, settings
 
-from fixtures.record import record
+from fixtures.core.record import record
 from oci.fixture import oci_stack  # noqa: F401 (Property 7 end to end runs on the OCI stack)
 from properties import recording
 

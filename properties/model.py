@@ -16,7 +16,7 @@ share the implementation's matching code; unit tests check that every rendering 
 exactly the namespaces its reference names.
 
 Secret values never reach output: :class:`Payload` prints key names and sizes only, and views of
-objects carry digests (``fixtures.redact.digest``).
+objects carry digests (``fixtures.core.redact.digest``).
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from fixtures.encoding import b64
-from fixtures.redact import digest
-from fixtures.systems.base import Declaration, ReplicationSystem, Source
-from fixtures.systems.reflector_dialect import ALLOWED, ALLOWED_NAMESPACES, AUTO_ENABLED, AUTO_NAMESPACES
+from fixtures.core.encoding import b64
+from fixtures.core.redact import digest
+from fixtures.systems.dialects.reflector import ALLOWED, ALLOWED_NAMESPACES, AUTO_ENABLED, AUTO_NAMESPACES
+from fixtures.systems.model import Declaration, ReplicationSystem, Source
 
 SLO_SECONDS = 60.0  # the design's Property 6 bound, used as the convergence bound everywhere
 MAX_NAME = 63

@@ -23,12 +23,13 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from fixtures.cluster import Cluster
-from fixtures.encoding import b64
-from fixtures.record import record
-from fixtures.systems import Declaration, ReplicationSystem, Source, reflector_dialect
+from fixtures.clusters.cluster import Cluster
+from fixtures.core.encoding import b64
+from fixtures.core.record import record
+from fixtures.core.waiting import assert_mapping_equal, eventually
+from fixtures.systems import Declaration, ReplicationSystem, Source
+from fixtures.systems.dialects import reflector as reflector_dialect
 from fixtures.systems.driver import Driver
-from fixtures.waiting import assert_mapping_equal, eventually
 from properties import recording
 from properties.model import (
     SLO_SECONDS,

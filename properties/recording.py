@@ -28,7 +28,7 @@ class ExampleCounter:
         self.tracked = False
 
     @property
-    def created(self) -> list[str]:  # what fixtures.diagnostics reads from a namespaces object
+    def created(self) -> list[str]:  # what fixtures.plugins.diagnostics reads from a namespaces object
         return list(self.kept)
 
     def release(self) -> None:
@@ -57,7 +57,7 @@ def keep_for_diagnostics(cluster: Any, namespaces: list[str]) -> bool:
     counter.cluster, counter.kept = cluster, list(namespaces)
     if not counter.tracked:
         try:
-            from fixtures import diagnostics
+            from fixtures.plugins import diagnostics
 
             diagnostics.track(counter.item, cluster=cluster, namespaces=counter, label="failing example")
         except Exception:  # diagnostics must never change a test's outcome

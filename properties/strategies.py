@@ -11,7 +11,7 @@ import random
 
 from hypothesis import strategies as st
 
-from fixtures.encoding import b64
+from fixtures.core.encoding import b64
 from properties.model import (
     DNS1123_LABEL,
     DOCKERCONFIGJSON,

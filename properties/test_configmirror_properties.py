@@ -31,11 +31,11 @@ from hypothesis import event, given, note
 from hypothesis import strategies as st
 from kubernetes import client
 
-from fixtures.configmirror import SYSTEM, ConfigMirrorSystem
-from fixtures.errors import NoEvidence
-from fixtures.record import record
-from fixtures.systems.configmirror_dialect import OWNER_LABEL
-from fixtures.waiting import WaitTimeout, eventually
+from fixtures.core.errors import NoEvidence
+from fixtures.core.record import record
+from fixtures.core.waiting import WaitTimeout, eventually
+from fixtures.systems.configmirror import SYSTEM, ConfigMirrorSystem
+from fixtures.systems.dialects.configmirror import OWNER_LABEL
 from properties.configmirror_model import (
     MirrorCase,
     SelectorCase,

@@ -24,7 +24,7 @@ import allure
 import pytest
 from hypothesis import assume, event, given, note
 
-from fixtures.cluster import Cluster
+from fixtures.clusters.cluster import Cluster
 from fixtures.systems import ReplicationSystem
 from properties.model import NamespaceReplicationCase, SourceSpec
 from properties.observe import ExampleEnv, timed

@@ -19,7 +19,7 @@ import allure
 import pytest
 from hypothesis import assume, event, example, given, note
 
-from fixtures.cluster import Cluster
+from fixtures.clusters.cluster import Cluster
 from fixtures.systems import ReplicationSystem
 from properties.model import (
     DOCKERCONFIGJSON,

@@ -18,7 +18,7 @@ import allure
 import pytest
 from hypothesis import event, example, given
 
-from fixtures.systems.reflector_dialect import ALLOWED, ALLOWED_NAMESPACES, AUTO_ENABLED
+from fixtures.systems.dialects.reflector import ALLOWED, ALLOWED_NAMESPACES, AUTO_ENABLED
 from operator_under_test.consolidate import load_secret
 from properties.strategies import gitops_layouts
 from testing.consolidate import (

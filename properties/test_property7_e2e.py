@@ -10,9 +10,9 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from fixtures.cluster import Cluster, NamespaceFactory
-from fixtures.encoding import b64
-from fixtures.waiting import assert_mapping_equal, eventually
+from fixtures.clusters.cluster import Cluster, NamespaceFactory
+from fixtures.core.encoding import b64
+from fixtures.core.waiting import assert_mapping_equal, eventually
 from operator_under_test.consolidate import consolidated_secret
 from testing.consolidate import (
     CredsSpec,

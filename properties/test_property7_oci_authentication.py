@@ -17,8 +17,8 @@ import allure
 import pytest
 from hypothesis import given, settings
 
-from fixtures.flux import FLUX_NS
-from fixtures.record import record
+from fixtures.core.record import record
+from fixtures.services.flux import FLUX_NS
 from oci.path import INTERVAL, GitOpsPath
 from oci.stack import OciStack
 from properties.strategies import gitops_layouts

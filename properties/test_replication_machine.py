@@ -43,10 +43,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from fixtures.cluster import Cluster
-from fixtures.encoding import b64
+from fixtures.clusters.cluster import Cluster
+from fixtures.core.encoding import b64
 from fixtures.systems import Declaration, ReplicationSystem
-from fixtures.systems.reflector_dialect import ALLOWED, ALLOWED_NAMESPACES, AUTO_ENABLED, AUTO_NAMESPACES
+from fixtures.systems.dialects.reflector import ALLOWED, ALLOWED_NAMESPACES, AUTO_ENABLED, AUTO_NAMESPACES
 from properties import recording
 from properties.model import SourceSpec, physical_name
 from properties.observe import ExampleEnv, View, timed

@@ -29,10 +29,10 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from fixtures.systems.reflector_dialect import ALLOWED, BOOLEAN_KEYS, LIST_KEYS, REFLECTS
-from fixtures.systems.reflector_dialect import ALLOWED_NAMESPACES as ALLOWED_NS
-from fixtures.systems.reflector_dialect import AUTO_ENABLED as AUTO
-from fixtures.systems.reflector_dialect import short as short_key
+from fixtures.systems.dialects.reflector import ALLOWED, BOOLEAN_KEYS, LIST_KEYS, REFLECTS
+from fixtures.systems.dialects.reflector import ALLOWED_NAMESPACES as ALLOWED_NS
+from fixtures.systems.dialects.reflector import AUTO_ENABLED as AUTO
+from fixtures.systems.dialects.reflector import short as short_key
 
 YAML_SUFFIXES = (".yaml", ".yml")
 SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__", ".hypothesis"}

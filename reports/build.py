@@ -6,7 +6,7 @@ runbook outcomes), chaostoolkit journals (reports/chaos/), environment.propertie
 pass over the implementation's manifests. Three verdicts: CERTIFIED when every selected system
 passed every check with evidence; NOT CERTIFIED when a system failed a check of the system; NO
 VERDICT when nothing failed but the run could not judge something (a harness self-test, a setup
-error, a missing program, a check without evidence: fixtures/verdicts.py). Every reason names the
+error, a missing program, a check without evidence: fixtures/plugins/verdicts.py). Every reason names the
 system, the check and its one-line cause. A failed or partial run still gets a full report.
 
     python -m reports.build [--pytest-exit N] [--systems A,B] [--lint PATH ...]
@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from chaos.scoring import overall_resilience
-from fixtures.environment import read_properties
-from fixtures.paths import REPO_ROOT, REPORTS_DIR
-from fixtures.record import RECORDS_DIR, read_records
-from fixtures.verdicts import CAUSE_LABEL, FAIL, HARNESS_SELF_TESTS, LABEL, first_line
-from fixtures.verdicts import NO_VERDICT as JUDGED_NO_VERDICT
+from fixtures.core.environment import read_properties
+from fixtures.core.paths import REPO_ROOT, REPORTS_DIR
+from fixtures.core.record import RECORDS_DIR, read_records
+from fixtures.plugins.verdicts import CAUSE_LABEL, FAIL, HARNESS_SELF_TESTS, LABEL, first_line
+from fixtures.plugins.verdicts import NO_VERDICT as JUDGED_NO_VERDICT
 from reports.catalogue import BEHAVIOUR_TITLES, PROPERTY_TEXT
 from reports.charts import chaos_plot, latency_plot, latency_systems_plot
 from reports.matrix import (
@@ -66,9 +66,10 @@ CERTIFIED, NOT_CERTIFIED, NO_VERDICT = "CERTIFIED", "NOT CERTIFIED", "NO VERDICT
 EXIT_CODES = {CERTIFIED: 0, NOT_CERTIFIED: 1, NO_VERDICT: 2}
 #: pytest exit codes that say nothing beyond the test results (0 passed, 1 tests failed, 5 none ran)
 JUDGED_EXITS = (0, 1, 5)
-#: Allure full names of the harness's own tests (fixtures/verdicts.py HARNESS_SELF_TESTS, as module paths)
+#: Allure full names of the harness's own tests (HARNESS_SELF_TESTS of fixtures/plugins/verdicts.py,
+#: as module paths)
 HARNESS_PREFIXES = tuple(p.replace("/", ".") for p in HARNESS_SELF_TESTS)
-#: written by `python -m reports.traceability` and `make mutation` (fixtures/mutation.py)
+#: written by `python -m reports.traceability` and `make mutation` (replicheck/mutation.py)
 TRACEABILITY_JSON = "traceability.json"
 MUTATION_JSON = "mutation.json"
 
@@ -129,7 +130,7 @@ class TestResult:
 
     @property
     def judgement(self) -> str | None:
-        """Who is to blame when it did not pass (fixtures/verdicts.py): ``system failure`` or
+        """Who is to blame when it did not pass (fixtures/plugins/verdicts.py): ``system failure`` or
         ``no verdict``; results written before the label existed: a failure is the system's."""
         if self.status not in ("failed", "broken"):
             return None
@@ -139,7 +140,7 @@ class TestResult:
 
     @property
     def cause(self) -> str:
-        """Why it did not pass, in one line: the judgement's cause (fixtures/verdicts.py), else
+        """Why it did not pass, in one line: the judgement's cause (fixtures/plugins/verdicts.py), else
         the first line of its message or trace."""
         return next(iter(self.label(CAUSE_LABEL)), "") or first_line(self.message) or first_line(self.trace)
 
@@ -325,7 +326,7 @@ class Report:
         for r in self.results:
             out[r.status] = out.get(r.status, 0) + 1
         out["total"] = len(self.results)
-        # of the failed and broken: those that judged nothing (fixtures/verdicts.py)
+        # of the failed and broken: those that judged nothing (fixtures/plugins/verdicts.py)
         out["no_verdict"] = sum(r.judgement == JUDGED_NO_VERDICT for r in self.results)
         return out
 

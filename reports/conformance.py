@@ -1,10 +1,10 @@
 """`make conformance`: check what the phases need, run every phase against fresh ephemeral
 clusters, then build the reports.
 
-First the preflight (fixtures/preflight.py): every program and capability the selected phases need,
-in seconds; a missing one is a line naming its fix, and the run stops with NO VERDICT before any
+First the preflight (fixtures/conformance/preflight.py): every program and capability the selected
+phases need, in seconds; a missing one is a line naming its fix, and the run stops with NO VERDICT before any
 cluster starts. Each phase is then one pytest run (its own cluster, torn down at its end) with
-``--implementation`` set to the selected systems it certifies (fixtures/phases.py); a phase that
+``--implementation`` set to the selected systems it certifies (fixtures/conformance/phases.py); a phase that
 certifies none of them is n/a. Progress is visible per phase with its elapsed time, a failing phase
 does not stop the others, and the reports are built whatever happened. Each phase leaves a
 ``phase`` record (its exit code, and the line that says why when pytest stopped without judging:
@@ -24,11 +24,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from fixtures import phases, preflight
-from fixtures.build_progress import format_duration
-from fixtures.errors import SetupError
-from fixtures.paths import REPO_ROOT
-from fixtures.record import record
+from fixtures.conformance import phases, preflight
+from fixtures.core.errors import SetupError
+from fixtures.core.paths import REPO_ROOT
+from fixtures.core.record import record
+from replicheck.build_progress import format_duration
 from reports import build, traceability
 from reports.build import JUDGED_EXITS
 

@@ -30,7 +30,7 @@ GROUPS = ("property", "scenario", "chaos")
 NOT_APPLICABLE = "n/a"
 #: n/a last: a cell of a system's documented n/a (a chaos experiment its profile says does not
 #: apply) shows the reason, and any other outcome on the row outranks it
-#: "no verdict": the check could not judge the system (fixtures/verdicts.py), after a failure
+#: "no verdict": the check could not judge the system (fixtures/plugins/verdicts.py), after a failure
 NO_VERDICT = "no verdict"
 OUTCOMES = ("fail", NO_VERDICT, "not run", "known deviation", "skipped", "pass", NOT_APPLICABLE)
 #: "C7: source data update", "N3: drift repair": a scenario id and its title

@@ -25,7 +25,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from fixtures.paths import REPO_ROOT, REPORTS_DIR
+from fixtures.core.paths import REPO_ROOT, REPORTS_DIR
 
 REPORTS = REPORTS_DIR
 COLLECT_PATHS = ("tests", "suites", "properties", "chaos")
@@ -60,7 +60,9 @@ LEADER, POISON, CHURN = (
     "chaos/test_namespace_churn.py",
 )
 PACKAGING = "tests/operator/test_packaging.py"
-BENCH = "not a test: `make bench` measures it (fixtures/bench_operator.py), targets are not timed unit tests"
+BENCH = (
+    "not a test: `make bench` measures it (replicheck/bench/operator.py), targets are not timed unit tests"
+)
 
 ITEMS: tuple[Item, ...] = (
     # --- §1.2 parsing and matching rules ------------------------------------------------------------

@@ -15,13 +15,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from fixtures.cluster import Cluster, NamespaceFactory, dns_label
-from fixtures.deploy import LocalDeployment
-from fixtures.errors import SetupError
-from fixtures.implementations import Implementation
-from fixtures.plugin import reflector_dialect_system, system_of
-from fixtures.record import record
+from fixtures.clusters.cluster import Cluster, NamespaceFactory, dns_label
+from fixtures.clusters.workloads import LocalDeployment
+from fixtures.core.errors import SetupError
+from fixtures.core.record import record
+from fixtures.plugins.session import reflector_dialect_system, system_of
 from fixtures.systems import ReplicationSystem, system
+from fixtures.systems.implementations import Implementation
 from suites.contract import contract_of, deviation_marker, outcome_of
 from suites.private import PrivateOperator
 from suites.support import KNOWN_DEVIATION_SLO, SLO, Scenario
@@ -70,7 +70,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
             implementation=impl.name if impl else item.config.getoption("--implementation"),
             system=impl.name if impl else item.config.getoption("--implementation"),
             seconds=round(report.duration, 3),
-            # where the profile says this check breaks a seed property (fixtures/byo.py): the reason
+            # where the profile says this check breaks a seed property (fixtures/systems/byo.py): the reason
             # the certificate gives when it fails
             known_failure=(getattr(impl, "known_failures", None) or {}).get(contract.key),
         )

@@ -6,10 +6,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from fixtures.cluster import Cluster, NamespaceFactory
-from fixtures.deploy import LocalDeployment
-from fixtures.implementations import Implementation
-from fixtures.waiting import eventually
+from fixtures.clusters.cluster import Cluster, NamespaceFactory
+from fixtures.clusters.workloads import LocalDeployment
+from fixtures.core.waiting import eventually
+from fixtures.systems.implementations import Implementation
 from suites.support import Scenario
 
 #: --watch-timeout-seconds for scenarios about watch reconnects (Reflector: watcher.timeout)

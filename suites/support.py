@@ -17,13 +17,13 @@ from typing import Any, TypedDict, TypeVar, Unpack
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from fixtures import lookup
-from fixtures.cluster import Cluster, NamespaceFactory
-from fixtures.encoding import b64
-from fixtures.implementations import Implementation
-from fixtures.record import record
-from fixtures.systems.reflector_dialect import ReflectorDialect
-from fixtures.waiting import assert_mapping_equal, eventually
+from fixtures.clusters.cluster import Cluster, NamespaceFactory
+from fixtures.core import lookup
+from fixtures.core.encoding import b64
+from fixtures.core.record import record
+from fixtures.core.waiting import assert_mapping_equal, eventually
+from fixtures.systems.dialects.reflector import ReflectorDialect
+from fixtures.systems.implementations import Implementation
 
 SLO = 30.0  # seconds; generous for a 2-core machine running tests in parallel
 #: deadline in tests the implementation is known to fail (a strict xfail): no need to wait the full SLO

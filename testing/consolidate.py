@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from fixtures.encoding import b64
-from fixtures.systems.reflector_dialect import replicate_to
+from fixtures.core.encoding import b64
+from fixtures.systems.dialects.reflector import replicate_to
 from operator_under_test.consolidate import tools
 
 SOPS_RULES = """\

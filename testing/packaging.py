@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from fixtures.binaries import find_tool
-from fixtures.deploy import render_kustomize
+from fixtures.clusters.binaries import find_tool
+from fixtures.clusters.workloads import render_kustomize
 
 Doc = dict[str, Any]
 

@@ -29,7 +29,7 @@ if [ -x "$out/kube-apiserver" ] && [ -x "$out/kube-controller-manager" ] && [ -x
    && "$out/kube-apiserver" --version 2>/dev/null | grep -qx "Kubernetes ${kver}"; then
   echo "$out"; exit 0
 fi
-# --check (the preflight, fixtures/preflight.py): answer from the cache, never build
+# --check (the preflight, fixtures/conformance/preflight.py): answer from the cache, never build
 [ "${1:-}" = "--check" ] && die "etcd, kube-apiserver and kube-controller-manager ${kver} are not built in $out"
 
 # One builder at a time per cache (parallel make or two clones).

@@ -34,7 +34,7 @@ log="$cache/build-$key.log"
 
 mkdir -p "$cache/bin" 2>/dev/null && [ -w "$cache/bin" ] || die "cache directory $cache is not writable; set REPLICHECK_CACHE to a writable directory"
 if [ -x "$out/$name" ]; then echo "$out/$name"; exit 0; fi
-# --check (the preflight, fixtures/preflight.py): answer from the cache, never build
+# --check (the preflight, fixtures/conformance/preflight.py): answer from the cache, never build
 [ "${2:-}" = "--check" ] && die "${name} ${version} is not built in $out"
 
 exec 9>"$cache/build.lock"

@@ -23,7 +23,7 @@ from kubernetes.client.rest import ApiException
 
 from chaos.context import OPERATOR_LABEL, OPERATOR_NAMESPACE, ChaosContext
 from chaos.faults.shared import retry_api
-from fixtures.cluster_providers import KindProvider
+from fixtures.clusters.providers import KindProvider
 
 CHAOS_RUNNER_NS = "replicheck-chaos"
 CHAOS_RUNNER_SA = "chaos-runner"
@@ -81,7 +81,7 @@ def chaosk8s_explicit_credentials() -> Iterator[None]:
     chaosk8s loads ``$KUBECONFIG`` or ``~/.kube/config`` whenever that file exists, and then ignores
     the credentials it was given (tooling.md 2.2): on a developer machine that is some other cluster.
     For the duration of the call KUBECONFIG points at a path that cannot exist. Our own clients never
-    read KUBECONFIG (fixtures.clients passes config files explicitly), so nothing else is affected.
+    read KUBECONFIG (fixtures.clusters.clients passes config files explicitly), so nothing else is affected.
     """
     with _ENV_LOCK:
         saved = {

@@ -14,7 +14,7 @@ from chaos.faults.shared import lease_holder
 from chaos.faults.takeover import freeze_until_takeover
 from chaos.faults.variants import inject
 from chaos.workload import CopyVersionWatcher
-from fixtures.waiting import eventually
+from fixtures.core.waiting import eventually
 
 
 def start_source_updates(

@@ -9,7 +9,7 @@ import signal
 from typing import Any
 
 from chaos.context import ChaosContext
-from fixtures.cluster_providers import LocalProvider
+from fixtures.clusters.providers import LocalProvider
 
 
 def kill_replica(ctx: ChaosContext, name: str | None) -> dict[str, Any]:

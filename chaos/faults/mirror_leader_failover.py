@@ -12,7 +12,7 @@ from chaos.faults.takeover import freeze_until_takeover
 from chaos.faults.variants import inject
 from chaos.mirror_probes import mirror_lease
 from chaos.mirror_workload import MirrorWorkload
-from fixtures.waiting import eventually
+from fixtures.core.waiting import eventually
 
 
 def _ctx(configuration: dict | None) -> tuple[ChaosContext, MirrorWorkload]:

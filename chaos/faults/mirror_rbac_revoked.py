@@ -12,7 +12,7 @@ from kubernetes.client.rest import ApiException
 from chaos.context import ChaosContext, context_of
 from chaos.mirror_probes import forbidden_count
 from chaos.mirror_workload import MirrorWorkload
-from fixtures.waiting import eventually
+from fixtures.core.waiting import eventually
 
 BINDING = "configmirror-operator"  # ClusterRoleBinding (and ClusterRole) of deploy/kustomize/rbac.yaml
 SA_NAMESPACE, SA = "configmirror-system", "configmirror-operator"

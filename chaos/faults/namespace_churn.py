@@ -10,7 +10,7 @@ from typing import Any
 from kubernetes.client.rest import ApiException
 
 from chaos.context import ChaosContext, context_of
-from fixtures.waiting import eventually
+from fixtures.core.waiting import eventually
 
 
 def churn_namespaces(

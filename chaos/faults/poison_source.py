@@ -16,9 +16,9 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from chaos.context import ChaosContext, context_of
-from fixtures.encoding import b64
+from fixtures.core.encoding import b64
 from fixtures.systems import Patterns, Source
-from fixtures.systems.reflector_dialect import (
+from fixtures.systems.dialects.reflector import (
     ALLOWED,
     ALLOWED_NAMESPACES,
     ALLOWED_SELECTOR,
@@ -27,7 +27,7 @@ from fixtures.systems.reflector_dialect import (
     REFLECTS,
     replicate_to,
 )
-from fixtures.systems.reflector_dialect import NAME as REFLECTOR
+from fixtures.systems.dialects.reflector import NAME as REFLECTOR
 
 POISON_PREFIX = "poison-"
 

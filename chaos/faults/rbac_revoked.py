@@ -13,8 +13,8 @@ from kubernetes.client.rest import ApiException
 
 from chaos.context import ChaosContext, context_of
 from chaos.faults.shared import operator_can
-from fixtures.metrics import metric_value
-from fixtures.waiting import eventually
+from fixtures.core.metrics import metric_value
+from fixtures.core.waiting import eventually
 
 
 def _clean(obj: Any, api: client.ApiClient) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from kubernetes.client.rest import ApiException
 
 from chaos.context import ChaosContext, context_of
 from chaos.faults.local import thaw_frozen
-from fixtures.waiting import eventually
+from fixtures.core.waiting import eventually
 
 
 def operator_can(ctx: ChaosContext, verb: str, resource: str, namespace: str | None = None) -> bool:

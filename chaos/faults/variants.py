@@ -11,7 +11,7 @@ from typing import Any
 
 from chaos.context import ChaosContext
 from chaos.faults import kind, local
-from fixtures.cluster_providers import KIND, LOCAL
+from fixtures.clusters.providers import KIND, LOCAL
 
 FAULTS = ("kill-operator", "kill-leader", "freeze-leader", "thaw-leader", "restart-apiserver")
 PROVIDERS = (LOCAL, KIND)  # the variants every chaos experiment with a fault has

@@ -21,8 +21,8 @@ from chaos.probes import log_records
 from chaos.runbooks.base import TIMEOUT, Outcome, Subject, list_entries, read_secret
 from chaos.runbooks.logs import classify_logs
 from chaos.runbooks.patterns import regex_verdicts
-from fixtures.redact import secret_view
-from fixtures.systems.reflector_dialect import ALLOWED, ALLOWED_NAMESPACES
+from fixtures.core.redact import secret_view
+from fixtures.systems.dialects.reflector import ALLOWED, ALLOWED_NAMESPACES
 
 NO_LOG_LINES = "no log line of the operator since the fault: a search of no lines proves nothing"
 

@@ -11,9 +11,9 @@ from chaos.runbooks.base import Outcome, Subject, read_secret
 from chaos.runbooks.catalogue import MISSING_CHECK, RUNBOOKS
 from chaos.runbooks.checks import CHECKS
 from chaos.runbooks.remedies import REMEDIES
-from fixtures.redact import secret_view
-from fixtures.systems.reflector_dialect import AUTO_REFLECTS, REFLECTS
-from fixtures.waiting import report_within
+from fixtures.core.redact import secret_view
+from fixtures.core.waiting import report_within
+from fixtures.systems.dialects.reflector import AUTO_REFLECTS, REFLECTS
 
 
 def diagnose(ctx: ChaosContext, title: str, fault: str, cause: str, subject: Subject) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from chaos.context import ChaosContext
 from chaos.faults.rbac_revoked import restore_rbac
 from chaos.runbooks.base import TIMEOUT, Subject, list_entries, read_secret
 from chaos.runbooks.patterns import regex_verdicts
-from fixtures.systems.reflector_dialect import ALLOWED_NAMESPACES
+from fixtures.systems.dialects.reflector import ALLOWED_NAMESPACES
 
 
 def _fix_annotations(ctx: ChaosContext, subject: Subject) -> str:

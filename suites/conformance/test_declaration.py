@@ -12,7 +12,7 @@ import secrets
 import allure
 import pytest
 
-from fixtures.implementations import Implementation
+from fixtures.systems.implementations import Implementation
 from suites.contract import behaviour
 from suites.support import Scenario
 

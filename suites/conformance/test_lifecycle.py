@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fixtures.waiting import eventually
+from fixtures.core.waiting import eventually
 from suites.contract import behaviour
 from suites.support import Scenario
 

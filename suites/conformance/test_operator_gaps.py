@@ -24,11 +24,11 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from chaos import audit
-from fixtures.admission import DENIAL, deny_creates_of_secrets_in
-from fixtures.errors import NoEvidence
-from fixtures.implementations import metric_value
-from fixtures.local import LocalControlPlane
-from fixtures.waiting import WaitTimeout, eventually
+from fixtures.clusters.admission import DENIAL, deny_creates_of_secrets_in
+from fixtures.clusters.local import LocalControlPlane
+from fixtures.core.errors import NoEvidence
+from fixtures.core.waiting import WaitTimeout, eventually
+from fixtures.systems.implementations import metric_value
 from suites.contract import behaviour
 from suites.private import PrivateOperator
 from suites.support import CONFIGMAP, SLO

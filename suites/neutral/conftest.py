@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.cluster import Cluster, NamespaceFactory
-from fixtures.deploy import LocalDeployment
+from fixtures.clusters.cluster import Cluster, NamespaceFactory
+from fixtures.clusters.workloads import LocalDeployment
 from fixtures.systems import ReplicationSystem
 from fixtures.systems.driver import Driver
 from suites.neutral.scenario import NeutralScenario, kind_for

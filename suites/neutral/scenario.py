@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fixtures.cluster import NamespaceFactory
-from fixtures.record import record
+from fixtures.clusters.cluster import NamespaceFactory
+from fixtures.core.record import record
+from fixtures.core.waiting import assert_mapping_equal
 from fixtures.systems import Declaration, ReplicationSystem, Source
 from fixtures.systems.driver import Driver, body
-from fixtures.waiting import assert_mapping_equal
 from suites.support import SLO, not_found, timed, unique_name
 
 #: the kinds a neutral scenario prefers, in order (the first one the system replicates)

@@ -13,7 +13,7 @@ On a private local control plane whose kube-apiserver this test stops and starts
     bring the API server back); ready again once the API server serves.
 
 Applies to every selected system whose profile declares a readiness contract
-(``ReplicationSystem.readiness``, ``fixtures/systems/base.py`` ``ReadinessProfile``): the bundled
+(``ReplicationSystem.readiness``, ``fixtures/systems/model.py`` ``ReadinessProfile``): the bundled
 operator and ConfigMirror, both through the replicator's ``Loop`` readiness, their threshold set
 small with ``--ready-down-threshold-seconds``. For any other system it is n/a with its profile's
 reason (``no_readiness``): kubernetes-replicator serves one handler on /healthz and /readyz, and
@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from fixtures.deploy import Replica
-from fixtures.local import LocalControlPlane
-from fixtures.private import PrivateOperators
+from fixtures.clusters.local import LocalControlPlane
+from fixtures.clusters.workloads import Replica
+from fixtures.core.waiting import eventually
 from fixtures.systems import ReadinessProfile, ReplicationSystem
-from fixtures.waiting import eventually
+from fixtures.systems.private import PrivateOperators
 from suites.contract import neutral
 
 APISERVER = "kube-apiserver"

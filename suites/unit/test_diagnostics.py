@@ -1,4 +1,5 @@
-"""Pure parts of the failure-diagnostics plugin (fixtures/diagnostics.py) and of the suite's labelling."""
+"""Pure parts of the failure-diagnostics plugin (fixtures/plugins/diagnostics.py) and of the suite's
+labelling."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from fixtures.diagnostics import (
+from fixtures.core.encoding import b64
+from fixtures.core.metrics import metric_value
+from fixtures.core.waiting import WaitTimeout, assert_mapping_equal, eventually
+from fixtures.plugins.diagnostics import (
     Collected,
     event_line,
     extract_diffs,
@@ -17,12 +21,9 @@ from fixtures.diagnostics import (
     redact_object,
     summarize,
 )
-from fixtures.encoding import b64
-from fixtures.implementations import implementation
-from fixtures.metrics import metric_value
+from fixtures.systems.implementations import implementation
 from fixtures.systems.profiles.bundled import BUNDLED
 from fixtures.systems.profiles.reflector import REFLECTOR
-from fixtures.waiting import WaitTimeout, assert_mapping_equal, eventually
 from suites.contract import behaviour, contract_of, outcome_of, reflector_issue
 
 SECRET_VALUE = "hunter2-do-not-print"  # noqa: S105 (a fake value the output must not show)

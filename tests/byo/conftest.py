@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.byo import COMMAND_ENV, COMMAND_OPTION, given_command
-from fixtures.cluster import Cluster, new_run_id
-from fixtures.deploy import LocalDeployment
-from fixtures.errors import SetupError
-from fixtures.local import LocalControlPlane
+from fixtures.clusters.cluster import Cluster, new_run_id
+from fixtures.clusters.local import LocalControlPlane
+from fixtures.clusters.workloads import LocalDeployment
+from fixtures.core.errors import SetupError
+from fixtures.systems.byo import COMMAND_ENV, COMMAND_OPTION, given_command
 from fixtures.systems.profiles.kubernetes_replicator import SYSTEM
 
 NOT_COLLECTED = (

@@ -15,12 +15,12 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from fixtures.cluster import Cluster
-from fixtures.encoding import b64
-from fixtures.redact import digest
-from fixtures.systems.base import LabelSelector, Names, Patterns, Source
+from fixtures.clusters.cluster import Cluster
+from fixtures.core.encoding import b64
+from fixtures.core.redact import digest
+from fixtures.core.waiting import eventually
+from fixtures.systems.model import LabelSelector, Names, Patterns, Source
 from fixtures.systems.profiles.kubernetes_replicator import SYSTEM
-from fixtures.waiting import eventually
 
 pytestmark = pytest.mark.cluster
 TIMEOUT = 60.0

@@ -8,7 +8,7 @@ moment to reach the API server's admission chain; :meth:`Refusal.wait_enforced` 
 server-side dry run (nothing is written) until it bites.
 
 The attempts are read from the local control plane's audit log (metadata only: who, verb, resource,
-namespace, name, response code and the time the API server received the request; fixtures/local.py
+namespace, name, response code and the time the API server received the request; fixtures/clusters/local.py
 ``AUDIT_POLICY``), from the offset it had when the :class:`AuditTrail` was opened, for one user (the
 operator's ServiceAccount).
 """
@@ -22,7 +22,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from chaos import audit
-from fixtures.waiting import eventually
+from fixtures.core.waiting import eventually
 
 DENIAL = "replicheck: this ConfigMap write is refused on purpose"
 

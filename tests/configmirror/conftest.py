@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from fixtures.cluster import Cluster, NamespaceFactory
-from fixtures.configmirror import ConfigMirrorSystem
-from fixtures.waiting import WaitTimeout
+from fixtures.clusters.cluster import Cluster, NamespaceFactory
+from fixtures.core.waiting import WaitTimeout
+from fixtures.systems.configmirror import ConfigMirrorSystem
 
 SLO = 30.0  # seconds; generous for a 2-core machine running tests in parallel
 

@@ -12,12 +12,12 @@ import allure
 import pytest
 from kubernetes.client.rest import ApiException
 
-from fixtures.configmirror import SYSTEM, ConfigMirrorDeployment, metrics_text
-from fixtures.deploy import kubectl
-from fixtures.encoding import b64
-from fixtures.metrics import metric_value
-from fixtures.systems.configmirror_dialect import FINALIZER, OWNER_LABEL
-from fixtures.waiting import assert_mapping_equal, eventually
+from fixtures.clusters.workloads import kubectl
+from fixtures.core.encoding import b64
+from fixtures.core.metrics import metric_value
+from fixtures.core.waiting import assert_mapping_equal, eventually
+from fixtures.systems.configmirror import SYSTEM, ConfigMirrorDeployment, metrics_text
+from fixtures.systems.dialects.configmirror import FINALIZER, OWNER_LABEL
 
 from .conftest import SLO, MirrorEnv
 

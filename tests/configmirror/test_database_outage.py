@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import allure
 import pytest
 
-from fixtures.configmirror import SYSTEM, ConfigMirrorSystem, rows_of, start_postgres
-from fixtures.postgres import PostgresServer
-from fixtures.waiting import eventually
+from fixtures.core.waiting import eventually
+from fixtures.services.postgres import PostgresServer
+from fixtures.systems.configmirror import SYSTEM, ConfigMirrorSystem, rows_of, start_postgres
 
 from .conftest import SLO, MirrorEnv
 from .test_configmirror import MATCHING, SELECT, expect_condition, expect_replicas

@@ -23,10 +23,10 @@ import pytest
 from kubernetes.client.rest import ApiException
 
 from chaos import audit
-from fixtures.configmirror import SYSTEM, ConfigMirrorDeployment
-from fixtures.errors import NoEvidence
-from fixtures.systems.configmirror_dialect import FINALIZER, GROUP, PLURAL, VERSION
-from fixtures.waiting import WaitTimeout, eventually
+from fixtures.core.errors import NoEvidence
+from fixtures.core.waiting import WaitTimeout, eventually
+from fixtures.systems.configmirror import SYSTEM, ConfigMirrorDeployment
+from fixtures.systems.dialects.configmirror import FINALIZER, GROUP, PLURAL, VERSION
 
 from .attempts import AuditTrail, Refusal
 from .conftest import SLO, MirrorEnv

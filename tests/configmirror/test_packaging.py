@@ -11,8 +11,8 @@ import re
 import allure
 import pytest
 
-from fixtures.configmirror import SYSTEM
-from fixtures.paths import REPO_ROOT
+from fixtures.core.paths import REPO_ROOT
+from fixtures.systems.configmirror import SYSTEM
 from testing.packaging import (
     SOURCES,
     Package,

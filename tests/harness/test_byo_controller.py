@@ -17,11 +17,11 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from fixtures.byo import ExternalController
-from fixtures.errors import SetupError
-from fixtures.local import LocalControlPlane
-from fixtures.procs import pid_alive
-from fixtures.waiting import eventually
+from fixtures.clusters.local import LocalControlPlane
+from fixtures.clusters.procs import pid_alive
+from fixtures.core.errors import SetupError
+from fixtures.core.waiting import eventually
+from fixtures.systems.byo import ExternalController
 
 MANIFEST = """
 apiVersion: v1

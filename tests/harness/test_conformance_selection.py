@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fixtures.paths import REPO_ROOT
+from fixtures.core.paths import REPO_ROOT
 
 #: a controller that starts, says it is healthy and ready on the profile's -status-addr, and does
 #: nothing else until it is stopped

@@ -13,10 +13,10 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from fixtures.cluster import Cluster, NamespaceFactory
-from fixtures.local import LocalControlPlane, clean_stale_runs
-from fixtures.procs import RunState, pid_alive
-from fixtures.waiting import eventually
+from fixtures.clusters.cluster import Cluster, NamespaceFactory
+from fixtures.clusters.local import LocalControlPlane, clean_stale_runs
+from fixtures.clusters.procs import RunState, pid_alive
+from fixtures.core.waiting import eventually
 
 
 def _rbac_subject(namespace: str, name: str) -> client.RbacV1Subject:
@@ -107,7 +107,7 @@ def test_new_namespaces_get_service_account_and_root_ca(cluster: Cluster, namesp
 
 def test_data_survives_an_apiserver_restart(private_control_plane: LocalControlPlane) -> None:
     plane = private_control_plane
-    from fixtures.clients import admin_api_client
+    from fixtures.clusters.clients import admin_api_client
 
     with admin_api_client(plane.kubeconfig) as api:
         client.CoreV1Api(api).create_namespaced_config_map(
@@ -135,7 +135,7 @@ def test_teardown_leaves_no_process_and_no_files(private_control_plane: LocalCon
 _OWNER = textwrap.dedent(
     """
     import sys
-    from fixtures.local import LocalControlPlane
+    from fixtures.clusters.local import LocalControlPlane
     plane = LocalControlPlane(run_id=sys.argv[1], owner_pid=None)
     plane.owner_pid = __import__("os").getpid()
     plane.start()
@@ -174,7 +174,7 @@ def _all_gone(state: RunState) -> None:
 
 def test_killing_the_owner_kills_the_cluster() -> None:
     """A SIGKILLed pytest (no teardown at all) still leaves nothing behind: the guardian reaps."""
-    from fixtures.cluster import new_run_id
+    from fixtures.clusters.cluster import new_run_id
 
     owner, state = _start_owned_cluster(new_run_id())
     try:
@@ -188,7 +188,7 @@ def test_killing_the_owner_kills_the_cluster() -> None:
 
 def test_a_stale_cluster_is_found_and_removed_next_time() -> None:
     """Even with the guardian gone too (kill -9 of everything we control), the next start cleans up."""
-    from fixtures.cluster import new_run_id
+    from fixtures.clusters.cluster import new_run_id
 
     owner, state = _start_owned_cluster(new_run_id())
     try:

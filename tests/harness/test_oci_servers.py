@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.gitserver import GitServer, git
-from fixtures.pki import create_pki
-from fixtures.procs import pid_alive
-from fixtures.registry import OciRegistry
+from fixtures.clusters.pki import create_pki
+from fixtures.clusters.procs import pid_alive
+from fixtures.services.gitserver import GitServer, git
+from fixtures.services.oci_registry import OciRegistry
 
 
 def test_registry_checks_credentials_over_verified_tls_and_follows_a_rotation(tmp_path: Path) -> None:

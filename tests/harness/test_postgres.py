@@ -13,10 +13,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from fixtures.paths import fast_data_root
-from fixtures.postgres import PostgresServer, new_server
-from fixtures.procs import pid_alive, start_guardian, terminate
-from fixtures.waiting import eventually
+from fixtures.clusters.procs import pid_alive, start_guardian, terminate
+from fixtures.core.paths import fast_data_root
+from fixtures.core.waiting import eventually
+from fixtures.services.postgres import PostgresServer, new_server
 
 
 @pytest.fixture

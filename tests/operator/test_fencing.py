@@ -22,13 +22,13 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from chaos import audit
-from fixtures.deploy import LocalDeployment, Replica
-from fixtures.errors import NoEvidence, SetupError
-from fixtures.local import LocalControlPlane
-from fixtures.private import PrivateOperators
+from fixtures.clusters.local import LocalControlPlane
+from fixtures.clusters.workloads import LocalDeployment, Replica
+from fixtures.core.errors import NoEvidence, SetupError
+from fixtures.core.waiting import WaitTimeout, eventually
+from fixtures.systems.dialects.reflector import replicate_to
+from fixtures.systems.private import PrivateOperators
 from fixtures.systems.profiles.bundled import BUNDLED
-from fixtures.systems.reflector_dialect import replicate_to
-from fixtures.waiting import WaitTimeout, eventually
 
 LEASE_FLAGS = ["--lease-duration-seconds=6", "--renew-deadline-seconds=4", "--retry-period-seconds=1"]
 OPERATOR_NAMESPACE, LEASE = "replicheck-system", "replicheck-replicator"

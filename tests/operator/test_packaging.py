@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.paths import REPO_ROOT
+from fixtures.core.paths import REPO_ROOT
 from testing.packaging import (
     SOURCES,
     Package,

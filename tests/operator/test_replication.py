@@ -12,11 +12,12 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from fixtures.cluster import Cluster, NamespaceFactory
-from fixtures.deploy import LocalDeployment
-from fixtures.encoding import b64
-from fixtures.redact import secret_view
-from fixtures.systems.reflector_dialect import (
+from fixtures.clusters.cluster import Cluster, NamespaceFactory
+from fixtures.clusters.workloads import LocalDeployment
+from fixtures.core.encoding import b64
+from fixtures.core.redact import secret_view
+from fixtures.core.waiting import assert_mapping_equal, eventually
+from fixtures.systems.dialects.reflector import (
     ALLOWED_NAMESPACES,
     AUTO_ENABLED,
     AUTO_REFLECTS,
@@ -26,7 +27,6 @@ from fixtures.systems.reflector_dialect import (
     mirror_of,
     replicate_to,
 )
-from fixtures.waiting import assert_mapping_equal, eventually
 
 SLO = 30.0  # seconds; generous for a 2-core machine running tests in parallel
 pytestmark = pytest.mark.usefixtures("operator")

@@ -23,10 +23,10 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from fixtures.cluster import Cluster
-from fixtures.local import LocalControlPlane
-from fixtures.systems.reflector_dialect import REFLECTS, replicate_to
-from fixtures.waiting import eventually
+from fixtures.clusters.cluster import Cluster
+from fixtures.clusters.local import LocalControlPlane
+from fixtures.core.waiting import eventually
+from fixtures.systems.dialects.reflector import REFLECTS, replicate_to
 from operator_under_test.replicator.controller import Controller, Options
 from operator_under_test.replicator.kube import SECRETS, Kube, load_configuration
 

@@ -22,8 +22,8 @@ from chaos.runbooks.logs import classify_logs
 from chaos.runbooks.patterns import regex_verdicts
 from chaos.runbooks.remedies import REMEDIES
 from chaos.scoring import journal_problems, overall_resilience, probe_outcomes, score
-from fixtures.encoding import b64
-from fixtures.paths import REPO_ROOT
+from fixtures.core.encoding import b64
+from fixtures.core.paths import REPO_ROOT
 
 # --- provider selection ---------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The chaos side of the system profiles (fixtures/systems/base.py ``ChaosProfile``), on plain data.
+"""The chaos side of the system profiles (fixtures/systems/model.py ``ChaosProfile``), on plain data.
 
 Why: the system-neutral chaos experiments deploy and fault each selected system through its
 profile (names of its ServiceAccount and RBAC, its Lease, its flags per experiment, what does not

@@ -28,7 +28,7 @@ from chaos.scoring import (
     score,
     verdict_fields,
 )
-from fixtures.errors import NoEvidence, NoVerdict
+from fixtures.core.errors import NoEvidence, NoVerdict
 
 TOL = {
     "type": "probe",
@@ -149,12 +149,12 @@ def test_a_steady_state_probe_without_evidence_is_labelled_by_phase() -> None:
 def test_an_activity_that_raised_no_verdict_is_no_verdict_not_a_problem() -> None:
     j = _journal({"ok": True})
     j["run"][1] = _run(
-        "check0", status="failed", exc=["Traceback\n", "fixtures.errors.NoEvidence: x: no evidence: y\n"]
+        "check0", status="failed", exc=["Traceback\n", "fixtures.core.errors.NoEvidence: x: no evidence: y\n"]
     )
     s = score(j, "x")
     assert s.problems == []
     assert s.verdict == "no verdict"
-    assert s.no_evidence == ["check0: fixtures.errors.NoEvidence: x: no evidence: y"]
+    assert s.no_evidence == ["check0: fixtures.core.errors.NoEvidence: x: no evidence: y"]
 
 
 def test_a_steady_state_blocked_by_no_verdict_leaves_the_method_unjudged_not_failed() -> None:

@@ -9,8 +9,8 @@ import allure
 import psycopg
 import pytest
 
-from fixtures.configmirror import SYSTEM
-from fixtures.encoding import b64
+from fixtures.core.encoding import b64
+from fixtures.systems.configmirror import SYSTEM
 from operator_under_test.configmirror.database import (
     SCHEMA,
     Credentials,

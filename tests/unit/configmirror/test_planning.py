@@ -8,7 +8,7 @@ from typing import Any
 import allure
 import pytest
 
-from fixtures.configmirror import SYSTEM
+from fixtures.systems.configmirror import SYSTEM
 from operator_under_test.configmirror.planning import (
     FINALIZER,
     OWNER_LABEL,

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fixtures.configmirror import SYSTEM
+from fixtures.systems.configmirror import SYSTEM
 from operator_under_test.configmirror.selectors import Requirement, Selector, SelectorError, parse_selector
 
 pytestmark = allure.label("system", SYSTEM)  # ConfigMirror's column in the report

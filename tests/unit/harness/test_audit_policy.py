@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fixtures.local import audit_policy, audited_namespaces
+from fixtures.clusters.local import audit_policy, audited_namespaces
 from fixtures.systems import registry
-from fixtures.systems.base import manifest_namespaces
+from fixtures.systems.model import manifest_namespaces
 
 
 def test_every_registered_systems_namespace_is_audited() -> None:

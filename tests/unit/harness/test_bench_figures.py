@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures import bench
-from fixtures.bench_operator import pct, ratio, with_ratios
+from replicheck.bench import run as bench
+from replicheck.bench.operator import pct, ratio, with_ratios
 
 
 def test_percentile_picks_an_observed_value() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures import build_progress as bp
+from replicheck import build_progress as bp
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.byo import COMMAND_ENV, COMMAND_OPTION, ExternalController, given_command
-from fixtures.cluster_providers import ExistingProvider, KindProvider
-from fixtures.errors import SetupError
+from fixtures.clusters.providers import ExistingProvider, KindProvider
+from fixtures.core.errors import SetupError
+from fixtures.systems.byo import COMMAND_ENV, COMMAND_OPTION, ExternalController, given_command
 
 
 def _controller(tmp_path: Path, manifest: str = "") -> ExternalController:

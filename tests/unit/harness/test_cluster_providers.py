@@ -1,4 +1,4 @@
-"""Unit tests of the cluster provider factory and each provider's pure parts (fixtures/cluster_providers.py).
+"""Unit tests of the cluster provider factory and each provider's pure parts (fixtures/clusters/providers.py).
 
 No cluster is started: descriptions, handles, offers and the kind command plan are plain data, and the
 kind binary is replaced by a recorder where a test follows its plan (kind cannot run on a machine
@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import cluster_providers as cp
-from fixtures import kind
-from fixtures.errors import SetupError
-from fixtures.local import LocalControlPlane
-from fixtures.paths import REPO_ROOT, runs_dir
-from fixtures.procs import RunState
+from fixtures.clusters import kind
+from fixtures.clusters import providers as cp
+from fixtures.clusters.local import LocalControlPlane
+from fixtures.clusters.procs import RunState
+from fixtures.core.errors import SetupError
+from fixtures.core.paths import REPO_ROOT, runs_dir
 
 
 @pytest.fixture(autouse=True)
@@ -149,7 +149,7 @@ def test_an_existing_cluster_is_rebuilt_from_its_description_without_the_opt_in(
 
 
 def test_the_session_record_carries_the_description_and_rebuilds_the_handle_through_the_provider() -> None:
-    from fixtures.providers import SessionRecord
+    from fixtures.clusters.session import SessionRecord
 
     provider = cp.KindProvider("rc00000s", 4242)
     record = SessionRecord(provider.name, provider.run_id, provider.describe(), notes=["n"])
@@ -308,7 +308,7 @@ def test_a_kind_variant_where_kind_cannot_run_is_offered_with_the_reason(
 
 def test_deploying_asks_the_cluster_what_it_can_do(tmp_path: Path) -> None:
     """The refusals happen before anything touches a cluster, so plain handles answer them."""
-    from fixtures.configmirror import deploy_configmirror
+    from fixtures.systems.configmirror import deploy_configmirror
     from fixtures.systems.profiles.bundled import BUNDLED
     from fixtures.systems.profiles.reflector import REFLECTOR
 
@@ -329,7 +329,7 @@ def test_replicheck_cluster_finds_and_stops_its_cluster_through_the_provider(
 ) -> None:
     """`up` keeps the provider's description; `deploy` refuses a KUBECONFIG naming another cluster;
     `down` stops through the provider (for kind: its delete command, then the run's files)."""
-    from fixtures import cli
+    from replicheck import cluster_cli as cli
 
     ran: list[list[str]] = []
     monkeypatch.setattr(kind.subprocess, "run", lambda cmd, **kw: ran.append(cmd))

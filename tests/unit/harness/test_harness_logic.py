@@ -14,16 +14,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fixtures.cluster import dns_label, new_run_id
-from fixtures.encoding import b64
-from fixtures.errors import SetupError
-from fixtures.existing import resolve_existing
-from fixtures.kind import KindPlan
-from fixtures.local import ensure_port_free, ephemeral_range, free_port, listen_ranges
-from fixtures.lookup import view
-from fixtures.paths import REPO_ROOT
-from fixtures.pki import create_pki
-from fixtures.waiting import WaitTimeout, assert_mapping_equal, eventually, report_within
+from fixtures.clusters.cluster import dns_label, new_run_id
+from fixtures.clusters.existing import resolve_existing
+from fixtures.clusters.kind import KindPlan
+from fixtures.clusters.local import ensure_port_free, ephemeral_range, free_port, listen_ranges
+from fixtures.clusters.pki import create_pki
+from fixtures.core.encoding import b64
+from fixtures.core.errors import SetupError
+from fixtures.core.lookup import view
+from fixtures.core.paths import REPO_ROOT
+from fixtures.core.waiting import WaitTimeout, assert_mapping_equal, eventually, report_within
 
 
 def test_run_ids_are_short_and_dns_safe() -> None:
@@ -256,8 +256,8 @@ def test_stale_cleanup_removes_operator_dirs_of_killed_runs_only(
 ) -> None:
     """A killed session leaves operator-<run> next to its (already reaped) cluster: remove it, but
     never one whose cluster still exists, whose supervisor lives, that is brand new or not local."""
-    from fixtures.local import clean_stale_runs
-    from fixtures.paths import runs_dir
+    from fixtures.clusters.local import clean_stale_runs
+    from fixtures.core.paths import runs_dir
 
     monkeypatch.setenv("REPLICHECK_CACHE", str(tmp_path))
     runs = runs_dir()
@@ -278,10 +278,10 @@ def test_a_killed_runs_kind_cluster_is_deleted_like_a_local_one(
 ) -> None:
     """A kind run records its cluster in its state file; when its owner is gone the next start deletes
     the cluster (kind's own delete command) and the run's files. A live owner's run is left alone."""
-    from fixtures import kind
-    from fixtures.local import clean_stale_runs
-    from fixtures.paths import runs_dir
-    from fixtures.procs import RunState
+    from fixtures.clusters import kind
+    from fixtures.clusters.local import clean_stale_runs
+    from fixtures.clusters.procs import RunState
+    from fixtures.core.paths import runs_dir
 
     monkeypatch.setenv("REPLICHECK_CACHE", str(tmp_path))
     ran: list[list[str]] = []
@@ -310,7 +310,7 @@ def test_a_killed_runs_kind_cluster_is_deleted_like_a_local_one(
 
 
 def test_only_an_explicitly_requested_unusable_kind_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
-    from fixtures import cluster_providers as providers
+    from fixtures.clusters import providers
 
     monkeypatch.setattr(providers, "kind_unusable_reason", lambda: "no Docker engine answers")
     requested = providers.choose_provider("kind", None, None, None)
@@ -324,7 +324,8 @@ def test_only_an_explicitly_requested_unusable_kind_is_skipped(monkeypatch: pyte
 def test_reap_collects_finished_children_and_reports_running_ones(monkeypatch: pytest.MonkeyPatch) -> None:
     """Teardown stops processes by PID; reaping then waits for each handle (no zombie, no
     ResourceWarning) and names any process that is still running instead of hiding it."""
-    from fixtures import deploy, providers
+    from fixtures.clusters import session as providers
+    from fixtures.clusters import workloads as deploy
 
     monkeypatch.setattr(deploy, "SPAWNED", [])
     monkeypatch.setattr(providers, "_STARTED", [])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.systems import mittwald_dialect as m
+from fixtures.systems.dialects import mittwald as m
 
 
 def test_every_annotation_is_in_its_prefix() -> None:

@@ -1,4 +1,4 @@
-"""The preflight (fixtures/preflight.py): a missing program is one line naming its fix, and every
+"""The preflight (fixtures/conformance/preflight.py): a missing program is one line naming its fix, and every
 program the code of the phases starts or locates is in its list."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import phases, preflight
-from fixtures.paths import REPO_ROOT
+from fixtures.conformance import phases, preflight
+from fixtures.core.paths import REPO_ROOT
 
 #: code a certification runs: the phases' tests and everything they use
 SCANNED = (

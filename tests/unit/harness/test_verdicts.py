@@ -1,4 +1,4 @@
-"""Who is blamed for a test that did not pass (fixtures/verdicts.py), and what that makes the
+"""Who is blamed for a test that did not pass (fixtures/plugins/verdicts.py), and what that makes the
 certificate: a real pytest run with a failing harness fixture must give NO VERDICT, never NOT
 CERTIFIED; a failed assertion must give NOT CERTIFIED."""
 
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.errors import NoEvidence, NoVerdict
-from fixtures.paths import REPO_ROOT
-from fixtures.verdicts import FAIL, NO_VERDICT, did_not_start, is_assertion, judge
-from fixtures.waiting import WaitTimeout
+from fixtures.core.errors import NoEvidence, NoVerdict
+from fixtures.core.paths import REPO_ROOT
+from fixtures.core.waiting import WaitTimeout
+from fixtures.plugins.verdicts import FAIL, NO_VERDICT, did_not_start, is_assertion, judge
 from reports import build
 
 
@@ -77,7 +77,7 @@ def _run_pytest(tmp_path: Path, body: str) -> Path:
             "-m",
             "pytest",
             "-p",
-            "fixtures.verdicts",
+            "fixtures.plugins.verdicts",
             "-p",
             "no:cacheprovider",
             "-p",

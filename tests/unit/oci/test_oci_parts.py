@@ -8,9 +8,9 @@ from pathlib import Path
 
 import bcrypt
 
-from fixtures import flux
-from fixtures.gitserver import _read_chunked
-from fixtures.registry import htpasswd_line, registry_config
+from fixtures.services import flux
+from fixtures.services.gitserver import _read_chunked
+from fixtures.services.oci_registry import htpasswd_line, registry_config
 from oci.path import latency_summary, percentile
 
 
@@ -164,7 +164,7 @@ def test_realize_swaps_credentials_and_namespaces_but_keeps_the_layout_shape() -
 def test_a_plaintext_credentials_file_is_refused_with_one_line(tmp_path: Path) -> None:
     import pytest
 
-    from fixtures.errors import SetupError
+    from fixtures.core.errors import SetupError
     from oci.path import assert_encrypted
 
     creds = tmp_path / "acme" / "flux-system" / "oci-creds.yaml"

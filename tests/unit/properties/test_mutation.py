@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import junit_verdict
-from fixtures.junit_verdict import Case, parse, verdict
-from fixtures.mutation import (
+from fixtures.core.paths import REPO_ROOT
+from replicheck import junit_verdict
+from replicheck.junit_verdict import Case, parse, verdict
+from replicheck.mutation import (
     PHASES,
     UNIT,
     Outcome,
@@ -23,7 +24,6 @@ from fixtures.mutation import (
     pytest_command,
     summary,
 )
-from fixtures.paths import REPO_ROOT
 
 MUTANTS = sorted((REPO_ROOT / "tests" / "mutants").glob("*.patch"))
 #: every shipped mutant, the bundled operator's and ConfigMirror's (tests/mutants_configmirror)
@@ -40,7 +40,7 @@ def case(name: str, inner: str = "", classname: str = "suites.test_x") -> str:
 
 ASSERTION = '<failure message="AssertionError: namespace a differs&#10;more">trace</failure>'
 PLAIN_ASSERT = '<failure message="assert [1] == [2]">trace</failure>'
-WAIT_TIMEOUT = '<failure message="fixtures.waiting.WaitTimeout: timed out after 30s">t</failure>'
+WAIT_TIMEOUT = '<failure message="fixtures.core.waiting.WaitTimeout: timed out after 30s">t</failure>'
 PYTEST_FAIL = '<failure message="Failed: the copy was written">t</failure>'
 XPASS_STRICT = '<failure message="[XPASS(strict)] known deviation">t</failure>'
 SETUP_ERROR = '<error message="failed on setup with &quot;SetupError: cluster did not start&quot;">t</error>'
@@ -146,7 +146,7 @@ def test_fast_and_slow_partition_the_conformance_test_set_and_likely_comes_first
 
 
 def test_the_default_test_set_is_the_one_make_conformance_runs_suites_first() -> None:
-    from fixtures.phases import PHASES as CONFORMANCE
+    from fixtures.conformance.phases import PHASES as CONFORMANCE
 
     paths = conformance_paths()
     assert sorted(paths) == sorted({p for phase in CONFORMANCE for p in phase.paths})

@@ -25,8 +25,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from fixtures import mutation
-from fixtures.paths import REPO_ROOT
+from fixtures.core.paths import REPO_ROOT
+from replicheck import mutation
 from reports import build, traceability
 
 BEHAVIOUR = re.compile(r'@behaviour\("(C\d+)",\s*"([^"]+)"[^\n]*\n(?:@[^\n]*\n)*def (test_\w+)')

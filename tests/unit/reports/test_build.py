@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.environment import read_properties, write_properties
+from fixtures.core.environment import read_properties, write_properties
 from reports import build
 
 
@@ -23,7 +23,7 @@ def _result(
     module: str = "suites.test_x",
 ) -> str:
     """One Allure result (its uuid); ``system``: the label of a run that certifies several systems;
-    ``judgement``: fixtures/verdicts.py's label on a test that did not pass."""
+    ``judgement``: fixtures/plugins/verdicts.py's label on a test that did not pass."""
     labels = [{"name": "feature", "value": "x"}]
     if story:
         labels.append({"name": "story", "value": story})

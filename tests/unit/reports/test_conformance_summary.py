@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.paths import REPO_ROOT
+from fixtures.core.paths import REPO_ROOT
 from reports.conformance import summary
 
 
@@ -45,7 +45,8 @@ def test_summary_without_make_start_has_no_setup_line(tmp_path: Path) -> None:
 def phases_ran(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """``reports.conformance.main`` with every pytest run, the preflight and the report builder
     replaced by recorders (the phases' own tests run elsewhere); records go to ``tmp_path``."""
-    from fixtures import preflight, record
+    from fixtures.conformance import preflight
+    from fixtures.core import record
     from reports import build, conformance, traceability
 
     ran: list[list[str]] = []
@@ -73,7 +74,7 @@ def _tail(cmd: list[str]) -> list[str]:
 def test_each_phase_runs_its_paths_for_the_systems_it_certifies_and_configmirror_runs_once(
     phases_ran: list[list[str]],
 ) -> None:
-    from fixtures import phases
+    from fixtures.conformance import phases
     from reports import conformance
 
     assert conformance.main(["--cluster=local"]) == 1
@@ -93,7 +94,7 @@ def test_each_phase_runs_its_paths_for_the_systems_it_certifies_and_configmirror
     ignored = [o.split("=", 1)[1] for p in phases.PHASES for o in p.options if o.startswith("--ignore")]
     assert ignored == ["suites/unit", "properties/test_configmirror_properties.py", "chaos/test_mirror_*.py"]
     assert all(fnmatch.fnmatch(p, ignored[2]) for p in chaos)
-    from fixtures.verdicts import HARNESS_SELF_TESTS
+    from fixtures.plugins.verdicts import HARNESS_SELF_TESTS
 
     assert not any(f"{p}/".startswith(HARNESS_SELF_TESTS) for p in phases.paths())
     # the bundled systems' own unit tests are checks of those systems, run in their phases
@@ -103,7 +104,7 @@ def test_each_phase_runs_its_paths_for_the_systems_it_certifies_and_configmirror
 def test_bring_your_own_runs_only_the_phases_that_apply_to_it(
     phases_ran: list[list[str]], tmp_path: Path
 ) -> None:
-    from fixtures.record import read_records
+    from fixtures.core.record import read_records
     from reports import conformance
 
     args = ["--implementation=kubernetes-replicator", "--implementation-command=/opt/bin/kr --v=2"]
@@ -128,8 +129,8 @@ def test_bring_your_own_runs_only_the_phases_that_apply_to_it(
 def test_a_failed_preflight_runs_no_phase_and_leaves_its_lines_for_the_report(
     phases_ran: list[list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from fixtures import preflight
-    from fixtures.record import read_records
+    from fixtures.conformance import preflight
+    from fixtures.core.record import read_records
     from reports import conformance
 
     missing = preflight.Problem("postgres", "not found in /usr/lib/postgresql/*/bin or PATH", "make postgres")

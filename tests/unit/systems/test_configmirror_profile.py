@@ -9,9 +9,9 @@ from typing import Any
 import allure
 import pytest
 
-from fixtures.configmirror import SYSTEM
 from fixtures.systems import LabelSelector, Names, Patterns, Source, Unsupported, registered, selected, system
-from fixtures.systems.configmirror_dialect import (
+from fixtures.systems.configmirror import SYSTEM
+from fixtures.systems.dialects.configmirror import (
     API_VERSION,
     KIND,
     OWNER_LABEL,
@@ -130,7 +130,7 @@ def test_it_names_no_poison_declaration_because_the_api_server_refuses_them_firs
 def test_its_own_tests_report_under_it_whichever_systems_the_run_selected() -> None:
     from types import SimpleNamespace
 
-    from fixtures import plugin
+    from fixtures.plugins import session as plugin
 
     config = SimpleNamespace(stash=pytest.Stash())
     config.stash[plugin._SELECTION] = selected("bundled")

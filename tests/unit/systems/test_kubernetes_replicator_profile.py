@@ -1,7 +1,7 @@
 """The kubernetes-replicator profile's pure parts, on plain data (CI has no kubernetes-replicator
 binary; tests/byo/ checks the same claims against the user's binary).
 
-What a declaration means is checked through the mittwald model (fixtures/systems/mittwald_dialect.py):
+What a declaration means is checked through the mittwald model (fixtures/systems/dialects/mittwald.py):
 the namespaces the controller would pick from the annotation are exactly those the neutral target
 names.
 """
@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fixtures.byo import COMMAND_OPTION, ExternalSystem, bind_command
-from fixtures.cluster_providers import LocalProvider
-from fixtures.errors import SetupError
-from fixtures.local import LocalControlPlane
+from fixtures.clusters.local import LocalControlPlane
+from fixtures.clusters.providers import LocalProvider
+from fixtures.core.errors import SetupError
 from fixtures.systems import (
     LabelSelector,
     Names,
@@ -27,7 +26,8 @@ from fixtures.systems import (
     selected,
     system,
 )
-from fixtures.systems import mittwald_dialect as md
+from fixtures.systems.byo import COMMAND_OPTION, ExternalSystem, bind_command
+from fixtures.systems.dialects import mittwald as md
 from fixtures.systems.profiles.kubernetes_replicator import CONTROLLER, SYSTEM
 from fixtures.systems.registry import Selection
 

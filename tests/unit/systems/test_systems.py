@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from fixtures import record as records
-from fixtures.errors import SetupError
+from fixtures.core import record as records
+from fixtures.core.errors import SetupError
 from fixtures.systems import (
     ALL,
     Bookkeeping,
@@ -30,7 +30,7 @@ from fixtures.systems import (
     selected,
     system,
 )
-from fixtures.systems import reflector_dialect as rd
+from fixtures.systems.dialects import reflector as rd
 
 SRC = Source("Secret", "apps", "creds")
 
@@ -287,7 +287,7 @@ def test_a_copy_may_carry_the_sources_metadata_and_bookkeeping_but_nothing_inven
 def test_a_test_runs_against_its_system_parameter_or_the_system_whose_fixtures_it_uses() -> None:
     from types import SimpleNamespace
 
-    from fixtures import plugin
+    from fixtures.plugins import session as plugin
 
     config = SimpleNamespace(stash=pytest.Stash())
     config.stash[plugin._SELECTION] = selected("bundled")
