@@ -1,5 +1,6 @@
-"""The "Authentication Failure" runbook (seed 000, steps 1-4) executed for real: each injected fault
-is identified by the right step, and Flux's own OCIRepository status agrees that pulls fail."""
+"""The "Authentication Failure" runbook (seed 000, the catalogue's steps, oci/runbook.py) executed for
+real: each injected fault is identified by the right step (the first step that finds a problem, and
+the one pointing at the injected cause), and Flux's own OCIRepository status agrees that pulls fail."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import allure
 import pytest
 from kubernetes import client
 
+from chaos.runbooks.base import CANNOT_CHECK, OK, REMEDY
 from fixtures.core.record import record
 from fixtures.core.waiting import eventually
 from fixtures.services import flux
@@ -54,15 +56,22 @@ def test_runbook_steps_identify_each_injected_fault(oci_stack: OciStack) -> None
     path = GitOpsPath(oci_stack, oci_stack.run_dir / "gitops-runbook")
     version = path.bring_up(services)
     healthy = runbook.run(cluster.core, services[0], registry)
-    assert healthy.failed_step is None, healthy.summary()
+    assert healthy.first_problem_step is None, healthy.summary()
+    assert [s["status"] for s in healthy.steps] == [OK, OK, OK, OK, REMEDY], healthy.summary()
     results: dict[str, int | None] = {}
+    diagnoses: dict[str, runbook.Diagnosis] = {}
+
+    def diagnose(fault: str, cause: str, namespace: str) -> runbook.Diagnosis:
+        diagnosis = diagnoses[fault] = runbook.run(cluster.core, namespace, registry)
+        results[fault] = diagnosis.identifying_step(cause)
+        return diagnosis
 
     # Fault: the Secret is missing in one namespace (a service namespace not in the allowed list).
     missing = cluster.create_namespace("rbmissing")
     path.add_source(missing)
-    diagnosis = runbook.run(cluster.core, missing, registry)
-    results["secret missing"] = diagnosis.failed_step
-    assert diagnosis.failed_step == 1, diagnosis.summary()
+    diagnosis = diagnose("secret missing", "missing-copy", missing)
+    assert diagnosis.first_problem_step == 1, diagnosis.summary()
+    assert results["secret missing"] == 1, diagnosis.summary()
     _fails_with(path, missing, ("not found",))
 
     # Fault: valid JSON but no usable credentials for this registry (the API server itself rejects
@@ -70,17 +79,17 @@ def test_runbook_steps_identify_each_injected_fault(oci_stack: OciStack) -> None
     malformed = cluster.create_namespace("rbmalformed")
     _secret(cluster.core, malformed, json.dumps({"auths": {registry.host: {"auth": "not base64!"}}}))
     path.add_source(malformed)
-    diagnosis = runbook.run(cluster.core, malformed, registry)
-    results["malformed dockerconfigjson"] = diagnosis.failed_step
-    assert diagnosis.failed_step == 2, diagnosis.summary()
+    diagnosis = diagnose("malformed dockerconfigjson", "corrupt-copy", malformed)
+    assert diagnosis.first_problem_step == 2, diagnosis.summary()
+    assert results["malformed dockerconfigjson"] == 2, diagnosis.summary()
 
     # Fault: wrong password (the registry's password changed, the Secret did not).
     good = registry.password
     registry.set_password(secrets.token_urlsafe(18))
     try:
-        diagnosis = runbook.run(cluster.core, services[0], registry)
-        results["wrong password"] = diagnosis.failed_step
-        assert diagnosis.failed_step == 3, diagnosis.summary()
+        diagnosis = diagnose("wrong password", "credentials-rejected", services[0])
+        assert diagnosis.first_problem_step == 3, diagnosis.summary()
+        assert results["wrong password"] == 3, diagnosis.summary()
         flux_line = _fails_with(path, services[0], AUTH_FAILURE_WORDS)
     finally:
         registry.set_password(good)
@@ -89,10 +98,10 @@ def test_runbook_steps_identify_each_injected_fault(oci_stack: OciStack) -> None
     # Fault: the registry is stopped.
     registry.stop()
     try:
-        diagnosis = runbook.run(cluster.core, services[0], registry)
-        results["registry stopped"] = diagnosis.failed_step
-        assert diagnosis.failed_step == 4, diagnosis.summary()
-        assert diagnosis.steps[2].outcome == runbook.INCONCLUSIVE, diagnosis.summary()
+        diagnosis = diagnose("registry stopped", "registry-unreachable", services[0])
+        assert diagnosis.first_problem_step == 4, diagnosis.summary()
+        assert results["registry stopped"] == 4, diagnosis.summary()
+        assert diagnosis.status(3) == CANNOT_CHECK, diagnosis.summary()
         _fails_with(path, services[0], ("connection refused", "connect:"))
     finally:
         registry.restart()
@@ -100,4 +109,9 @@ def test_runbook_steps_identify_each_injected_fault(oci_stack: OciStack) -> None
     # Recovery: with the fault gone every service authenticates again (a new chart proves a new pull).
     version = path.push_chart()
     path.wait_authenticated(services, version, timeout=60 + 3 * INTERVAL, since=time.monotonic())
-    record("oci_runbook", runbook="Authentication Failure", identified=results)
+    allure.attach(
+        "\n\n".join(f"{fault}\n{d.summary()}" for fault, d in diagnoses.items()),
+        "runbook: Authentication Failure (no secret values)",
+        allure.attachment_type.TEXT,
+    )
+    record("oci_runbook", runbook=runbook.TITLE, identified=results)

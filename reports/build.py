@@ -963,8 +963,12 @@ def render_oci(oci: dict[str, Any] | None) -> list[str]:
         f"- Registry, git server and Flux ready in {_fmt(oci.get('stack_ready_s'))} s",
     ]
     out += [
-        f"- Runbook Authentication Failure: {_fmt(r['fault'])} identified by step "
-        f"{_fmt(r['identified_by_step'])}"
+        f"- Runbook Authentication Failure: {_fmt(r['fault'])} "
+        + (
+            f"identified by step {r['identified_by_step']}"
+            if r.get("identified_by_step") is not None
+            else "identified by no step"
+        )
         for r in oci.get("runbook") or []
     ]
     return out

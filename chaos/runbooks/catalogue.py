@@ -1,5 +1,10 @@
 """The five "Error Handling" runbooks of the design as data: each step's text *as written* in the seed,
-the check that carries it out, its kind, and the remedy it prescribes or implies (pure data)."""
+the check that carries it out, its kind, and the remedy it prescribes or implies (pure data).
+
+This is the one list of each runbook's steps. A step names its check; every setup that carries a
+runbook out supplies that check under the same name: the chaos experiments' cluster
+(``checks.CHECKS``, every runbook) and the OCI stack (``checks.OCI_CHECKS``, "Authentication
+Failure" against a real registry and Flux, run by oci/runbook.py)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,19 @@
-"""One check per diagnostic step of the runbooks: a kubectl-equivalent query, a search of the operator's
-log, or a SubjectAccessReview for its ServiceAccount, applied to this setup's equivalents of the
-objects the runbooks name (and saying so in the evidence).
+"""One check per diagnostic step of the runbooks, for each setup a runbook is carried out in.
+
+``CHECKS``: the chaos experiments' cluster (a :class:`~chaos.context.ChaosContext`): a
+kubectl-equivalent query, a search of the operator's log, or a SubjectAccessReview for its
+ServiceAccount, applied to this setup's equivalents of the objects the runbooks name (and saying so
+in the evidence).
+
+``OCI_CHECKS``: the OCI stack (oci/: a real registry, Flux and the operator), which can carry out
+the "Authentication Failure" steps the chaos cluster cannot (a login, the registry's reachability).
+Its checks are keyed by the same step check names as ``CHECKS``: the catalogue holds the steps once,
+each setup supplies how to carry them out, and both answer in the one vocabulary of
+:mod:`chaos.runbooks.base`.
 
 A log search that read no line of the operator since the fault found nothing because it saw nothing:
-it reports ``cannot-check`` (a step that cannot be carried out), never ``ok``."""
+it reports ``cannot-check`` (a step that cannot be carried out), never ``ok``. Secret values (a
+password, a token, a username) never appear in evidence."""
 
 from __future__ import annotations
 
@@ -11,6 +21,7 @@ import base64
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from kubernetes import client
 from kubernetes.client.rest import ApiException
@@ -18,10 +29,24 @@ from kubernetes.client.rest import ApiException
 from chaos.context import OPERATOR_NAMESPACE, ChaosContext
 from chaos.faults.shared import operator_can
 from chaos.probes import log_records
-from chaos.runbooks.base import TIMEOUT, Outcome, Subject, list_entries, read_secret
+from chaos.runbooks.base import (
+    ALERT,
+    CANNOT_CHECK,
+    NOT_APPLICABLE,
+    OK,
+    PROBLEM,
+    REMEDY,
+    TIMEOUT,
+    Outcome,
+    Subject,
+    list_entries,
+    read_secret,
+    secret_or_none,
+)
 from chaos.runbooks.logs import classify_logs
 from chaos.runbooks.patterns import regex_verdicts
 from fixtures.core.redact import secret_view
+from fixtures.services.oci_registry import OciRegistry
 from fixtures.systems.dialects.reflector import ALLOWED, ALLOWED_NAMESPACES
 
 NO_LOG_LINES = "no log line of the operator since the fault: a search of no lines proves nothing"
@@ -35,21 +60,21 @@ def pod_status(ctx: ChaosContext, subject: Subject) -> Outcome:
     )
     replicas = ctx.operator.replicas()
     if not replicas or all(not ctx.operator.running(r) for r in replicas):
-        return Outcome("problem", note + "no operator instance running", "operator-down")
+        return Outcome(PROBLEM, note + "no operator instance running", "operator-down")
     restarted = [r for r in replicas if r.restarts > 0]
     view = ", ".join(
         f"{r.name}: restarts={r.restarts} last exit={r.last_exit_codes[-1:] or '-'}" for r in replicas
     )
     if restarted:
         return Outcome(
-            "problem",
+            PROBLEM,
             note + view + " (a restart after being killed: exit -9 / 137 = SIGKILL)",
             "operator-restarted",
         )
     not_ready = [r.name for r in replicas if not ctx.operator.ready(r.name)[0]]
     if not_ready:
-        return Outcome("problem", note + view + f"; not ready: {not_ready}", "operator-down")
-    return Outcome("ok", note + view)
+        return Outcome(PROBLEM, note + view + f"; not ready: {not_ready}", "operator-down")
+    return Outcome(OK, note + view)
 
 
 def pod_logs(ctx: ChaosContext, subject: Subject) -> Outcome:
@@ -58,26 +83,26 @@ def pod_logs(ctx: ChaosContext, subject: Subject) -> Outcome:
     note = "as written: deploy/reflector in reflector-system; applied to the operator's log: "
     if exits:
         return Outcome(
-            "problem", note + f"{len(exits)} exit(s), e.g. {exits[-1][:120]!r}", "operator-restarted"
+            PROBLEM, note + f"{len(exits)} exit(s), e.g. {exits[-1][:120]!r}", "operator-restarted"
         )
     records = log_records(ctx, ctx.marks.get("fault_at_wall", 0.0))
     if not records:
-        return Outcome("cannot-check", note + NO_LOG_LINES)
+        return Outcome(CANNOT_CHECK, note + NO_LOG_LINES)
     causes, examples = classify_logs(records)
     if causes:
-        return Outcome("problem", note + "; ".join(examples), causes)
-    return Outcome("ok", note + ("no warnings or errors" if not examples else "; ".join(examples)))
+        return Outcome(PROBLEM, note + "; ".join(examples), causes)
+    return Outcome(OK, note + ("no warnings or errors" if not examples else "; ".join(examples)))
 
 
 def helmrelease_status(ctx: ChaosContext, subject: Subject) -> Outcome:
     groups = client.ApisApi(ctx.cluster.api).get_api_versions(_request_timeout=TIMEOUT).groups or []
     if not any(g.name == "helm.toolkit.fluxcd.io" for g in groups):
         return Outcome(
-            "not-applicable",
+            NOT_APPLICABLE,
             "the HelmRelease API (helm.toolkit.fluxcd.io, Flux) is not served by this "
             "cluster: the operator is deployed by kustomize/helm CLI, so the step cannot be carried out",
         )
-    return Outcome("ok", "HelmRelease API present (status not evaluated: no release named reflector here)")
+    return Outcome(OK, "HelmRelease API present (status not evaluated: no release named reflector here)")
 
 
 def crash_looping(ctx: ChaosContext, subject: Subject) -> Outcome:
@@ -85,23 +110,23 @@ def crash_looping(ctx: ChaosContext, subject: Subject) -> Outcome:
     looping = [r.name for r in replicas if r.restarts >= 3]
     if looping:
         return Outcome(
-            "alert",
+            ALERT,
             f"crash-looping: {looping} (alert only; the runbook prescribes no repair)",
             "operator-down",
         )
-    return Outcome("ok", "not crash-looping (restarts < 3); nothing to alert")
+    return Outcome(OK, "not crash-looping (restarts < 3); nothing to alert")
 
 
 def logs_for_errors(ctx: ChaosContext, subject: Subject) -> Outcome:
     records = log_records(ctx, ctx.marks.get("fault_at_wall", 0.0))
     if not records:
-        return Outcome("cannot-check", NO_LOG_LINES)
+        return Outcome(CANNOT_CHECK, NO_LOG_LINES)
     causes, examples = classify_logs(records)
     if causes:
-        return Outcome("problem", "; ".join(examples), causes)
+        return Outcome(PROBLEM, "; ".join(examples), causes)
     if examples:
-        return Outcome("ok", "warnings/errors not pointing at a cause: " + "; ".join(examples))
-    return Outcome("ok", f"no warnings or errors in {len(records)} log lines since the fault")
+        return Outcome(OK, "warnings/errors not pointing at a cause: " + "; ".join(examples))
+    return Outcome(OK, f"no warnings or errors in {len(records)} log lines since the fault")
 
 
 def annotations_correct(ctx: ChaosContext, subject: Subject) -> Outcome:
@@ -109,23 +134,23 @@ def annotations_correct(ctx: ChaosContext, subject: Subject) -> Outcome:
     reflection-allowed-namespaces list (nothing else is described there)."""
     source = read_secret(ctx, subject.source, subject.source_ns)
     if source is None:
-        return Outcome("problem", "source missing", "source-missing")
+        return Outcome(PROBLEM, "source missing", "source-missing")
     ann = source.metadata.annotations or {}
     if ann.get(ALLOWED, "").strip().lower() != "true":
-        return Outcome("problem", f"{ALLOWED} is {ann.get(ALLOWED)!r}, not true", "auto-disabled")
+        return Outcome(PROBLEM, f"{ALLOWED} is {ann.get(ALLOWED)!r}, not true", "auto-disabled")
     entries = list_entries(ann.get(ALLOWED_NAMESPACES))
     if not entries:
-        return Outcome("problem", f"{ALLOWED_NAMESPACES} is missing or empty", "namespace-not-allowed")
+        return Outcome(PROBLEM, f"{ALLOWED_NAMESPACES} is missing or empty", "namespace-not-allowed")
     verdicts = regex_verdicts(entries, subject.target_ns)
     invalid = [(e, v) for e, v in verdicts.items() if v.startswith("invalid")]
     if invalid:
         return Outcome(
-            "problem",
+            PROBLEM,
             "; ".join(f"entry {e!r} is not a valid regular expression" for e, _ in invalid),
             "invalid-annotation",
         )
     return Outcome(
-        "ok",
+        OK,
         f"{ALLOWED}=true and {len(entries)} valid list entries (the data model mentions no other annotation)",
     )
 
@@ -135,30 +160,30 @@ def target_namespace_exists(ctx: ChaosContext, subject: Subject) -> Outcome:
         ns = ctx.cluster.core.read_namespace(subject.target_ns, _request_timeout=TIMEOUT)
     except ApiException as exc:
         if exc.status == 404:
-            return Outcome("problem", f"namespace {subject.target_ns} does not exist", "namespace-missing")
+            return Outcome(PROBLEM, f"namespace {subject.target_ns} does not exist", "namespace-missing")
         raise
     if ns.status.phase != "Active":
-        return Outcome("problem", f"namespace {subject.target_ns} is {ns.status.phase}", "namespace-missing")
-    return Outcome("ok", f"namespace {subject.target_ns} is Active")
+        return Outcome(PROBLEM, f"namespace {subject.target_ns} is {ns.status.phase}", "namespace-missing")
+    return Outcome(OK, f"namespace {subject.target_ns} is Active")
 
 
 def target_in_allowed_list(ctx: ChaosContext, subject: Subject) -> Outcome:
     source = read_secret(ctx, subject.source, subject.source_ns)
     if source is None:
-        return Outcome("problem", "source missing", "source-missing")
+        return Outcome(PROBLEM, "source missing", "source-missing")
     entries = list_entries((source.metadata.annotations or {}).get(ALLOWED_NAMESPACES))
     if not entries:
-        return Outcome("ok", "no list: every namespace is allowed")
+        return Outcome(OK, "no list: every namespace is allowed")
     verdicts = regex_verdicts(entries, subject.target_ns)
     if any(v == "match" for v in verdicts.values()):
-        return Outcome("ok", f"{subject.target_ns} matches the list")
+        return Outcome(OK, f"{subject.target_ns} matches the list")
     if any(v == "timeout" for v in verdicts.values()):
         slow = [e for e, v in verdicts.items() if v == "timeout"]
-        return Outcome("problem", f"entries {slow} take longer than 3 s to evaluate", "pathological-pattern")
+        return Outcome(PROBLEM, f"entries {slow} take longer than 3 s to evaluate", "pathological-pattern")
     if any(v.startswith("invalid") for v in verdicts.values()):
-        return Outcome("problem", "the list has invalid entries", "invalid-annotation")
+        return Outcome(PROBLEM, "the list has invalid entries", "invalid-annotation")
     return Outcome(
-        "problem", f"{subject.target_ns} matches none of {len(entries)} entries", "namespace-not-allowed"
+        PROBLEM, f"{subject.target_ns} matches none of {len(entries)} entries", "namespace-not-allowed"
     )
 
 
@@ -166,21 +191,21 @@ def lag_alert(ctx: ChaosContext, subject: Subject) -> Outcome:
     source = read_secret(ctx, subject.source, subject.source_ns)
     copy = read_secret(ctx, subject.source, subject.target_ns)
     if source is None or copy is None:
-        return Outcome("ok", "no copy to measure lag on")
+        return Outcome(OK, "no copy to measure lag on")
     if secret_view(copy) == secret_view(source):
-        return Outcome("ok", "copy is current; no lag")
+        return Outcome(OK, "copy is current; no lag")
     changed = max((f.time for f in source.metadata.managed_fields or [] if f.time), default=None)
     lag = time.time() - changed.timestamp() if changed else 0.0
     if lag > 300:
-        return Outcome("alert", f"copy behind the source for {lag:.0f} s (> 5 min): alert", "stale-copy")
-    return Outcome("ok", f"copy behind the source for {lag:.0f} s: below the 5-minute alert threshold")
+        return Outcome(ALERT, f"copy behind the source for {lag:.0f} s (> 5 min): alert", "stale-copy")
+    return Outcome(OK, f"copy behind the source for {lag:.0f} s: below the 5-minute alert threshold")
 
 
 def source_exists(ctx: ChaosContext, subject: Subject) -> Outcome:
     note = "as written: oci-creds in flux-system; applied to the experiment's source: "
     if read_secret(ctx, subject.source, subject.source_ns) is None:
-        return Outcome("problem", note + f"{subject.source_ns}/{subject.source} not found", "source-missing")
-    return Outcome("ok", note + f"{subject.source_ns}/{subject.source} exists")
+        return Outcome(PROBLEM, note + f"{subject.source_ns}/{subject.source} not found", "source-missing")
+    return Outcome(OK, note + f"{subject.source_ns}/{subject.source} exists")
 
 
 RBAC_NEEDS = [
@@ -204,57 +229,63 @@ def operator_rbac(ctx: ChaosContext, subject: Subject) -> Outcome:
             missing.append(f"{verb} namespaces")
     if missing:
         return Outcome(
-            "problem",
+            PROBLEM,
             "SubjectAccessReview for the operator's ServiceAccount denies: " + ", ".join(missing),
             "rbac",
         )
-    return Outcome("ok", "SubjectAccessReview: every verb the operator needs is allowed")
+    return Outcome(OK, "SubjectAccessReview: every verb the operator needs is allowed")
 
 
 def logs_permission_errors(ctx: ChaosContext, subject: Subject) -> Outcome:
     records = log_records(ctx, ctx.marks.get("fault_at_wall", 0.0))
     if not records:
-        return Outcome("cannot-check", NO_LOG_LINES)
+        return Outcome(CANNOT_CHECK, NO_LOG_LINES)
     hits = [r for r in records if "forbidden" in r.get("msg", "")]
     if hits:
         return Outcome(
-            "problem", f"{len(hits)} permission error line(s), e.g. {hits[-1]['msg'][:160]!r}", "rbac"
+            PROBLEM, f"{len(hits)} permission error line(s), e.g. {hits[-1]['msg'][:160]!r}", "rbac"
         )
-    return Outcome("ok", f"no permission errors in {len(records)} log lines since the fault")
+    return Outcome(OK, f"no permission errors in {len(records)} log lines since the fault")
 
 
 def copy_exists(ctx: ChaosContext, subject: Subject) -> Outcome:
     copy = read_secret(ctx, subject.source, subject.target_ns)
     if copy is None:
-        return Outcome("problem", f"{subject.target_ns}/{subject.source} not found", "missing-copy")
-    return Outcome("ok", f"{subject.target_ns}/{subject.source} exists")
+        return Outcome(PROBLEM, f"{subject.target_ns}/{subject.source} not found", "missing-copy")
+    return Outcome(OK, f"{subject.target_ns}/{subject.source} exists")
 
 
 def copy_is_docker_config(ctx: ChaosContext, subject: Subject) -> Outcome:
     copy = read_secret(ctx, subject.source, subject.target_ns)
     if copy is None:
-        return Outcome("problem", "no copy", "missing-copy")
+        return Outcome(PROBLEM, "no copy", "missing-copy")
     if copy.type != "kubernetes.io/dockerconfigjson":
-        return Outcome("not-applicable", f"type {copy.type}: not a Docker config")
+        return Outcome(NOT_APPLICABLE, f"type {copy.type}: not a Docker config")
     try:
         doc = json.loads(base64.b64decode((copy.data or {}).get(".dockerconfigjson", "")))
         registries = len(doc["auths"])
     except (ValueError, KeyError, TypeError):
-        return Outcome("problem", "content is not a valid Docker config JSON", "corrupt-copy")
+        return Outcome(PROBLEM, "content is not a valid Docker config JSON", "corrupt-copy")
     return Outcome(
-        "ok",
+        OK,
         f"valid Docker config JSON with {registries} registry entr{'y' if registries == 1 else 'ies'}"
         " (valid, but not compared with the source)",
     )
 
 
 def credentials_not_expired(ctx: ChaosContext, subject: Subject) -> Outcome:
-    return Outcome("cannot-check", "a Docker config carries no expiry; only the registry can tell (step 4)")
+    return Outcome(
+        CANNOT_CHECK,
+        "a Docker config carries no expiry; only the registry can tell (step 4; the OCI stack logs in "
+        "with it: OCI_CHECKS)",
+    )
 
 
 def registry_accessible(ctx: ChaosContext, subject: Subject) -> Outcome:
     return Outcome(
-        "cannot-check", "no OCI registry in this setup, and the suite sends traffic to 127.0.0.1 only"
+        CANNOT_CHECK,
+        "no OCI registry in this setup, and the suite sends traffic to 127.0.0.1 only (the OCI stack "
+        "carries this step out against a real registry: OCI_CHECKS)",
     )
 
 
@@ -262,12 +293,13 @@ def operator_running(ctx: ChaosContext, subject: Subject) -> Outcome:
     replicas = ctx.operator.replicas()
     ready = {r.name: ctx.operator.ready(r.name)[0] for r in replicas}
     if not ready or not any(ready.values()):
-        return Outcome("problem", f"no ready operator instance ({ready or 'none'})", "operator-down")
-    return Outcome("ok", f"ready: {ready}")
+        return Outcome(PROBLEM, f"no ready operator instance ({ready or 'none'})", "operator-down")
+    return Outcome(OK, f"ready: {ready}")
 
 
-def remedy(ctx: ChaosContext, subject: Subject) -> Outcome:
-    return Outcome("remedy", "a remedy: applied only after diagnosis")
+def remedy(ctx: object, subject: Subject) -> Outcome:
+    """A remedy step in any setup: it is not a check."""
+    return Outcome(REMEDY, "a remedy: applied only after diagnosis")
 
 
 CHECKS: dict[str, Callable[[ChaosContext, Subject], Outcome]] = {
@@ -292,4 +324,115 @@ CHECKS: dict[str, Callable[[ChaosContext, Subject], Outcome]] = {
         operator_running,
         remedy,
     )
+}
+
+
+# --- the OCI stack: "Authentication Failure" against a real registry ----------------------------------
+
+
+@dataclass(frozen=True)
+class RegistrySite:
+    """The OCI stack a runbook is applied to: its cluster's API and the registry the Docker config
+    is for. The subject names the source (``flux-system/oci-creds``) and the service namespace."""
+
+    core: client.CoreV1Api
+    registry: OciRegistry
+
+
+DOCKER_CONFIG = "kubernetes.io/dockerconfigjson"
+
+
+def credentials_for(config_text: str, host: str) -> tuple[str, str]:
+    """(username, password) for ``host`` from a .dockerconfigjson; ValueError naming what is wrong
+    (never a value)."""
+    try:
+        doc = json.loads(config_text)
+    except ValueError as exc:
+        raise ValueError(f"not JSON ({exc.msg} at line {exc.lineno})") from None
+    auths = doc.get("auths") if isinstance(doc, dict) else None
+    if not isinstance(auths, dict):
+        raise ValueError('no "auths" object')
+    entry = auths.get(host)
+    if not isinstance(entry, dict):
+        raise ValueError(f"no entry for registry {host} (entries: {', '.join(sorted(auths)) or 'none'})")
+    user, password = entry.get("username"), entry.get("password")
+    if not (user and password) and entry.get("auth"):
+        try:
+            user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            raise ValueError(f'entry for {host}: "auth" is not base64 of user:password') from None
+    if not user or not password:
+        raise ValueError(f"entry for {host} has no username/password")
+    return user, password
+
+
+def _registry_credentials(site: RegistrySite, subject: Subject) -> tuple[tuple[str, str] | None, str]:
+    """The credentials the service namespace's Secret holds for the registry, or None and why not."""
+    obj = secret_or_none(site.core, subject.source, subject.target_ns)
+    if obj is None:
+        return None, "no secret to read"
+    raw = (obj.data or {}).get(".dockerconfigjson")
+    if obj.type != DOCKER_CONFIG or raw is None:
+        return None, f"type {obj.type}, key .dockerconfigjson {'present' if raw else 'missing'}"
+    try:
+        text = base64.b64decode(raw).decode(errors="replace")
+        return credentials_for(text, site.registry.host), ""
+    except ValueError as exc:
+        return None, str(exc)
+
+
+def oci_copy_exists(site: RegistrySite, subject: Subject) -> Outcome:
+    obj = secret_or_none(site.core, subject.source, subject.target_ns)
+    if obj is None:
+        return Outcome(PROBLEM, f"{subject.target_ns}/{subject.source} not found", "missing-copy")
+    return Outcome(OK, f"{subject.target_ns}/{subject.source} of type {obj.type}")
+
+
+def oci_copy_is_docker_config(site: RegistrySite, subject: Subject) -> Outcome:
+    if secret_or_none(site.core, subject.source, subject.target_ns) is None:
+        return Outcome(CANNOT_CHECK, "no secret to read")
+    creds, why = _registry_credentials(site, subject)
+    if creds is None:
+        return Outcome(PROBLEM, why, "corrupt-copy")
+    return Outcome(OK, f"a username and password for {site.registry.host}")
+
+
+def oci_credentials_not_expired(site: RegistrySite, subject: Subject) -> Outcome:
+    """A Docker config carries no expiry: the registry's answer to a login with it is the test."""
+    creds, why = _registry_credentials(site, subject)
+    if creds is None:
+        return Outcome(CANNOT_CHECK, f"no credentials to try ({why})")
+    try:
+        status = site.registry.login_status(*creds)
+    except OSError as exc:  # URLError included: no answer, or no verified TLS
+        return Outcome(
+            CANNOT_CHECK,
+            f"registry did not answer ({getattr(exc, 'reason', exc)}); cannot judge the credentials",
+        )
+    applied = "a Docker config carries no expiry; applied as a login (GET /v2/ over verified TLS): "
+    if status == 200:
+        return Outcome(OK, applied + "HTTP 200")
+    return Outcome(PROBLEM, applied + f"HTTP {status}", "credentials-rejected")
+
+
+def reachable(registry: OciRegistry, timeout: float = 3.0) -> tuple[bool, str]:
+    """A verified TLS handshake and any HTTP answer from /v2/ (an anonymous request)."""
+    try:
+        status = registry.login_status("", "", timeout=timeout)
+    except OSError as exc:  # URLError included
+        return False, f"{registry.host}: {getattr(exc, 'reason', exc)}"
+    return True, f"{registry.host} answered HTTP {status} over verified TLS"
+
+
+def oci_registry_accessible(site: RegistrySite, subject: Subject) -> Outcome:
+    up, detail = reachable(site.registry)
+    return Outcome(OK, detail) if up else Outcome(PROBLEM, detail, "registry-unreachable")
+
+
+OCI_CHECKS: dict[str, Callable[[RegistrySite, Subject], Outcome]] = {
+    "copy_exists": oci_copy_exists,
+    "copy_is_docker_config": oci_copy_is_docker_config,
+    "credentials_not_expired": oci_credentials_not_expired,
+    "registry_accessible": oci_registry_accessible,
+    "remedy": remedy,
 }

@@ -1,14 +1,24 @@
-"""Running a runbook: carry out every diagnostic step, record which one identifies the injected cause,
-then apply the remedy the runbook prescribes and check that it restores service durably."""
+"""Running a runbook: carry out every step with the setup's checks (the chaos cluster's or the OCI
+stack's), record which one identifies the injected cause, then apply the remedy the runbook prescribes
+and check that it restores service durably. One runner, so every setup reports its steps alike."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from chaos.context import ChaosContext
-from chaos.runbooks.base import Outcome, Subject, read_secret
-from chaos.runbooks.catalogue import MISSING_CHECK, RUNBOOKS
+from chaos.runbooks.base import (
+    ALERT,
+    CANNOT_CHECK,
+    NOT_APPLICABLE,
+    PROBLEM,
+    Outcome,
+    Subject,
+    read_secret,
+)
+from chaos.runbooks.catalogue import MISSING_CHECK, RUNBOOKS, Step
 from chaos.runbooks.checks import CHECKS
 from chaos.runbooks.remedies import REMEDIES
 from fixtures.core.redact import secret_view
@@ -16,22 +26,17 @@ from fixtures.core.waiting import report_within
 from fixtures.systems.dialects.reflector import AUTO_REFLECTS, REFLECTS
 
 
-def diagnose(ctx: ChaosContext, title: str, fault: str, cause: str, subject: Subject) -> dict[str, Any]:
-    """Carry out every diagnostic step; which one identifies ``cause``? (remedies are not run here)."""
-    rb = RUNBOOKS[title]
-    # Is the fault visible where the runbook looks (the subject lacks the current data)? The runbook
-    # is run either way; a non-identification of an invisible fault is reported as such.
-    try:
-        manifest = title == "Pod Not Running" or not service_state(ctx, subject)["ok"]
-    except Exception:
-        manifest = True
+def carry_out(title: str, check: Callable[[Step], Outcome]) -> list[dict[str, Any]]:
+    """Every step of the runbook ``title`` in order, each carried out by ``check`` (the setup's check
+    of that step); a check that raises could not be carried out (``cannot-check``), it does not stop
+    the others."""
     steps = []
-    for step in rb.steps:
+    for step in RUNBOOKS[title].steps:
         t0 = time.monotonic()
         try:
-            outcome = CHECKS[step.check](ctx, subject)
+            outcome = check(step)
         except Exception as exc:  # a check that cannot run is a finding too, not a crash of the run
-            outcome = Outcome("cannot-check", f"check failed: {type(exc).__name__}: {str(exc)[:160]}")
+            outcome = Outcome(CANNOT_CHECK, f"check failed: {type(exc).__name__}: {str(exc)[:160]}")
         steps.append(
             {
                 "step": step.number,
@@ -43,24 +48,39 @@ def diagnose(ctx: ChaosContext, title: str, fault: str, cause: str, subject: Sub
                 "seconds": round(time.monotonic() - t0, 3),
             }
         )
-    identifying = next(
-        (s for s in steps if s["status"] in ("problem", "alert") and cause in s["causes"]), None
-    )
+    return steps
+
+
+def identifying(steps: list[dict[str, Any]], cause: str) -> dict[str, Any] | None:
+    """The first step whose problem (or alert) points at ``cause``."""
+    return next((s for s in steps if s["status"] in (PROBLEM, ALERT) and cause in s["causes"]), None)
+
+
+def diagnose(ctx: ChaosContext, title: str, fault: str, cause: str, subject: Subject) -> dict[str, Any]:
+    """Carry out every diagnostic step; which one identifies ``cause``? (remedies are not run here)."""
+    # Is the fault visible where the runbook looks (the subject lacks the current data)? The runbook
+    # is run either way; a non-identification of an invisible fault is reported as such.
+    try:
+        manifest = title == "Pod Not Running" or not service_state(ctx, subject)["ok"]
+    except Exception:
+        manifest = True
+    steps = carry_out(title, lambda step: CHECKS[step.check](ctx, subject))
+    found = identifying(steps, cause)
     misleading = {
         s["step"]: [c for c in s["causes"] if c != cause]
         for s in steps
-        if s["status"] == "problem" and any(c != cause for c in s["causes"])
+        if s["status"] == PROBLEM and any(c != cause for c in s["causes"])
     }
     findings = []
-    if identifying is None:
-        blind = [s["step"] for s in steps if s["status"] in ("not-applicable", "cannot-check")]
+    if found is None:
+        blind = [s["step"] for s in steps if s["status"] in (NOT_APPLICABLE, CANNOT_CHECK)]
         findings.append(
             f"'{title}' cannot diagnose {fault}: {MISSING_CHECK.get(cause, 'no step points at ' + cause)}"
             + (f"; steps {blind} cannot be carried out here" if blind else "")
             + ("" if manifest else " (the fault was not visible at the subject when the runbook ran)")
         )
     for s in steps:
-        if s["status"] == "not-applicable" and identifying is not None:
+        if s["status"] == NOT_APPLICABLE and found is not None:
             findings.append(f"step {s['step']} cannot be carried out here: {s['evidence']}")
     for number, others in misleading.items():
         findings.append(f"step {number} also points at {', '.join(others)} (misleading for this fault)")
@@ -70,8 +90,8 @@ def diagnose(ctx: ChaosContext, title: str, fault: str, cause: str, subject: Sub
         "cause": cause,
         "subject": {"source": f"{subject.source_ns}/{subject.source}", "target_namespace": subject.target_ns},
         "manifest": manifest,
-        "identifying_step": identifying["step"] if identifying else None,
-        "identifying_text": identifying["text"] if identifying else None,
+        "identifying_step": found["step"] if found else None,
+        "identifying_text": found["text"] if found else None,
         "steps": steps,
         "remedy": None,
         "remedy_restores": False,

@@ -14,7 +14,7 @@ import yaml
 from chaos import audit
 from chaos.faults import kind, local, variants
 from chaos.journal import EXPERIMENTS, ChaosResult, find_leaks, load, run_chaos_experiment
-from chaos.runbooks.base import Outcome, Subject
+from chaos.runbooks.base import CANNOT_CHECK, STATUSES, Outcome, Subject
 from chaos.runbooks.catalogue import MISSING_CHECK, RUNBOOKS, SEED
 from chaos.runbooks.checks import CHECKS
 from chaos.runbooks.engine import chosen_remedy, diagnose
@@ -396,6 +396,14 @@ def test_every_step_has_a_check_and_every_remedy_exists() -> None:
             assert step.kind in {"query", "log-search", "access-review", "alert", "remedy"}
             assert step.remedy is None or step.remedy in REMEDIES
     assert "reflection-auto-enabled" in MISSING_CHECK["auto-disabled"]
+
+
+def test_a_step_outcome_is_a_word_of_the_one_vocabulary() -> None:
+    assert STATUSES == ("ok", "problem", "not-applicable", "cannot-check", "alert", "remedy")
+    assert Outcome(CANNOT_CHECK, "the registry did not answer").status == "cannot-check"
+    for word in ("pass", "fail", "inconclusive", "OK"):  # the OCI phase's retired words, and a typo
+        with pytest.raises(ValueError, match="not one of"):
+            Outcome(word, "evidence")
 
 
 def test_remedy_choice_prefers_the_identifying_steps_implied_fix() -> None:

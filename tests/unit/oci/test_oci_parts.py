@@ -110,7 +110,7 @@ def test_runbook_reads_credentials_from_username_password_or_auth() -> None:
 
     import pytest
 
-    from oci.runbook import credentials_for
+    from chaos.runbooks.checks import credentials_for
 
     host = "127.0.0.1:5000"
     plain = json.dumps({"auths": {host: {"username": "u", "password": "p"}}})

@@ -399,3 +399,20 @@ def test_oci_credentials_section_summarises_the_end_to_end_records(tmp_path: Pat
     assert "registry stopped identified by step 4" in text
     assert build.Report({}, [], [], 0, []).oci_credentials() is None
     assert [s.key for s in page.sections()].count("oci_credentials") == 1
+
+
+def test_an_oci_fault_no_runbook_step_identified_says_so(tmp_path: Path) -> None:
+    records = [{"kind": "oci_runbook", "identified": {"registry stopped": None, "secret missing": 1}}]
+    report = build.Report({}, [], records, 0, [])
+    oci = report.oci_credentials()
+    assert oci is not None
+    assert oci["runbook"] == [
+        {"fault": "registry stopped", "identified_by_step": None},
+        {"fault": "secret missing", "identified_by_step": 1},
+    ]
+    text = "\n".join(build.render_oci(oci))
+    assert "registry stopped identified by no step" in text
+    assert "secret missing identified by step 1" in text
+    html = build.render_html(report.to_json(report.verdict(), {}), tmp_path)
+    assert "registry stopped</td><td>identified by no step" in html
+    assert "secret missing</td><td>identified by step 1" in html
