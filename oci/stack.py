@@ -16,8 +16,7 @@ from pathlib import Path
 
 from fixtures.clusters import workloads as deploy
 from fixtures.clusters.cluster import Cluster
-from fixtures.clusters.local import LocalControlPlane
-from fixtures.clusters.providers import LocalProvider
+from fixtures.clusters.local import LocalControlPlane, LocalProvider
 from fixtures.clusters.workloads import LocalDeployment
 from fixtures.services.flux import Flux
 from fixtures.services.gitserver import GitServer

@@ -18,6 +18,7 @@ from fixtures.clusters.cluster import Cluster, new_run_id
 from fixtures.clusters.providers import OWNED, ClusterProvider, attached, choose_provider, provider_for
 from fixtures.core.errors import SetupError
 from fixtures.core.paths import runs_dir
+from fixtures.systems.registry import audited_namespaces
 
 INTERACTIVE = "interactive.json"
 
@@ -42,7 +43,8 @@ def _running() -> ClusterProvider | None:
 
 
 def up(option: str = OWNED[0]) -> int:
-    provider = provider_for(choose_provider(option, None, None, None), new_run_id(), None)
+    choice = choose_provider(option, None, None, None, audited_namespaces=audited_namespaces())
+    provider = provider_for(choice, new_run_id(), None)
     for note in provider.reap_stale():
         print(note, file=sys.stderr, flush=True)
     running = _running()

@@ -14,8 +14,9 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from fixtures.clusters.cluster import Cluster, NamespaceFactory
-from fixtures.clusters.local import LocalControlPlane, clean_stale_runs
+from fixtures.clusters.local import LocalControlPlane
 from fixtures.clusters.procs import RunState, pid_alive
+from fixtures.clusters.reaping import clean_stale_runs
 from fixtures.core.waiting import eventually
 
 

@@ -1,5 +1,8 @@
 """The local control plane's audit policy is built from the systems' ServiceAccount namespaces, so an
-audit-based check sees a system wherever its profile runs it (not only ``replicheck-system``)."""
+audit-based check sees a system wherever its profile runs it (not only ``replicheck-system``).
+
+The systems registry names the namespaces (``audited_namespaces``); the pytest plugin hands them to
+the clusters layer in the provider choice (the clusters import no system)."""
 
 from __future__ import annotations
 
@@ -8,9 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fixtures.clusters.local import audit_policy, audited_namespaces
+from fixtures.clusters.local import audit_policy
+from fixtures.clusters.providers import ProviderChoice
 from fixtures.systems import registry
 from fixtures.systems.model import manifest_namespaces
+from fixtures.systems.registry import audited_namespaces
 
 
 def test_every_registered_systems_namespace_is_audited() -> None:
@@ -36,6 +41,12 @@ def test_a_systems_chaos_namespace_is_among_its_service_account_namespaces(name:
     assert system.service_account_namespaces, f"{name}: no namespace for its ServiceAccounts"
     if system.chaos is not None:
         assert system.chaos.namespace in system.service_account_namespaces
+
+
+def test_the_sessions_provider_choice_audits_every_registered_system(provider_choice: ProviderChoice) -> None:
+    """The plugin fills the choice from the registry (pytest_configure), and xdist workers get it whole,
+    so the session's plane and every private plane (chaos, oci, private_control_plane) audit them."""
+    assert provider_choice.audited_namespaces == tuple(audited_namespaces())
 
 
 def test_no_namespace_audits_nobody() -> None:

@@ -32,6 +32,11 @@ def _kind_usable(monkeypatch: pytest.MonkeyPatch, reason: str | None) -> None:
     monkeypatch.setattr(cp, "kind_unusable_reason", lambda: reason)
 
 
+def _choose(option: str, kubeconfig: str | None, context: str | None, allow: str | None) -> cp.ProviderChoice:
+    """The factory's choice with no audited namespace (what the audit policy records is tested below)."""
+    return cp.choose_provider(option, kubeconfig, context, allow, audited_namespaces=())
+
+
 def _handle_fields(cluster: object) -> dict[str, object]:
     names = ("kubeconfig", "run_id", "context", "pgid", "audit_log", "run_dir")
     return {n: getattr(cluster, n) for n in names} | {"provider": cluster.provider.name}  # type: ignore[attr-defined]
@@ -57,7 +62,7 @@ def test_one_factory_hands_out_each_provider_with_its_capabilities(
     hosts_processes: bool,
 ) -> None:
     _kind_usable(monkeypatch, None)
-    provider = cp.provider_for(cp.choose_provider(option, "kc", "ctx", "ctx"), "rc000001", 42)
+    provider = cp.provider_for(_choose(option, "kc", "ctx", "ctx"), "rc000001", 42)
     assert type(provider) is cls
     assert (provider.name, provider.run_id) == (option, "rc000001")
     assert (provider.runs_pods, provider.owned, provider.hosts_processes) == (
@@ -70,7 +75,7 @@ def test_one_factory_hands_out_each_provider_with_its_capabilities(
 def test_an_unusable_choice_gives_no_provider_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
     _kind_usable(monkeypatch, "no Docker engine answers `docker info`")
     with pytest.raises(SetupError, match="no Docker engine answers"):
-        cp.provider_for(cp.choose_provider("kind", None, None, None), "rc000001", 42)
+        cp.provider_for(_choose("kind", None, None, None), "rc000001", 42)
 
 
 def test_a_description_of_no_known_provider_is_refused_with_the_fix() -> None:
@@ -238,7 +243,7 @@ def test_owned_providers_reap_a_killed_runs_kind_cluster(
     monkeypatch: pytest.MonkeyPatch, option: str
 ) -> None:
     _kind_usable(monkeypatch, None)
-    provider = cp.provider_for(cp.choose_provider(option, None, None, None), "rc000001", os.getpid())
+    provider = cp.provider_for(_choose(option, None, None, None), "rc000001", os.getpid())
     ran: list[list[str]] = []
     monkeypatch.setattr(kind.subprocess, "run", lambda cmd, **kw: ran.append(cmd))
     stale = _killed_kind_run("rc0000zz")
@@ -270,8 +275,8 @@ def test_a_local_provider_that_never_started_stops_nothing() -> None:
 def test_private_clusters_follow_the_session_choice(monkeypatch: pytest.MonkeyPatch) -> None:
     _kind_usable(monkeypatch, None)
     local, kind_choice = (
-        cp.choose_provider("local", None, None, None),
-        cp.choose_provider("kind", None, None, None),
+        _choose("local", None, None, None),
+        _choose("kind", None, None, None),
     )
     assert isinstance(cp.private_plane(local, "rc000001", 1).provider, cp.LocalProvider)
     # restarting control-plane processes needs a local plane, also when the session runs on kind
@@ -286,7 +291,7 @@ def test_no_private_cluster_beside_an_existing_one_and_the_reason_names_the_fix(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _kind_usable(monkeypatch, None)
-    existing = cp.choose_provider("existing", "kc", "ctx", "ctx")
+    existing = _choose("existing", "kc", "ctx", "ctx")
     offers = [cp.private_plane(existing, "rc000001", 1)] + [
         cp.private_cluster(existing, variant, "rc000001", 1) for variant in cp.OWNED
     ]
@@ -299,8 +304,50 @@ def test_a_kind_variant_where_kind_cannot_run_is_offered_with_the_reason(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _kind_usable(monkeypatch, "kind is not on PATH")
-    offer = cp.private_cluster(cp.choose_provider("local", None, None, None), "kind", "rc000001", 1)
+    offer = cp.private_cluster(_choose("local", None, None, None), "kind", "rc000001", 1)
     assert (offer.provider, offer.unusable) == (None, "kind variant: kind is not on PATH")
+
+
+# --- the audited namespaces: given by the caller, carried by the choice to every local plane -------
+
+
+def test_the_choice_carries_the_audited_namespaces_to_session_and_private_planes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The clusters layer knows no system: the caller of choose_provider names the namespaces, and
+    every local plane the choice leads to (the session's, a private plane, a chaos experiment's local
+    variant) audits exactly those, also after the xdist hand-off (the choice as plain data)."""
+    _kind_usable(monkeypatch, None)
+    namespaces = ["team-b", "team-a", "team-b"]
+    for option in ("local", "kind", "auto"):
+        choice = cp.choose_provider(option, None, None, None, audited_namespaces=namespaces)
+        assert choice.audited_namespaces == ("team-a", "team-b")
+        worker = cp.ProviderChoice(**json.loads(json.dumps(choice.__dict__)))  # pytest_configure_node
+        assert worker == choice
+        planes = [
+            cp.private_plane(worker, "rc000001", 1).provider,
+            cp.private_cluster(worker, "local", "rc000001", 1).provider,
+        ]
+        if worker.provider == "local":
+            planes.append(cp.provider_for(worker, "rc000001", 1))
+        for provider in planes:
+            assert isinstance(provider, cp.LocalProvider)
+            assert provider.plane.audited_namespaces == ("team-a", "team-b"), option
+
+
+def test_a_local_plane_writes_the_audit_policy_of_the_namespaces_it_was_given(tmp_path: Path) -> None:
+    from fixtures.clusters.local import audit_policy
+    from fixtures.clusters.pki import create_pki
+
+    choice = cp.choose_provider("local", None, None, None, audited_namespaces=["team-a"])
+    provider = cp.provider_for(choice, "rc00000a", 1)
+    assert isinstance(provider, cp.LocalProvider)
+    plane = provider.plane
+    plane.run_dir.mkdir(parents=True)
+    plane.ports = {"apiserver": 6443}
+    plane._write_configs(create_pki(tmp_path / "pki").directory)
+    assert (plane.run_dir / "audit-policy.yaml").read_text() == audit_policy(["team-a"])
+    assert "system:serviceaccounts:team-a" in audit_policy(["team-a"])
 
 
 # --- callers ask capabilities, not names -----------------------------------------------------------
@@ -308,20 +355,18 @@ def test_a_kind_variant_where_kind_cannot_run_is_offered_with_the_reason(
 
 def test_deploying_asks_the_cluster_what_it_can_do(tmp_path: Path) -> None:
     """The refusals happen before anything touches a cluster, so plain handles answer them."""
-    from fixtures.systems.configmirror import deploy_configmirror
-    from fixtures.systems.profiles.bundled import BUNDLED
-    from fixtures.systems.profiles.reflector import REFLECTOR
+    from fixtures.systems import system
 
     existing = cp.ExistingProvider("rc000001", str(tmp_path / "kc"), "ctx").cluster()
     local = cp.LocalProvider(LocalControlPlane.attach("rc000001", 1, 2)).cluster()
     on_kind = cp.KindProvider("rc000001", 1).cluster()
     with pytest.raises(SetupError, match="does not install into clusters it does not own"):
-        BUNDLED.deploy(existing, tmp_path)
+        system("bundled").deploy(existing, tmp_path)
     with pytest.raises(SetupError, match="runs only from its container image"):
-        REFLECTOR.deploy(local, tmp_path)
+        system("reflector").deploy(local, tmp_path)
     for cluster in (on_kind, existing):
         with pytest.raises(SetupError, match="only on the local provider"):
-            deploy_configmirror(cluster, tmp_path)
+            system("configmirror").deploy(cluster, tmp_path)
 
 
 def test_replicheck_cluster_finds_and_stops_its_cluster_through_the_provider(

@@ -17,8 +17,8 @@ import yaml
 from fixtures.clusters.cluster import dns_label, new_run_id
 from fixtures.clusters.existing import resolve_existing
 from fixtures.clusters.kind import KindPlan
-from fixtures.clusters.local import ensure_port_free, ephemeral_range, free_port, listen_ranges
 from fixtures.clusters.pki import create_pki
+from fixtures.clusters.ports import ensure_port_free, ephemeral_range, free_port, listen_ranges
 from fixtures.core.encoding import b64
 from fixtures.core.errors import SetupError
 from fixtures.core.lookup import view
@@ -256,7 +256,7 @@ def test_stale_cleanup_removes_operator_dirs_of_killed_runs_only(
 ) -> None:
     """A killed session leaves operator-<run> next to its (already reaped) cluster: remove it, but
     never one whose cluster still exists, whose supervisor lives, that is brand new or not local."""
-    from fixtures.clusters.local import clean_stale_runs
+    from fixtures.clusters.reaping import clean_stale_runs
     from fixtures.core.paths import runs_dir
 
     monkeypatch.setenv("REPLICHECK_CACHE", str(tmp_path))
@@ -279,8 +279,8 @@ def test_a_killed_runs_kind_cluster_is_deleted_like_a_local_one(
     """A kind run records its cluster in its state file; when its owner is gone the next start deletes
     the cluster (kind's own delete command) and the run's files. A live owner's run is left alone."""
     from fixtures.clusters import kind
-    from fixtures.clusters.local import clean_stale_runs
     from fixtures.clusters.procs import RunState
+    from fixtures.clusters.reaping import clean_stale_runs
     from fixtures.core.paths import runs_dir
 
     monkeypatch.setenv("REPLICHECK_CACHE", str(tmp_path))
@@ -313,12 +313,12 @@ def test_only_an_explicitly_requested_unusable_kind_is_skipped(monkeypatch: pyte
     from fixtures.clusters import providers
 
     monkeypatch.setattr(providers, "kind_unusable_reason", lambda: "no Docker engine answers")
-    requested = providers.choose_provider("kind", None, None, None)
+    requested = providers.choose_provider("kind", None, None, None, audited_namespaces=())
     assert (requested.provider, requested.unusable) == ("kind", "no Docker engine answers")
-    auto = providers.choose_provider("auto", None, None, None)
+    auto = providers.choose_provider("auto", None, None, None, audited_namespaces=())
     assert (auto.provider, auto.unusable) == ("local", None)
     assert auto.reason == "auto: no Docker engine answers"
-    assert providers.choose_provider("local", None, None, None).unusable is None
+    assert providers.choose_provider("local", None, None, None, audited_namespaces=()).unusable is None
 
 
 def test_reap_collects_finished_children_and_reports_running_ones(monkeypatch: pytest.MonkeyPatch) -> None:
