@@ -8,7 +8,6 @@ test failure. Every comparison here is by digest (fixtures.core.redact), never b
 from __future__ import annotations
 
 import secrets
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +16,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from fixtures.clusters.cluster import Cluster
+from fixtures.clusters.watch import SECRETS, Event, Watch
 from fixtures.core.encoding import b64
 from fixtures.core.lookup import named
 from fixtures.core.redact import digest, secret_view
@@ -235,60 +235,42 @@ class CopyVersionWatcher:
     """Watches the copies of the workload's sources and remembers, per copy, the sequence of source
     versions it carried (the system's ``version_of``; Reflector dialect: ``reflected-version``): a
     copy going *back* to an older version means some writer replayed stale data (a deposed leader).
-    Read timeouts keep the loop responsive to :meth:`stop`; every reconnect resumes from the last
-    resourceVersion seen."""
+    Changes from its start on (fixtures.clusters.watch, ``from_now``): every reconnect resumes from
+    the last resourceVersion seen, a 410 re-lists (the copies' versions then, appended like events);
+    it stops by itself after ``max_seconds``."""
 
     def __init__(self, wl: Workload, max_seconds: float = 180.0) -> None:
-        import threading
-
         self.wl = wl
         self.names = set(wl.sources)
         self.versions: dict[str, list[int]] = {}
-        self.errors = 0
-        self._stop = threading.Event()
-        self._deadline = time.monotonic() + max_seconds
-        start = wl.cluster.core.list_secret_for_all_namespaces(limit=1)
-        self._rv = start.metadata.resource_version
-        self._thread = threading.Thread(target=self._run, name="copy-version-watcher", daemon=True)
-        self._thread.start()
+        self._watch = Watch(
+            wl.cluster.api.configuration,
+            SECRETS,
+            self._event,
+            from_now=True,
+            lifetime=max_seconds,
+            name="copy-version-watcher",
+        ).start()
 
-    def _run(self) -> None:
-        from kubernetes import watch
+    @property
+    def errors(self) -> int:
+        """Watch requests that failed (each was retried from where it stood)."""
+        return self._watch.errors
 
-        while not self._stop.is_set() and time.monotonic() < self._deadline:
-            w = watch.Watch()
-            try:
-                for event in w.stream(
-                    self.wl.cluster.core.list_secret_for_all_namespaces,
-                    resource_version=self._rv,
-                    timeout_seconds=30,
-                    _request_timeout=(5, 2),
-                ):
-                    obj = event["object"]
-                    self._rv = obj.metadata.resource_version or self._rv
-                    if obj.metadata.name not in self.names or obj.metadata.namespace == self.wl.source_ns:
-                        continue
-                    version = self.wl.system.version_of(obj.metadata.annotations, obj.metadata.labels) or ""
-                    if event["type"] != "DELETED" and version.isdigit():
-                        key = f"{obj.metadata.namespace}/{obj.metadata.name}"
-                        seq = self.versions.setdefault(key, [])
-                        if not seq or seq[-1] != int(version):
-                            seq.append(int(version))
-                    if self._stop.is_set():
-                        break
-            except Exception as exc:  # read timeouts (idle stream) and 410s: reconnect
-                if "410" in str(exc):
-                    self._rv = self.wl.cluster.core.list_secret_for_all_namespaces(
-                        limit=1
-                    ).metadata.resource_version
-                elif "timed out" not in str(exc).lower():
-                    self.errors += 1
-            finally:
-                w.stop()
+    def _event(self, event: Event) -> None:
+        meta = event.metadata
+        if event.type == "DELETED" or meta.get("name") not in self.names:
+            return
+        if meta.get("namespace") == self.wl.source_ns:
+            return
+        version = self.wl.system.version_of(meta.get("annotations"), meta.get("labels")) or ""
+        if version.isdigit():
+            seq = self.versions.setdefault(f"{meta.get('namespace')}/{meta.get('name')}", [])
+            if not seq or seq[-1] != int(version):
+                seq.append(int(version))
 
     def stop(self, timeout: float = 15.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
+        self._watch.stop(timeout)
 
     def regressions(self) -> dict[str, list[int]]:
         """Copies whose version sequence went backwards (with the sequence, for the report)."""

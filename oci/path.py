@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -26,6 +25,7 @@ from kubernetes.client.rest import ApiException
 from fixtures.clusters.admission import create_refused
 from fixtures.clusters.binaries import find_tool
 from fixtures.core.errors import SetupError
+from fixtures.core.stats import summary
 from fixtures.core.waiting import eventually
 from fixtures.services import flux
 from fixtures.services.flux import APPLIER, FLUX_NS
@@ -392,12 +392,7 @@ def _create_or_replace(core: client.CoreV1Api, namespace: str, secret: client.V1
         core.replace_namespaced_secret(secret.metadata.name, namespace, secret)
 
 
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
-    return ordered[rank - 1]
-
-
-def latency_summary(values: list[float]) -> dict[str, float]:
-    return {f"p{q}": round(percentile(values, q), 3) for q in (50, 95, 99)} | {"n": len(values)}
+def latency_summary(values: list[float]) -> dict[str, float | None]:
+    """p50/p95/p99 (fixtures.core.stats, nearest rank; None without samples) in ms precision, and n."""
+    rounded = {k: None if v is None else round(v, 3) for k, v in summary(values).items()}
+    return rounded | {"n": len(values)}

@@ -561,12 +561,3 @@ def first_last(arrivals: Mapping[str, float], start: float) -> tuple[float | Non
         return None, None
     times = [t - start for t in arrivals.values()]
     return max(0.0, min(times)), max(0.0, max(times))
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile (q in 0..100)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * q // 100))
-    return ordered[int(min(rank, len(ordered))) - 1]

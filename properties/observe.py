@@ -12,18 +12,15 @@ witness mirror, unrelated objects; everything it created is removed on exit, pas
 
 from __future__ import annotations
 
-import contextlib
 import json
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from kubernetes import client
-from kubernetes.client.rest import ApiException
-
 from fixtures.clusters.cluster import Cluster
+from fixtures.clusters.watch import CONFIGMAPS, SECRETS, Event, Watch
 from fixtures.core.encoding import b64
 from fixtures.core.record import record
 from fixtures.core.waiting import assert_mapping_equal, eventually
@@ -44,6 +41,7 @@ from properties.model import (
 
 EXAMPLE_LABEL = "replicheck.io/example"
 POLL = 0.02  # the local view is in memory: polling it is cheap
+GIVE_UP_AFTER = 15.0  # seconds of failing watch requests before the watch counts as broken
 View = dict[str, Any]
 
 
@@ -51,62 +49,41 @@ class WatchBroken(RuntimeError):
     """The watch could not be kept open; not an AssertionError, so waits stop at once."""
 
 
-def _lines(resp: Any) -> Iterator[bytes]:
-    buf = b""
-    for chunk in resp.stream(amt=None, decode_content=False):
-        buf += chunk
-        while (nl := buf.find(b"\n")) >= 0:
-            line, buf = buf[:nl], buf[nl + 1 :]
-            if line.strip():
-                yield line
-
-
 class NameWatch:
-    """Views of every ``kind`` object called ``name`` in the cluster, kept current by a watch."""
+    """Views of every ``kind`` object called ``name`` in the cluster, kept current by one watch
+    (fixtures.clusters.watch: resumed where it ended, re-listed after 410 Gone)."""
 
     def __init__(
         self, cluster: Cluster, kind: Kind, name: str, viewer: Callable[[Mapping[str, Any]], View]
     ) -> None:
         self.kind, self.name, self.viewer = kind, name, viewer
-        self.api = client.ApiClient(cluster.api.configuration)  # own pool: the stream holds a connection
-        core = client.CoreV1Api(self.api)
-        self._list_fn = (
-            core.list_secret_for_all_namespaces
-            if kind == "Secret"
-            else core.list_config_map_for_all_namespaces
-        )
         self.views: dict[str, View] = {}
         self.history: list[tuple[float, str, View | None]] = []  # (arrival, namespace, view or deleted)
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._resp: Any = None
-        self._rv = ""
-        self._error: str | None = None
-        self._thread = threading.Thread(target=self._run, name=f"watch-{name}", daemon=True)
+        self._watch = Watch(
+            cluster.api.configuration,
+            SECRETS if kind == "Secret" else CONFIGMAPS,
+            self._apply,
+            field_selector=f"metadata.name={name}",
+            give_up_after=GIVE_UP_AFTER,
+            name=f"watch-{name}",
+        )
 
     # -- lifecycle -----------------------------------------------------------------------------
     def __enter__(self) -> NameWatch:
-        self._relist()
-        self._thread.start()
+        self._watch.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
-        self._stop.set()
-        resp = self._resp
-        if resp is not None:
-            with contextlib.suppress(Exception):
-                resp.shutdown()
-        if self._thread.is_alive():
-            self._thread.join(10)
-        self.api.close()
+        self._watch.stop()
 
     # -- reading -------------------------------------------------------------------------------
     def seen(self) -> int:
         """The newest resourceVersion the watch has delivered (events arrive in resourceVersion order)."""
-        rv = self._rv
+        rv = self._watch.resource_version
         return int(rv) if rv.isdigit() else 0
 
     def wait_for(self, rv: str | None) -> None:
@@ -122,8 +99,8 @@ class NameWatch:
         eventually(delivered, timeout=30, interval=0.005, description=f"the watch to deliver our write {rv}")
 
     def snapshot(self) -> dict[str, View]:
-        if self._error:
-            raise WatchBroken(f"watch on {self.kind} {self.name} broke: {self._error}")
+        if self._watch.broken:
+            raise WatchBroken(f"watch on {self.kind} {self.name} broke: {self._watch.broken}")
         with self._lock:
             return dict(self.views)
 
@@ -145,79 +122,17 @@ class NameWatch:
                 out[ns] = t
         return out
 
-    # -- the watch thread ------------------------------------------------------------------------
-    def _apply(self, etype: str, obj: Mapping[str, Any], at: float) -> None:
-        meta = obj.get("metadata") or {}
-        ns = meta.get("namespace", "")
+    # -- the watch's events (on its thread) ----------------------------------------------------
+    def _apply(self, event: Event) -> None:
+        ns = event.metadata.get("namespace", "")
         with self._lock:
-            if etype == "DELETED":
+            if event.type == "DELETED":
                 self.views.pop(ns, None)
-                self.history.append((at, ns, None))
+                self.history.append((event.at, ns, None))
             else:
-                view = self.viewer({"kind": self.kind, **obj})
+                view = self.viewer({"kind": self.kind, **event.object})
                 self.views[ns] = view
-                self.history.append((at, ns, view))
-            if rv := meta.get("resourceVersion"):
-                self._rv = rv
-
-    def _relist(self) -> None:
-        resp = self._list_fn(field_selector=f"metadata.name={self.name}", _preload_content=False)
-        doc = json.loads(resp.data)
-        at = time.monotonic()
-        seen = set()
-        for obj in doc.get("items") or []:
-            seen.add(obj["metadata"]["namespace"])
-            self._apply("ADDED", obj, at)
-        with self._lock:
-            for ns in set(self.views) - seen:
-                self.views.pop(ns, None)
-                self.history.append((at, ns, None))
-            self._rv = doc["metadata"]["resourceVersion"]
-
-    def _run(self) -> None:
-        failures = 0
-        first_failure = 0.0
-        while not self._stop.is_set():
-            try:
-                self._resp = self._list_fn(
-                    field_selector=f"metadata.name={self.name}",
-                    watch=True,
-                    resource_version=self._rv,
-                    allow_watch_bookmarks=True,
-                    timeout_seconds=300,
-                    _preload_content=False,
-                )
-                try:
-                    for line in _lines(self._resp):
-                        event = json.loads(line)
-                        at = time.monotonic()
-                        etype, obj = event.get("type"), event.get("object") or {}
-                        if etype == "ERROR":
-                            if obj.get("code") == 410:
-                                self._relist()
-                                break
-                            raise RuntimeError(f"{obj.get('code')} {obj.get('message')}")
-                        if etype == "BOOKMARK":
-                            self._rv = (obj.get("metadata") or {}).get("resourceVersion") or self._rv
-                            continue
-                        self._apply(etype, obj, at)
-                        failures = 0
-                finally:
-                    with contextlib.suppress(Exception):
-                        self._resp.release_conn()
-            except Exception as exc:  # reconnect: a short outage must not fail the property
-                if self._stop.is_set():
-                    return
-                if failures == 0:
-                    first_failure = time.monotonic()
-                failures += 1
-                if time.monotonic() - first_failure > 15:
-                    self._error = f"{type(exc).__name__}: {exc}"[:300]
-                    return
-                self._stop.wait(0.2)
-                with contextlib.suppress(Exception):
-                    if isinstance(exc, ApiException) and exc.status == 410:
-                        self._relist()
+                self.history.append((event.at, ns, view))
 
 
 def _newer(a: str | None, b: str | None) -> bool:

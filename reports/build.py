@@ -30,6 +30,7 @@ from chaos.scoring import overall_resilience
 from fixtures.core.environment import read_properties
 from fixtures.core.paths import REPO_ROOT, REPORTS_DIR
 from fixtures.core.record import RECORDS_DIR, read_records
+from fixtures.core.stats import percentile, summary
 from fixtures.plugins.verdicts import CAUSE_LABEL, FAIL, HARNESS_SELF_TESTS, LABEL, first_line
 from fixtures.plugins.verdicts import NO_VERDICT as JUDGED_NO_VERDICT
 from reports.catalogue import BEHAVIOUR_TITLES, PROPERTY_TEXT
@@ -185,15 +186,6 @@ def load_allure(directory: Path) -> list[TestResult]:
     return results
 
 
-def percentile(values: list[float], p: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
-
-
 def _reproduce(result: TestResult, profile: str) -> str:
     test = (result.name or result.full_name.rsplit("#", 1)[-1]).split("[")[0]
     blob = re.search(r"@reproduce_failure\([^)]*\)", result.trace + result.message)
@@ -224,9 +216,7 @@ def _outcome(result: TestResult) -> str:
 def _latency_summary(values: list[float]) -> dict[str, Any]:
     return {
         "samples": len(values),
-        "p50": percentile(values, 50),
-        "p95": percentile(values, 95),
-        "p99": percentile(values, 99),
+        **summary(values),
         "max": max(values) if values else None,
         "bound": TIMELINESS_BOUND_S,
     }
@@ -465,9 +455,7 @@ class Report:
             "intervals_s": last.get("intervals_s"),
             "rotation_s": {
                 "n": len(rotations),
-                "p50": percentile(rotations, 50),
-                "p95": percentile(rotations, 95),
-                "p99": percentile(rotations, 99),
+                **summary(rotations),
                 "bound": last.get("bound_s"),
             },
             "stack_ready_s": (last.get("stack_timings") or {}).get("registry_git_flux_ready_s"),

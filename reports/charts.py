@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from fixtures.core.stats import percentile
+
 PASS, FAIL, NEUTRAL, UNJUDGED = "#1a7f37", "#cf222e", "#4c72b0", "#8c959f"
 
 
@@ -21,13 +23,6 @@ def _pyplot():
     return plt
 
 
-def _percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
-
-
 def latency_plot(values: list[float], path: Path) -> Path | None:
     """Histogram of Property 6 latencies with p50 and p99 marked."""
     if not values:
@@ -37,7 +32,8 @@ def latency_plot(values: list[float], path: Path) -> Path | None:
     fig, ax = plt.subplots(figsize=(8, 3.4), dpi=110)
     ax.hist(values, bins=min(40, max(5, len(values) // 3)), color=NEUTRAL)
     for p, style in ((50, "--"), (99, ":")):
-        v = _percentile(values, p)
+        v = percentile(values, p)
+        assert v is not None  # values is not empty
         ax.axvline(v, color="black", linestyle=style, label=f"p{p} {v:.2f} s")
     ax.set_xlabel("source update → last copy matches (s)")
     ax.set_ylabel("updates")
@@ -78,7 +74,9 @@ def latency_systems_plot(by_system: dict[str, list[float]], bound: float, path: 
             manage_ticks=False,
         )
         ax.scatter(values, [row + jitter.uniform(-0.18, 0.18) for _ in values], s=6, alpha=0.4, color=NEUTRAL)
-        p50, p99 = _percentile(values, 50), _percentile(values, 99)
+        p50, p99 = percentile(values, 50), percentile(values, 99)
+        assert p50 is not None  # values is not empty
+        assert p99 is not None
         ax.text(
             max(values) * 1.15,
             row,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
-
-from kubernetes import watch
 
 from chaos.context import context_of
 from chaos.faults.variants import inject
+from fixtures.clusters.watch import SECRETS, Event, Watch
 
 
 def kill_operator(configuration: dict | None = None) -> dict[str, Any]:
@@ -24,45 +24,47 @@ def kill_operator(configuration: dict | None = None) -> dict[str, Any]:
 def kill_operator_mid_fanout(timeout_s: float = 30.0, configuration: dict | None = None) -> dict[str, Any]:
     """Update every source, and kill the operator as soon as the *first* copy carries the new version.
 
-    A watch from the list's resourceVersion sees every copy write in order, so the kill lands while
-    the fan-out is still running; the output says how many copies had been written at that moment.
+    A watch on the copies listed before the update (fixtures.clusters.watch: it resumes from that
+    list's resourceVersion) sees every copy write in order, so the kill lands while the fan-out is
+    still running; the output says how many copies had been written at that moment.
     """
     ctx = context_of(configuration)
     wl = ctx.workload
     assert wl is not None
-    core = ctx.cluster.core
     watched = wl.sources[0]
     ctx.notes["restarts_before"] = {r.name: r.restarts for r in ctx.operator.replicas()}
-    rv0 = core.list_secret_for_all_namespaces(
-        field_selector=f"metadata.name={watched}"
-    ).metadata.resource_version
-    versions = wl.update_sources()
-    ctx.mark("updated_at")
-    w = watch.Watch()
-    stream = w.stream(
-        core.list_secret_for_all_namespaces,
+    carried: set[str] = set()  # the versions the copies of ``watched`` have carried so far
+    arrived = threading.Condition()
+
+    def copy_written(event: Event) -> None:
+        meta = event.metadata
+        if event.type == "DELETED" or meta.get("namespace") == wl.source_ns:
+            return
+        version = wl.system.version_of(meta.get("annotations"), meta.get("labels"))
+        if version:
+            with arrived:
+                carried.add(version)
+                arrived.notify_all()
+
+    copies = Watch(
+        ctx.cluster.api.configuration,
+        SECRETS,
+        copy_written,
         field_selector=f"metadata.name={watched}",
-        resource_version=rv0,
-        timeout_seconds=max(1, int(timeout_s)),
-        _request_timeout=(5, timeout_s + 5),
+        name="kill-operator-mid-fanout",
     )
-    killed: dict[str, Any] | None = None
-    try:
-        for event in stream:
-            obj = event["object"]
-            version = wl.system.version_of(obj.metadata.annotations, obj.metadata.labels)
-            if obj.metadata.namespace != wl.source_ns and version == versions[watched]:
-                name = ctx.replica_names()[0]
-                killed = inject(ctx, "kill-operator", name)
-                ctx.mark("fault_at")
-                break
-    finally:
-        w.stop()
-        stream.close()
-    if killed is None:
-        raise AssertionError(
-            f"no copy of {watched} reached the new version within {timeout_s:g}s: nothing killed"
-        )
+    with copies:
+        versions = wl.update_sources()
+        ctx.mark("updated_at")
+        with arrived:
+            reached = arrived.wait_for(lambda: versions[watched] in carried, timeout=timeout_s)
+        if not reached:
+            state = f" (the watch: {copies.broken or copies.last_error})" if copies.errors else ""
+            raise AssertionError(
+                f"no copy of {watched} reached the new version within {timeout_s:g}s: nothing killed{state}"
+            )
+        killed = inject(ctx, "kill-operator", ctx.replica_names()[0])
+        ctx.mark("fault_at")
     written, total = 0, 0
     for name in wl.sources:
         expected = set(wl.expected_targets(name))

@@ -21,12 +21,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
-from kubernetes import client, watch
-from kubernetes.client.rest import ApiException
-from urllib3.exceptions import ProtocolError
+from kubernetes import client
 
 from fixtures.clusters.cluster import Cluster, new_run_id
 from fixtures.clusters.local import LocalControlPlane
+from fixtures.clusters.watch import CONFIGMAPS, Event, Watch
+from fixtures.core.stats import percentile
 from fixtures.services.postgres import PostgresServer
 from fixtures.systems.configmirror import (
     ConfigMirrorSystem,
@@ -39,40 +39,29 @@ from fixtures.systems.dialects.configmirror import OWNER_LABEL
 POOL = 8
 
 
-def _pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
 class ReplicaWatcher:
-    """Records when each namespace's replica (owner label) first shows a given value of key ``v``."""
+    """Records when each namespace's replica (owner label) first shows a given value of key ``v``:
+    the replicas that exist when it starts, then every change (fixtures.clusters.watch: resumed
+    where it ended, re-listed after 410 Gone)."""
 
     def __init__(self, cluster: Cluster, uid: str) -> None:
         self.cluster, self.uid = cluster, uid
         self.seen: dict[tuple[str, str], float] = {}
         self.cond = threading.Condition()
-        self._watch = watch.Watch()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        self._watch = Watch(
+            cluster.api.configuration,
+            CONFIGMAPS,
+            self._event,
+            label_selector=f"{OWNER_LABEL}={uid}",
+            name="replica-watch",
+        ).start()
 
-    def _run(self) -> None:
-        try:
-            self._stream()
-        except (ProtocolError, ApiException, OSError):
-            return  # the cluster went away after stop(): nothing left to record
-
-    def _stream(self) -> None:
-        core = client.CoreV1Api(self.cluster.api)
-        for event in self._watch.stream(
-            core.list_config_map_for_all_namespaces, label_selector=f"{OWNER_LABEL}={self.uid}"
-        ):
-            obj = event["object"]
-            if event["type"] != "DELETED":
-                with self.cond:
-                    self.seen.setdefault(
-                        (obj.metadata.namespace, (obj.data or {}).get("v", "")), time.monotonic()
-                    )
-                    self.cond.notify_all()
+    def _event(self, event: Event) -> None:
+        if event.type != "DELETED":
+            value = (event.object.get("data") or {}).get("v", "")
+            with self.cond:
+                self.seen.setdefault((event.metadata.get("namespace", ""), value), event.at)
+                self.cond.notify_all()
 
     def wait(self, namespaces: list[str], value: str, timeout: float = 300) -> list[float]:
         deadline = time.monotonic() + timeout
@@ -146,7 +135,7 @@ def _fanout(system: ConfigMirrorSystem, pg: PostgresServer, count: int, updates:
     return {
         f"replicas_{count}_create_all_s": create_all,
         f"replicas_{count}_update_p50_s": statistics.median(latencies),
-        f"replicas_{count}_update_p99_s": _pct(latencies, 99),
+        f"replicas_{count}_update_p99_s": percentile(latencies, 99),
         f"replicas_{count}_update_last_s_max": max(lasts),
         f"replicas_{count}_rows_after_replicas_s_max": max(lags),
         f"replicas_{count}_operator_rss_mb": rss,

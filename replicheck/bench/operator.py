@@ -31,7 +31,6 @@ new content, so they include the API server's watch delay (what a user experienc
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
 import re
@@ -39,7 +38,7 @@ import statistics
 import threading
 import time
 import urllib.error
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -50,7 +49,9 @@ from kubernetes import client
 
 from fixtures.clusters.cluster import Cluster, new_run_id
 from fixtures.clusters.local import LocalControlPlane
+from fixtures.clusters.watch import SECRETS, Event, Watch
 from fixtures.clusters.workloads import LocalDeployment, deploy_local, kubectl
+from fixtures.core.stats import percentile
 from fixtures.core.waiting import eventually
 from fixtures.systems.dialects.reflector import REFLECTED_VERSION, replicate_to
 from fixtures.systems.profiles.bundled import BUNDLED
@@ -61,11 +62,6 @@ LISTED = ("namespaces", "secrets", "configmaps")  # what the operator lists befo
 WRITE_CONCURRENCY = 8  # the operator's default --write-concurrency; the floor client uses the same
 MARKER = "bench.replicheck.dev/marker"  # what the floor client's writes carry instead of reflected-version
 Key = tuple[str, str, str]  # namespace, name, version/marker
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def ratio(ours: float | None, floor: float | None) -> float | None:
@@ -121,76 +117,39 @@ def _failed_writes(deployment: LocalDeployment) -> float:
     return total
 
 
-class _Gone(Exception):
-    """The watch's resourceVersion is too old (410): re-list."""
-
-
 class SecretWatcher:
     """One raw watch on every Secret from now on: first time each (namespace, name, version) is seen.
 
-    The version is the copy's reflected-version or the floor client's marker annotation. Raw JSON
-    lines (no model objects), so tens of thousands of events cost the watcher little.
+    The version is the copy's reflected-version or the floor client's marker annotation. The watch is
+    fixtures.clusters.watch's (raw JSON, no model objects, so tens of thousands of events cost the
+    watcher little): the API server ends a watch that falls behind (and at its timeout), and it
+    resumes from the last resourceVersion seen, so no event is lost and the times stay first
+    sightings; after 410 Gone what exists then counts as seen then (late, never early).
     """
 
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
         self.seen: dict[Key, float] = {}
         self.cond = threading.Condition()
-        self.reconnects = 0
-        self._stop = threading.Event()
-        self._resp: Any = None
-        self._rv = cluster.core.list_secret_for_all_namespaces(limit=1).metadata.resource_version
-        self._thread = threading.Thread(target=self._run, daemon=True, name="bench-watch")
-        self._thread.start()
+        self._watch = Watch(
+            cluster.api.configuration,
+            SECRETS,
+            self._event,
+            from_now=True,
+            timeout_seconds=600,
+            name="bench-watch",
+        ).start()
 
-    def _run(self) -> None:
-        # The API server ends a watch that falls behind (and at its timeout): resume from the last
-        # resourceVersion seen, so no event is lost and the times stay first sightings.
-        while not self._stop.is_set():
-            self._resp = self.cluster.core.list_secret_for_all_namespaces(
-                watch=True,
-                resource_version=self._rv,
-                allow_watch_bookmarks=True,
-                timeout_seconds=600,
-                _preload_content=False,
-            )
-            buffer = b""
-            try:
-                for chunk in self._resp.stream(65536, decode_content=True):
-                    buffer += chunk
-                    *lines, buffer = buffer.split(b"\n")
-                    now = time.monotonic()
-                    for line in lines:
-                        self._event(line, now)
-            except _Gone:
-                self._relist()
-            except Exception:
-                if self._stop.is_set():
-                    return
-            self.reconnects += 1
+    @property
+    def reconnects(self) -> int:
+        """Watch requests after the first (the server ended one, or it fell behind)."""
+        return self._watch.reconnects
 
-    def _relist(self) -> None:
-        """After 410 Gone: what exists now counts as seen now (late, never early)."""
-        listed = self.cluster.core.list_secret_for_all_namespaces(_preload_content=False)
-        doc = json.loads(listed.data)
-        now = time.monotonic()
-        for item in doc.get("items", []):
-            self._record(item.get("metadata", {}), now)
-        self._rv = doc["metadata"]["resourceVersion"]
+    def _event(self, event: Event) -> None:
+        if event.type != "DELETED":
+            self._record(event.metadata, event.at)
 
-    def _event(self, line: bytes, now: float) -> None:
-        if not line.strip():
-            return
-        event = json.loads(line)
-        meta = event.get("object", {}).get("metadata", {})
-        if event.get("type") == "ERROR":
-            raise _Gone(str(event.get("object"))[:200])
-        if meta.get("resourceVersion"):
-            self._rv = meta["resourceVersion"]
-        if event.get("type") not in ("DELETED", "BOOKMARK"):
-            self._record(meta, now)
-
-    def _record(self, meta: dict[str, Any], now: float) -> None:
+    def _record(self, meta: Mapping[str, Any], now: float) -> None:
         notes = meta.get("annotations") or {}
         version = notes.get(REFLECTED_VERSION) or notes.get(MARKER)
         if version:
@@ -219,11 +178,7 @@ class SecretWatcher:
                     )
 
     def stop(self) -> None:
-        self._stop.set()
-        with contextlib.suppress(RuntimeError):  # already released: the stream had ended
-            self._resp.shutdown()  # unblocks the reading thread (urllib3 >= 2.3)
-        self._thread.join(timeout=10)
-        self._resp.release_conn()
+        self._watch.stop()
 
 
 def _make_namespaces(cluster: Cluster, hint: str, count: int) -> list[str]:
@@ -357,9 +312,9 @@ def _fanout(
         f"copies_{count}_create_all_s": create_last,
         f"copies_{count}_create_floor_s": floor_create,
         f"copies_{count}_update_p50_s": statistics.median(ours),
-        f"copies_{count}_update_p99_s": pct(ours, 99),
+        f"copies_{count}_update_p99_s": percentile(ours, 99),
         f"copies_{count}_update_last_copy_s_max": max(ours_last),
-        f"copies_{count}_update_floor_p99_s": pct(floors, 99),
+        f"copies_{count}_update_floor_p99_s": percentile(floors, 99),
         f"copies_{count}_update_floor_last_s_max": max(floor_last),
         f"copies_{count}_writes_per_update": statistics.median(writes) / count,
         f"copies_{count}_failed_writes": failed,
@@ -401,9 +356,9 @@ def _new_namespace_latency(cluster: Cluster, watcher: SecretWatcher, rounds: int
         deleted.append(watcher.wait([(ns, "late", version)])[0] - t0)
     return {
         "new_namespace_p50_s": statistics.median(ours),
-        "new_namespace_p99_s": pct(ours, 99),
+        "new_namespace_p99_s": percentile(ours, 99),
         "new_namespace_floor_p50_s": statistics.median(floor),
-        "new_namespace_floor_p99_s": pct(floor, 99),
+        "new_namespace_floor_p99_s": percentile(floor, 99),
         "deleted_copy_restored_p50_s": statistics.median(deleted),
         "deleted_copy_restored_max_s": max(deleted),
         "new_namespace_load_1m": load_1m(),
@@ -469,9 +424,9 @@ def _new_namespace_during_fanout(
         floor_in_flight += seen < max(watcher.wait(floor_keys))
     return {
         "new_namespace_during_fanout_p50_s": statistics.median(latencies),
-        "new_namespace_during_fanout_p99_s": pct(latencies, 99),
+        "new_namespace_during_fanout_p99_s": percentile(latencies, 99),
         "new_namespace_during_fanout_floor_p50_s": statistics.median(floors),
-        "new_namespace_during_fanout_floor_p99_s": pct(floors, 99),
+        "new_namespace_during_fanout_floor_p99_s": percentile(floors, 99),
         "new_namespace_during_fanout_rounds_in_flight": f"{in_flight}/{rounds}",
         "new_namespace_during_fanout_floor_rounds_in_flight": f"{floor_in_flight}/{rounds}",
         "new_namespace_during_fanout_load_1m": load_1m(),

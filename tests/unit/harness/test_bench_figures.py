@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from fixtures.core.stats import percentile
 from replicheck.bench import run as bench
-from replicheck.bench.operator import pct, ratio, with_ratios
+from replicheck.bench.operator import ratio, with_ratios
 
 
-def test_percentile_picks_an_observed_value() -> None:
+def test_the_p99_is_an_observed_value() -> None:
     values = [float(v) for v in range(1, 101)]
-    assert pct(values, 50) in values
-    assert pct(values, 99) == 99.0
-    assert pct([0.3], 99) == 0.3
+    assert percentile(values, 50) in values
+    assert percentile(values, 99) == 99.0
+    assert percentile([0.3], 99) == 0.3
 
 
 def test_ratio_needs_both_figures() -> None:

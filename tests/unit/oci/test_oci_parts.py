@@ -8,10 +8,11 @@ from pathlib import Path
 
 import bcrypt
 
+from fixtures.core.stats import percentile
 from fixtures.services import flux
 from fixtures.services.gitserver import _read_chunked
 from fixtures.services.oci_registry import htpasswd_line, registry_config
-from oci.path import latency_summary, percentile
+from oci.path import latency_summary
 
 
 def test_htpasswd_line_is_a_bcrypt_entry_that_checks_the_password() -> None:
@@ -90,7 +91,7 @@ def test_ready_condition_ignores_a_condition_of_an_older_generation() -> None:
     )
 
 
-def test_percentiles_use_nearest_rank() -> None:
+def test_latency_figures_use_nearest_rank() -> None:
     values = [float(v) for v in range(1, 101)]
     assert percentile(values, 50) == 50.0
     assert percentile(values, 95) == 95.0

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fixtures.core.stats import percentile
 from fixtures.systems import Source, system
 from properties.model import (
     DNS1123_LABEL,
@@ -32,7 +33,6 @@ from properties.model import (
     full_match_any,
     mirror_view,
     object_view,
-    percentile,
     physical_name,
     ref_name,
     render_entry,
@@ -316,7 +316,7 @@ def test_a_deleted_sources_emptied_mirror_claims_nothing() -> None:
     assert "binaryData" not in emptied({"data": {"k": "d"}, "copy": "mirror"})
 
 
-def test_percentiles_and_first_last() -> None:
+def test_latency_ranks_and_first_last() -> None:
     assert percentile([], 50) is None
     values = [float(v) for v in range(1, 101)]
     assert (percentile(values, 50), percentile(values, 95), percentile(values, 99)) == (50.0, 95.0, 99.0)

@@ -226,9 +226,12 @@ def test_property_failure_carries_a_reproduction_command(tmp_path: Path) -> None
     )
 
 
-def test_percentiles_interpolate() -> None:
+def test_latency_figures_use_nearest_rank() -> None:
     assert build.percentile([], 50) is None
-    assert build.percentile([1.0, 2.0, 3.0, 4.0], 50) == pytest.approx(2.5)
+    # Was 2.5 (linear interpolation between the 2nd and 3rd sample). The report now uses the one
+    # definition in fixtures.core.stats, the nearest rank: the smallest sample with at least half
+    # of the samples at or below it, 2.0 (rank ceil(0.5 * 4) = 2).
+    assert build.percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.0
     assert build.percentile([5.0], 99) == 5.0
 
 
@@ -389,7 +392,9 @@ def test_oci_credentials_section_summarises_the_end_to_end_records(tmp_path: Pat
     oci = report.oci_credentials()
     assert oci is not None
     assert oci["rotation_s"]["n"] == 4
-    assert oci["rotation_s"]["p50"] == 3.5
+    # Was 3.5 (interpolated between 3.0 and 4.0); the nearest rank (fixtures.core.stats) of the four
+    # rotation samples 2, 3, 4, 5 is the 2nd: 3.0.
+    assert oci["rotation_s"]["p50"] == 3.0
     assert oci["runbook"] == [
         {"fault": "registry stopped", "identified_by_step": 4},
         {"fault": "wrong password", "identified_by_step": 3},
