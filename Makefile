@@ -100,7 +100,7 @@ unit: venv age ## pure-logic unit tests only (no cluster)
 conformance: export REPLICHECK_MAKE_STARTED := $(shell date +%s)
 conformance: setup ## the main job: preflight, every phase on ephemeral clusters, reports; exit 0 CERTIFIED, 1 NOT CERTIFIED, 2 NO VERDICT
 	rm -rf reports/allure-results reports/records reports/chaos
-	$(BIN)/python -m reports.conformance $(PYTEST_ARGS)
+	$(BIN)/python -m replicheck.conformance $(PYTEST_ARGS)
 
 preflight: venv ## what the phases need (programs, PostgreSQL, disk, ports, Chromium for the page), checked in seconds
 	$(BIN)/python -m fixtures.conformance.preflight $(PREFLIGHT)
@@ -136,11 +136,11 @@ cluster-up: setup ## start a local cluster that outlives the command; prints exp
 cluster-down: venv ## stop the cluster from cluster-up and remove its files
 	@$(BIN)/replicheck-cluster down
 
-deploy-operator: setup ## deploy the bundled operator into the cluster from cluster-up
-	@$(BIN)/replicheck-cluster deploy
+deploy-operator: setup ## deploy a system (IMPLEMENTATION=name, default bundled) into the cluster from cluster-up
+	@$(BIN)/replicheck-cluster deploy --implementation=$(or $(IMPLEMENTATION),bundled)
 
-undeploy-operator: venv ## stop and remove the operator deployed by deploy-operator
-	@$(BIN)/replicheck-cluster undeploy
+undeploy-operator: venv ## stop and remove what deploy-operator started (IMPLEMENTATION=name)
+	@$(BIN)/replicheck-cluster undeploy --implementation=$(or $(IMPLEMENTATION),bundled)
 
 lock: ## regenerate requirements.lock from requirements.in (needs network to PyPI)
 	$(PYTHON) -m venv /tmp/replicheck-uv && /tmp/replicheck-uv/bin/pip install -q uv

@@ -57,5 +57,5 @@ pytest_plugins = [
     "fixtures.plugins.verdicts",
     "fixtures.plugins.session",
     "fixtures.plugins.diagnostics",
-    "fixtures.systems.configmirror",
+    "fixtures.plugins.configmirror",
 ]

@@ -9,7 +9,6 @@ cluster takes minutes, one per experiment.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -17,21 +16,21 @@ from pathlib import Path
 
 import pytest
 
-from chaos.context import BUNDLED_NAMES, ChaosContext, KindOperator, LocalOperator, bound_requests
+from chaos.context import ChaosContext, KindOperator, LocalOperator, bound_requests
 from chaos.faults.local import thaw_frozen
 from chaos.faults.variants import journal_name
 from chaos.mirror_workload import MirrorWorkload
 from chaos.scoring import overall_resilience
 from fixtures.clusters.cluster import new_run_id
 from fixtures.clusters.providers import LOCAL, ClusterProvider, ProviderChoice, private_cluster
-from fixtures.clusters.workloads import kubectl
 from fixtures.core.errors import DidNotStart, NoVerdict, SetupError
 from fixtures.core.record import read_records, record
+from fixtures.plugins.private import PrivateOperators
 from fixtures.plugins.session import selection, started_private
 from fixtures.systems import ReplicationSystem
 from fixtures.systems import system as system_named
-from fixtures.systems.configmirror import ConfigMirrorSystem, deploy_configmirror, start_postgres
-from fixtures.systems.private import PrivateOperators
+from fixtures.systems.configmirror import SYSTEM, ConfigMirrorDriver
+from fixtures.systems.packaging import postgres_of
 
 _LOADED_AT = time.time()
 
@@ -172,18 +171,19 @@ def mirror_chaos_env(request: pytest.FixtureRequest) -> Iterator[EnvFactory]:
         cluster = plane.cluster()
         undo.append(cluster.close)
         run_dir = Path(plane.run_dir) / "configmirror"
-        try:
-            postgres = start_postgres(cluster, f"chaos-{hint}")
-            undo.append(postgres.stop)
-            deployment = deploy_configmirror(cluster, run_dir, replicas=replicas, extra_args=extra_args)
-            undo.append(deployment.stop)
+        mirror = system_named(SYSTEM)
+        try:  # through its profile: the operator and its PostgreSQL, stopped together
+            deployment = mirror.deploy(cluster, run_dir, replicas=replicas, extra_args=extra_args)
+            undo.append(lambda: mirror.undeploy(deployment))
         except DidNotStart as exc:  # the system's own failure
             pytest.fail(str(exc), pytrace=False)
         except SetupError as exc:  # the harness could not build the experiment: no verdict
             raise NoVerdict(str(exc)) from None
+        postgres = postgres_of(deployment)
+        assert postgres is not None, "the ConfigMirror profile deploys its PostgreSQL with the operator"
         ctx = ChaosContext(cluster, LocalOperator(deployment), run_dir)
         made.append(ctx)
-        system = ConfigMirrorSystem(cluster, postgres)
+        system = ConfigMirrorDriver(cluster, postgres)
         ctx.workload = MirrorWorkload.create(system, postgres, sources=sources, targets=targets, hint=hint)
         return ctx
 
@@ -231,29 +231,12 @@ def _pod_env(
     """The operator as its Deployment (scaled and flagged) in a private cluster that runs pods (kind)."""
     cluster = provider.cluster()
     run_dir = cluster.run_dir
-    namespace = (impl.chaos or BUNDLED_NAMES).namespace
     try:
         bound_requests(cluster.api)
         live = _LiveNamespaces()
-        deployment = operators.deploy(impl, cluster, run_dir, namespaces=live, label="chaos")
-        name = next(d["metadata"]["name"] for d in deployment.manifests if d.get("kind") == "Deployment")
-        patch = [
-            {"op": "add", "path": "/spec/template/spec/containers/0/args/-", "value": a} for a in extra_args
-        ]
-        if patch:
-            kubectl(
-                cluster,
-                "-n",
-                namespace,
-                "patch",
-                f"deployment/{name}",
-                "--type=json",
-                "-p",
-                json.dumps(patch),
-            )
-        if replicas != 1:
-            kubectl(cluster, "-n", namespace, "scale", f"deployment/{name}", f"--replicas={replicas}")
-        kubectl(cluster, "-n", namespace, "rollout", "status", f"deployment/{name}", "--timeout=180s")
+        operators.deploy(
+            impl, cluster, run_dir, namespaces=live, label="chaos", replicas=replicas, extra_args=extra_args
+        )
     except BaseException:
         cluster.close()
         raise

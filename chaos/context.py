@@ -23,7 +23,7 @@ from kubernetes.client.rest import ApiException
 
 from chaos import scoring
 from fixtures.clusters.cluster import Cluster
-from fixtures.clusters.workloads import LocalDeployment, Replica
+from fixtures.clusters.workloads import Deployment, Replica
 from fixtures.systems.model import ChaosProfile
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ class LocalOperator:
     #: a killed instance is restarted under the same name (its restart count goes up)
     restarts_in_place = True
 
-    def __init__(self, deployment: LocalDeployment) -> None:
+    def __init__(self, deployment: Deployment) -> None:
         self.deployment = deployment
 
     def replica(self, name: str) -> Replica:

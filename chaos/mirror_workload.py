@@ -19,7 +19,7 @@ from kubernetes import client
 
 from fixtures.clusters.cluster import Cluster
 from fixtures.services.postgres import PostgresServer
-from fixtures.systems.configmirror import ConfigMirrorSystem, rows_of
+from fixtures.systems.configmirror import ConfigMirrorDriver, rows_of
 
 LABELS = {"replicheck.io/chaos": "mirror"}
 SELECTOR = {"matchLabels": LABELS}
@@ -28,7 +28,7 @@ CREDENTIALS = "chaos-db"  # the Secret the ConfigMirror's secretRef names
 
 @dataclass
 class MirrorWorkload:
-    system: ConfigMirrorSystem
+    system: ConfigMirrorDriver
     postgres: PostgresServer
     ops: str
     source_ns: str
@@ -49,7 +49,7 @@ class MirrorWorkload:
 
     @classmethod
     def create(
-        cls, system: ConfigMirrorSystem, postgres: PostgresServer, *, sources: int, targets: int, hint: str
+        cls, system: ConfigMirrorDriver, postgres: PostgresServer, *, sources: int, targets: int, hint: str
     ) -> MirrorWorkload:
         """Namespaces, credentials Secret, ``sources`` matching ConfigMaps + one bystander, the CR."""
         run = f"{hint}-{secrets.token_hex(3)}"

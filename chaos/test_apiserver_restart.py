@@ -8,14 +8,14 @@ from chaos.conftest import EnvFactory
 from chaos.faults import variants
 from chaos.journal import run_chaos_experiment
 from chaos.workload import Workload
-from fixtures.systems.implementations import Implementation
+from fixtures.systems.dialects.reflector import ReflectorDialectSystem
 
 pytestmark = [pytest.mark.chaos]
 
 
 @pytest.mark.parametrize("chaos_provider", variants.PROVIDERS, indirect=True)
 def test_apiserver_restart(
-    implementation_under_test: Implementation, chaos_env: EnvFactory, chaos_provider: str
+    implementation_under_test: ReflectorDialectSystem, chaos_env: EnvFactory, chaos_provider: str
 ) -> None:
     ctx = chaos_env()
     ctx.workload = Workload.create(ctx.cluster, ctx.system, sources=2, targets=10, hint="k2")

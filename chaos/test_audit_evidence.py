@@ -22,32 +22,32 @@ from chaos import audit, probes
 from chaos.context import CONFIG_KEY, ChaosContext, LocalOperator, register, unregister
 from chaos.scoring import probe_state
 from fixtures.clusters.local import LocalControlPlane
-from fixtures.clusters.workloads import LocalDeployment
+from fixtures.clusters.workloads import Deployment
 from fixtures.core.errors import NoEvidence
 from fixtures.core.waiting import eventually
+from fixtures.plugins.private import PrivateOperators
 from fixtures.systems import system
 from fixtures.systems.model import ChaosProfile
-from fixtures.systems.private import PrivateOperators
 
 pytestmark = [pytest.mark.chaos]
 TIMEOUT = 60.0
 
 
-def user_of(deployment: LocalDeployment) -> str:
+def user_of(deployment: Deployment) -> str:
     return f"system:serviceaccount:{deployment.namespace}:{deployment.service_account}"
 
 
 @dataclass
 class TwoSystems:
     plane: LocalControlPlane
-    bundled: LocalDeployment
-    mirror: LocalDeployment
+    bundled: Deployment
+    mirror: Deployment
     started_at: float
 
-    def requests(self, deployment: LocalDeployment, since: float) -> list[audit.AuditEvent]:
+    def requests(self, deployment: Deployment, since: float) -> list[audit.AuditEvent]:
         return audit.window(audit.read(self.plane.audit_log), since, float("inf"), user_of(deployment))
 
-    def probe_context(self, deployment: LocalDeployment) -> ChaosContext:
+    def probe_context(self, deployment: Deployment) -> ChaosContext:
         """A chaos context judging ``deployment``'s system by its own ServiceAccount (what a profile's
         ChaosProfile names), on this plane."""
         names = ChaosProfile(deployment.namespace, deployment.service_account, rbac="-")
@@ -76,7 +76,7 @@ def two_systems(
         handle.close()
 
 
-def _no_deletes_since(env: TwoSystems, deployment: LocalDeployment, since_wall: float) -> dict:
+def _no_deletes_since(env: TwoSystems, deployment: Deployment, since_wall: float) -> dict:
     """The chaos probe "no deletes by the operator", judging ``deployment`` from ``since_wall``."""
     ctx = env.probe_context(deployment)
     ctx.marks["window_wall"] = since_wall

@@ -15,13 +15,13 @@ from chaos.conftest import EnvFactory
 from chaos.context import OPERATOR_NAMESPACE
 from chaos.faults.kind import CHAOS_RUNNER_NS, CHAOS_RUNNER_SA, delete_pods
 from fixtures.core.waiting import eventually
-from fixtures.systems.implementations import Implementation
+from fixtures.systems.dialects.reflector import ReflectorDialectSystem
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 
 
 def test_chaosk8s_pod_deletion_uses_explicit_least_privilege_credentials(
-    implementation_under_test: Implementation, chaos_env: EnvFactory
+    implementation_under_test: ReflectorDialectSystem, chaos_env: EnvFactory
 ) -> None:
     ctx = chaos_env()
     pod = client.V1Pod(

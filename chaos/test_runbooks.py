@@ -23,8 +23,8 @@ from chaos.runbooks.engine import apply_remedy, diagnose, service_state
 from chaos.workload import Workload
 from fixtures.core.record import record
 from fixtures.core.waiting import report_within
+from fixtures.plugins.private import PrivateOperators
 from fixtures.systems.dialects.reflector import replicate_to
-from fixtures.systems.private import PrivateOperators
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 

@@ -12,13 +12,13 @@ from fixtures.clusters.cluster import new_run_id
 from fixtures.clusters.providers import ProviderChoice, private_plane
 from fixtures.core.errors import SetupError
 from fixtures.core.record import record
-from fixtures.systems.implementations import Implementation
+from fixtures.systems.dialects.reflector import ReflectorDialectSystem
 from oci.stack import OciStack
 
 
 @pytest.fixture(scope="module")
 def oci_stack(
-    implementation_under_test: Implementation, provider_choice: ProviderChoice
+    implementation_under_test: ReflectorDialectSystem, provider_choice: ProviderChoice
 ) -> Iterator[OciStack]:
     offer = private_plane(provider_choice, new_run_id(), os.getpid())
     if offer.provider is None:

@@ -17,20 +17,20 @@ from pathlib import Path
 from fixtures.clusters import workloads as deploy
 from fixtures.clusters.cluster import Cluster
 from fixtures.clusters.local import LocalControlPlane, LocalProvider
-from fixtures.clusters.workloads import LocalDeployment
+from fixtures.clusters.workloads import Deployment
 from fixtures.services.flux import Flux
 from fixtures.services.gitserver import GitServer
 from fixtures.services.oci_registry import OciRegistry
-from fixtures.systems.implementations import Implementation
+from fixtures.systems.dialects.reflector import ReflectorDialectSystem
 
 
 @dataclass
 class OciStack:
-    impl: Implementation
-    provider: LocalProvider  # the factory's private control plane (cluster_providers.private_plane)
+    impl: ReflectorDialectSystem
+    provider: LocalProvider  # the factory's private control plane (fixtures.clusters.providers.private_plane)
     plane: LocalControlPlane | None = None
     cluster: Cluster | None = None
-    operator: LocalDeployment | None = None
+    operator: Deployment | None = None
     registry: OciRegistry | None = None
     git: GitServer | None = None
     flux: Flux | None = None
@@ -89,7 +89,7 @@ class OciStack:
             self.provider.stop()
 
 
-def _reap_supervisors(deployments: list[LocalDeployment]) -> None:
+def _reap_supervisors(deployments: list[Deployment]) -> None:
     """Collect the stopped supervisors' exit status (no zombies, no ResourceWarning)."""
     pids = {r.supervisor_pid for d in deployments for r in d.replicas}
     for proc in list(deploy.SPAWNED):

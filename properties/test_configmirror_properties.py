@@ -34,7 +34,7 @@ from kubernetes import client
 from fixtures.core.errors import NoEvidence
 from fixtures.core.record import record
 from fixtures.core.waiting import WaitTimeout, eventually
-from fixtures.systems.configmirror import SYSTEM, ConfigMirrorSystem
+from fixtures.systems.configmirror import SYSTEM, ConfigMirrorDriver
 from fixtures.systems.dialects.configmirror import OWNER_LABEL
 from properties.configmirror_model import (
     MirrorCase,
@@ -53,7 +53,7 @@ BOUND = 60.0  # seconds, the seed's convergence bound
 class Example(contextlib.AbstractContextManager):
     """One example's namespaces and ConfigMirror; everything is removed on exit."""
 
-    def __init__(self, system: ConfigMirrorSystem, hint: str) -> None:
+    def __init__(self, system: ConfigMirrorDriver, hint: str) -> None:
         self.system, self.hint = system, hint
         self.namespaces: list[str] = []
         self.mirror: dict[str, Any] | None = None
@@ -167,7 +167,7 @@ def _diff(what: str, expected: dict, actual: dict) -> str:
 @tuned("configmirror")
 @given(case=mirror_cases())
 def test_replicas_and_rows_in_exactly_the_selected_positions(
-    configmirror: ConfigMirrorSystem, case: MirrorCase
+    configmirror: ConfigMirrorDriver, case: MirrorCase
 ) -> None:
     with Example(configmirror, "cm5") as ex:
         slot_ns = {i: ex.name(f"t{i}") for i in range(len(case.targets))}
@@ -220,7 +220,7 @@ def test_replicas_and_rows_in_exactly_the_selected_positions(
 @tuned("configmirror")
 @given(case=mirror_cases(states=("exists",)), updates=st.integers(1, 3))
 def test_source_updates_reach_every_replica_within_the_bound(
-    configmirror: ConfigMirrorSystem, case: MirrorCase, updates: int
+    configmirror: ConfigMirrorDriver, case: MirrorCase, updates: int
 ) -> None:
     case = MirrorCase(case.sources, SelectorCase(), tuple(t.__class__("exists") for t in case.targets), False)
     with Example(configmirror, "cm6") as ex:
@@ -254,7 +254,7 @@ def test_source_updates_reach_every_replica_within_the_bound(
 @tuned("configmirror")
 @given(case=target_list_cases())
 def test_target_list_edits_and_late_namespaces(
-    configmirror: ConfigMirrorSystem, case: TargetListCase
+    configmirror: ConfigMirrorDriver, case: TargetListCase
 ) -> None:
     with Example(configmirror, "cm11") as ex:
         slot_ns = {i: ex.name(f"t{i}") for i in range(case.slots)}

@@ -1,13 +1,16 @@
-"""`replicheck-cluster up|down|deploy|undeploy`: a cluster and the operator for interactive use.
+"""`replicheck-cluster up|down|deploy|undeploy`: a cluster and any registered system for interactive use.
 
 The cluster comes from the provider factory (`fixtures/clusters/providers.py`), like every other
 cluster of the suite: `up --cluster=local` (default) or `--cluster=kind`. Its description is kept in
-the runs directory so `down`, `deploy` and `undeploy` find it again.
+the runs directory so `down`, `deploy` and `undeploy` find it again. `deploy --implementation NAME`
+deploys any registered system through its profile (the path the tests use), ConfigMirror with its
+PostgreSQL; `undeploy` stops exactly that, and `down` whatever is still deployed.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -16,9 +19,12 @@ from pathlib import Path
 
 from fixtures.clusters.cluster import Cluster, new_run_id
 from fixtures.clusters.providers import OWNED, ClusterProvider, attached, choose_provider, provider_for
+from fixtures.clusters.workloads import Deployment, undeploy_local
 from fixtures.core.errors import SetupError
 from fixtures.core.paths import runs_dir
-from fixtures.systems.registry import audited_namespaces
+from fixtures.systems.packaging import COMMAND_OPTION, postgres_of
+from fixtures.systems.registry import DEFAULT, audited_namespaces, registered
+from fixtures.systems.registry import system as system_named
 
 INTERACTIVE = "interactive.json"
 
@@ -72,7 +78,13 @@ def up(option: str = OWNED[0]) -> int:
     return 0
 
 
-OPERATOR = "operator-interactive.json"
+def _deployed(name: str) -> Path:
+    """The record of the system `deploy` started (one per system name)."""
+    return runs_dir() / f"operator-interactive-{name}.json"
+
+
+def _deploy_dir(name: str) -> Path:
+    return runs_dir() / f"operator-interactive-{name}"
 
 
 def _interactive_cluster() -> Cluster:
@@ -93,44 +105,76 @@ def _interactive_cluster() -> Cluster:
     return cluster
 
 
-def deploy() -> int:
-    """Deploy the bundled operator into the cluster from `up` (local processes on the local provider,
-    its Deployment on kind)."""
-    from fixtures.systems.profiles.bundled import BUNDLED
-
-    record = runs_dir() / OPERATOR
+def deploy(name: str = DEFAULT, command: str | None = None) -> int:
+    """Deploy a registered system into the cluster from `up`, through its profile's packaging (as the
+    tests do): local processes on the local provider, its Deployment where the cluster runs Pods;
+    ConfigMirror with its PostgreSQL. Prints what it started and how to reach it."""
+    chosen = system_named(name)
+    if chosen.takes_command or command is not None:
+        chosen = chosen.with_command(command)  # one line when it is not a controller you bring
+    record = _deployed(name)
     if record.exists():
-        print("the operator is already deployed; `make undeploy-operator` removes it", file=sys.stderr)
+        print(
+            f"{name} is already deployed; `make undeploy-operator IMPLEMENTATION={name}` removes it",
+            file=sys.stderr,
+        )
         return 0
     cluster = _interactive_cluster()
-    deployment = BUNDLED.deploy(cluster, runs_dir() / "operator-interactive")
+    deployment = chosen.deploy(cluster, _deploy_dir(name))
     record.write_text(deployment.to_json())
+    for line in started_lines(name, deployment):
+        print(line)
+    return 0
+
+
+def started_lines(name: str, deployment: Deployment) -> list[str]:
+    """What `deploy` started and how to reach it (no secret value: a database password is named by
+    the file that holds it, never printed)."""
+    lines = [
+        f"{name}: {deployment.runs_as} in namespace {deployment.namespace} "
+        f"as ServiceAccount {deployment.service_account}"
+    ]
     for replica in deployment.replicas:
-        print(f"operator {replica.name} ready: {replica.health_url}/metrics, log {replica.log_file}")
-    return 0
+        ports = "".join(f", {flag.lstrip('-')} 127.0.0.1:{port}" for flag, port in replica.ports.items())
+        lines.append(f"  {replica.name}: probes {replica.health_url}/readyz{ports}; log {replica.log_file}")
+    postgres = postgres_of(deployment)
+    if postgres is not None:
+        lines.append(
+            f"  PostgreSQL {postgres.version or ''} on 127.0.0.1:{postgres.port} (pid {postgres.pid}); "
+            f"log {postgres.log_file}"
+        )
+    return lines
 
 
-def undeploy() -> int:
-    from fixtures.clusters.workloads import LocalDeployment, undeploy_local
-
-    record = runs_dir() / OPERATOR
+def undeploy(name: str = DEFAULT) -> int:
+    """Stop exactly what `deploy` started for ``name`` (its processes, its database, its objects)."""
+    record = _deployed(name)
     if not record.exists():
-        print("no operator from `make deploy-operator` is running", file=sys.stderr)
+        print(f"no {name} from `make deploy-operator` is running", file=sys.stderr)
         return 0
-    deployment = LocalDeployment.from_json(record.read_text())
+    deployment = Deployment.from_json(record.read_text())
     try:
-        undeploy_local(_interactive_cluster(), deployment)
-    except SetupError:
-        deployment.stop()  # the cluster is gone: at least stop the processes
-    shutil.rmtree(runs_dir() / "operator-interactive", ignore_errors=True)
+        system_named(name).undeploy(deployment)
+    finally:
+        deployment.stop()  # idempotent: a profile gone since still has its processes stopped
+    with contextlib.suppress(SetupError):  # the cluster is gone: nothing left to delete there
+        undeploy_local(_interactive_cluster(), deployment)  # its RBAC, CRDs and namespace
+    shutil.rmtree(_deploy_dir(name), ignore_errors=True)
     record.unlink()
-    print("operator stopped and removed", file=sys.stderr)
+    print(f"{name} stopped and removed", file=sys.stderr)
     return 0
+
+
+def deployed_names() -> list[str]:
+    return sorted(
+        p.name.removeprefix("operator-interactive-").removesuffix(".json")
+        for p in runs_dir().glob("operator-interactive-*.json")
+    )
 
 
 def down() -> int:
-    if (runs_dir() / OPERATOR).exists():
-        undeploy()
+    for name in deployed_names():
+        undeploy(name)
     path = _record()
     if not path.exists():
         print("no cluster from `make cluster-up` is running", file=sys.stderr, flush=True)
@@ -159,8 +203,21 @@ def main(argv: list[str] | None = None) -> int:
         default=OWNED[0],
         help="the provider of `up` (default: %(default)s; kind needs Docker and the kind binary)",
     )
+    parser.add_argument(
+        "--implementation",
+        default=DEFAULT,
+        help=f"the system deploy/undeploy act on: {', '.join(registered())} (default: %(default)s)",
+    )
+    parser.add_argument(
+        COMMAND_OPTION, dest="command_line", default=None, help="the binary of a controller you bring"
+    )
     args = parser.parse_args(argv)
-    commands = {"up": lambda: up(args.cluster), "down": down, "deploy": deploy, "undeploy": undeploy}
+    commands = {
+        "up": lambda: up(args.cluster),
+        "down": down,
+        "deploy": lambda: deploy(args.implementation, args.command_line),
+        "undeploy": lambda: undeploy(args.implementation),
+    }
     try:
         return commands[args.command]()
     except SetupError as exc:

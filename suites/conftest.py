@@ -16,12 +16,12 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from fixtures.clusters.cluster import Cluster, NamespaceFactory, dns_label
-from fixtures.clusters.workloads import LocalDeployment
+from fixtures.clusters.workloads import Deployment
 from fixtures.core.errors import SetupError
 from fixtures.core.record import record
 from fixtures.plugins.session import reflector_dialect_system, system_of
 from fixtures.systems import ReplicationSystem, system
-from fixtures.systems.implementations import Implementation
+from fixtures.systems.dialects.reflector import ReflectorDialectSystem
 from suites.contract import contract_of, deviation_marker, outcome_of
 from suites.private import PrivateOperator
 from suites.support import KNOWN_DEVIATION_SLO, SLO, Scenario
@@ -82,7 +82,7 @@ def _slo(request: pytest.FixtureRequest) -> float:
 
 
 @pytest.fixture(scope="session")
-def impl(implementation_under_test: Implementation) -> Implementation:
+def impl(implementation_under_test: ReflectorDialectSystem) -> ReflectorDialectSystem:
     return implementation_under_test
 
 
@@ -91,8 +91,8 @@ def scenario(
     request: pytest.FixtureRequest,
     cluster: Cluster,
     namespaces: NamespaceFactory,
-    impl: Implementation,
-    operator: LocalDeployment,
+    impl: ReflectorDialectSystem,
+    operator: Deployment,
 ) -> Scenario:
     """A Secret scenario on the shared cluster (the shared operator is running)."""
     return Scenario(cluster, namespaces, impl, slo=_slo(request))
@@ -100,10 +100,10 @@ def scenario(
 
 @pytest.fixture
 def private_operator(
-    request: pytest.FixtureRequest, impl: Implementation
+    request: pytest.FixtureRequest, impl: ReflectorDialectSystem
 ) -> Iterator[Callable[..., PrivateOperator]]:
     """Factory: `private_operator(watch_timeout_seconds=2, excluded_namespaces=[...])`."""
-    if not impl.can_deploy_locally():
+    if impl.packaging is None or not impl.packaging.runs_as_processes:
         pytest.skip(f"{impl.name} cannot run as a local process; this scenario needs a private cluster")
     plane = request.getfixturevalue("private_control_plane")
     operators = request.getfixturevalue("private_operators")  # after the plane: stopped before it

@@ -7,9 +7,9 @@ import time
 from dataclasses import dataclass
 
 from fixtures.clusters.cluster import Cluster, NamespaceFactory
-from fixtures.clusters.workloads import LocalDeployment
+from fixtures.clusters.workloads import Deployment
 from fixtures.core.waiting import eventually
-from fixtures.systems.implementations import Implementation
+from fixtures.systems.dialects.reflector import ReflectorDialectSystem
 from suites.support import Scenario
 
 #: --watch-timeout-seconds for scenarios about watch reconnects (Reflector: watcher.timeout)
@@ -21,9 +21,9 @@ class PrivateOperator:
     """The implementation alone on a dedicated control plane."""
 
     cluster: Cluster
-    deployment: LocalDeployment
+    deployment: Deployment
     namespaces: NamespaceFactory
-    impl: Implementation
+    impl: ReflectorDialectSystem
     slo: float
 
     def scenario(self) -> Scenario:

@@ -22,8 +22,7 @@ from fixtures.core import lookup
 from fixtures.core.encoding import b64
 from fixtures.core.record import record
 from fixtures.core.waiting import assert_mapping_equal, eventually
-from fixtures.systems.dialects.reflector import ReflectorDialect
-from fixtures.systems.implementations import Implementation
+from fixtures.systems.dialects.reflector import ReflectorDialect, ReflectorDialectSystem
 
 SLO = 30.0  # seconds; generous for a 2-core machine running tests in parallel
 #: deadline in tests the implementation is known to fail (a strict xfail): no need to wait the full SLO
@@ -136,7 +135,7 @@ class Scenario:
 
     cluster: Cluster
     namespaces: NamespaceFactory
-    impl: Implementation
+    impl: ReflectorDialectSystem
     kind: Kind = SECRET
     name: str = field(default_factory=unique_name)
     slo: float = SLO
@@ -149,7 +148,7 @@ class Scenario:
 
     @property
     def dialect(self) -> ReflectorDialect:
-        return self.impl.dialect
+        return self.impl.vocabulary
 
     def ns(self, hint: str, labels: dict[str, str] | None = None) -> str:
         return self.namespaces(hint, labels)
@@ -173,7 +172,7 @@ class Scenario:
         allowed: bool | str,
     ) -> dict[str, str]:
         """The implementation's annotations for "replicate to `to`, auto to `auto_to`"."""
-        return self.impl.declare(
+        return self.impl.annotate(
             to if to is None or isinstance(to, str) else list(to),
             auto=auto,
             auto_namespaces=auto_to if auto_to is None or isinstance(auto_to, str) else list(auto_to),
@@ -323,7 +322,7 @@ class Scenario:
             self._sentinel_ns = self.ns("sentinel")
         self._sentinels += 1
         name = f"{self.name}-sentinel{self._sentinels}"
-        self.create(source_ns, {"k": "sentinel"}, self.impl.declare([self._sentinel_ns]), name=name)
+        self.create(source_ns, {"k": "sentinel"}, self.impl.annotate([self._sentinel_ns]), name=name)
 
         def replicated() -> None:
             copy = self.kind.read(self.core, self._sentinel_ns, name)

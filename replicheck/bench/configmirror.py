@@ -28,13 +28,10 @@ from fixtures.clusters.local import LocalControlPlane
 from fixtures.clusters.watch import CONFIGMAPS, Event, Watch
 from fixtures.core.stats import percentile
 from fixtures.services.postgres import PostgresServer
-from fixtures.systems.configmirror import (
-    ConfigMirrorSystem,
-    deploy_configmirror,
-    rows_of,
-    start_postgres,
-)
+from fixtures.systems.configmirror import SYSTEM, ConfigMirrorDriver, rows_of, start_postgres
 from fixtures.systems.dialects.configmirror import OWNER_LABEL
+from fixtures.systems.packaging import postgres_of
+from fixtures.systems.registry import system as system_named
 
 POOL = 8
 
@@ -96,7 +93,7 @@ def _rows_match(
     raise TimeoutError(f"rows never matched v={value}")
 
 
-def _fanout(system: ConfigMirrorSystem, pg: PostgresServer, count: int, updates: int, pid: int) -> dict:
+def _fanout(system: ConfigMirrorDriver, pg: PostgresServer, count: int, updates: int, pid: int) -> dict:
     cluster = system.cluster
     ops, src = cluster.create_namespace("ops"), cluster.create_namespace("src")
     system.credentials_secret(ops, "db", postgres=pg)
@@ -147,6 +144,7 @@ def bench_configmirror(sizes: tuple[int, ...] = (100, 1000), rounds: int = 3, up
     cluster = plane.cluster()
     servers: list[PostgresServer] = []
     deployment = None
+    mirror = system_named(SYSTEM)
     try:
         for i in range(rounds):
             servers.append(start_postgres(cluster, f"bench{i}"))
@@ -155,22 +153,24 @@ def bench_configmirror(sizes: tuple[int, ...] = (100, 1000), rounds: int = 3, up
             "postgres_ready_s_median": statistics.median(s.timings["ready_s"] for s in servers),
             "postgres_ready_s_max": max(s.timings["ready_s"] for s in servers),
         }
-        for extra in servers[1:]:
-            extra.stop()
-        deployment = deploy_configmirror(
+        for server in servers:  # measured; the system deploys its own
+            server.stop()
+        deployment = mirror.deploy(
             cluster, Path(plane.run_dir) / "configmirror", extra_args=["--no-leader-elect"]
         )
         pid = deployment.replicas[0].child_pid()
+        postgres = postgres_of(deployment)
         assert pid is not None
-        system = ConfigMirrorSystem(cluster, servers[0])
+        assert postgres is not None
+        system = ConfigMirrorDriver(cluster, postgres)
         for size in sizes:
-            figures.update(_fanout(system, servers[0], size, updates if size <= 100 else 2, pid))
+            figures.update(_fanout(system, postgres, size, updates if size <= 100 else 2, pid))
         return figures
     finally:
         if deployment:
-            deployment.stop()
-        if servers:
-            servers[0].stop()
+            mirror.undeploy(deployment)  # the operator and its PostgreSQL
+        for server in servers:
+            server.stop()
         cluster.close()
         plane.stop()
 

@@ -40,21 +40,22 @@ import time
 import urllib.error
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import psutil
-import yaml
 from kubernetes import client
 
 from fixtures.clusters.cluster import Cluster, new_run_id
 from fixtures.clusters.local import LocalControlPlane
 from fixtures.clusters.watch import SECRETS, Event, Watch
-from fixtures.clusters.workloads import LocalDeployment, deploy_local, kubectl
+from fixtures.clusters.workloads import Deployment
 from fixtures.core.stats import percentile
 from fixtures.core.waiting import eventually
 from fixtures.systems.dialects.reflector import REFLECTED_VERSION, replicate_to
-from fixtures.systems.profiles.bundled import BUNDLED
+from fixtures.systems.profiles.bundled import PACKAGE as BUNDLED_PACKAGE
+from fixtures.systems.profiles.bundled import SYSTEM as BUNDLED
 from replicheck.bench.floor import FloorClient, Write
 
 POOL = 8
@@ -88,7 +89,7 @@ def _b64(data: bytes) -> str:
 
 
 def _metric(
-    deployment: LocalDeployment,
+    deployment: Deployment,
     name: str,
     exclude: dict[str, str] | None = None,
     only: dict[str, str] | None = None,
@@ -107,7 +108,7 @@ def _metric(
     return total
 
 
-def _failed_writes(deployment: LocalDeployment) -> float:
+def _failed_writes(deployment: Deployment) -> float:
     """Write requests the API server refused so far (409 stale version, 5xx, ...): each costs a retry."""
     total = 0.0
     for verb in ("create", "patch", "delete"):
@@ -255,7 +256,7 @@ def _floor_run(
 
 def _fanout(
     cluster: Cluster,
-    deployment: LocalDeployment,
+    deployment: Deployment,
     watcher: SecretWatcher,
     floor: FloorClient,
     count: int,
@@ -433,13 +434,13 @@ def _new_namespace_during_fanout(
     }
 
 
-def _rss(deployment: LocalDeployment) -> float:
+def _rss(deployment: Deployment) -> float:
     pid = deployment.replicas[0].child_pid()
     assert pid, "the operator is not running"
     return psutil.Process(pid).memory_info().rss / 2**20
 
 
-def _rss_peak(deployment: LocalDeployment) -> float:
+def _rss_peak(deployment: Deployment) -> float:
     """The operator's peak resident memory so far (VmHWM), e.g. while its initial lists arrived."""
     pid = deployment.replicas[0].child_pid()
     assert pid, "the operator is not running"
@@ -449,7 +450,7 @@ def _rss_peak(deployment: LocalDeployment) -> float:
     return int(match.group(1)) / 1024
 
 
-def _rss_with_load(cluster: Cluster, deployment: LocalDeployment, unrelated: int) -> dict:
+def _rss_with_load(cluster: Cluster, deployment: Deployment, unrelated: int) -> dict:
     ns_pool = _make_namespaces(cluster, "junk", 10)
 
     def junk(i: int) -> None:
@@ -466,7 +467,7 @@ def _rss_with_load(cluster: Cluster, deployment: LocalDeployment, unrelated: int
     return {"operator_rss_mb": _rss(deployment), "unrelated_secrets": unrelated, "rss_load_1m": load_1m()}
 
 
-def _token(cluster: Cluster, deployment: LocalDeployment) -> str:
+def _token(cluster: Cluster, deployment: Deployment) -> str:
     return cluster.service_account_token(deployment.namespace, deployment.service_account)
 
 
@@ -536,7 +537,7 @@ def _batched(items: list[Write], size: int) -> Iterable[list[Write]]:
         yield items[i : i + size]
 
 
-def _ready_after(deployment: LocalDeployment, since: float, pid_changed_from: int | None = None) -> float:
+def _ready_after(deployment: Deployment, since: float, pid_changed_from: int | None = None) -> float:
     replica = deployment.replicas[0]
 
     def ready() -> None:
@@ -569,13 +570,9 @@ def bench_scale(
         # Namespaces, RBAC and the operator's ServiceAccount first (the operator itself not yet running).
         tenants = _make_namespaces(cluster, "tenant-", namespaces)
         src = cluster.create_namespace("sources")
-        manifests = BUNDLED.render()
-        manifests_wo_deploy = [m for m in manifests if m.get("kind") != "Deployment"]
-        kubectl(cluster, "apply", "--server-side", "-f", "-", stdin=yaml.safe_dump_all(manifests_wo_deploy))
-        deployment_doc = next(m for m in manifests if m.get("kind") == "Deployment")
-        sa_ns = deployment_doc["metadata"].get("namespace", "default")
-        sa = deployment_doc["spec"]["template"]["spec"].get("serviceAccountName", "default")
-        floor = FloorClient(cluster, cluster.service_account_token(sa_ns, sa), WRITE_CONCURRENCY)
+        # through its packaging with no replica: everything but the running operator
+        prepared = BUNDLED.deploy(cluster, Path(plane.run_dir) / "operator", replicas=0)
+        floor = FloorClient(cluster, _token(cluster, prepared), WRITE_CONCURRENCY)
         junk = [
             Write(
                 "POST",
@@ -595,11 +592,9 @@ def bench_scale(
 
         # Operator start with the unrelated Secrets in place: process start → /readyz (initial lists).
         t0 = time.monotonic()
-        deployment = deploy_local(
-            cluster,
-            manifests,
-            Path(plane.run_dir) / "operator",
-            extra_args=[*BUNDLED.local_args, "--no-leader-elect", "--resync-seconds=20"],
+        # the initial lists of thousands of Secrets may take longer than a plain start is given
+        deployment = replace(BUNDLED_PACKAGE, ready_timeout=300).deploy(
+            cluster, Path(plane.run_dir) / "operator", extra_args=["--no-leader-elect", "--resync-seconds=20"]
         )
         figures["scale_operator_start_s"] = _ready_after(deployment, t0)
         figures["scale_operator_start_load_1m"] = load_1m()

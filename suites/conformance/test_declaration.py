@@ -12,7 +12,7 @@ import secrets
 import allure
 import pytest
 
-from fixtures.systems.implementations import Implementation
+from fixtures.systems.dialects.reflector import ReflectorDialectSystem
 from suites.contract import behaviour
 from suites.support import Scenario
 
@@ -72,7 +72,7 @@ def test_namespace_label_selector_extends_the_allowed_set(scenario: Scenario) ->
     s = scenario
     label = f"replicheck.io/sel-{secrets.token_hex(3)}"  # unique: selects only this test's namespace
     src, listed, labelled, _other = s.ns("src"), s.ns("listed"), s.ns("labelled", {label: "yes"}), s.ns("x")
-    annotations = {**s.impl.declare([listed]), s.dialect.allowed_selector_key: f"{label}=yes"}
+    annotations = {**s.impl.annotate([listed]), s.dialect.allowed_selector_key: f"{label}=yes"}
     s.create(src, DATA, annotations)
 
     s.expect_copies(src, [listed, labelled], description="copies in the listed and the labelled namespace")
@@ -154,7 +154,7 @@ def test_true_in_any_case_enables_replication(scenario: Scenario, spelling: str)
 @behaviour("C6", "boolean spellings: yes/1 count as false")
 @pytest.mark.parametrize("spelling", ["yes", "1", "on"])
 def test_other_truthy_spellings_count_as_false(
-    scenario: Scenario, spelling: str, impl: Implementation
+    scenario: Scenario, spelling: str, impl: ReflectorDialectSystem
 ) -> None:
     s = scenario
     src, a, mirror_ns = s.ns("src"), s.ns("a"), s.ns("mirror")

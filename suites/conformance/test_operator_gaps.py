@@ -27,8 +27,8 @@ from chaos import audit
 from fixtures.clusters.admission import DENIAL, deny_creates_of_secrets_in
 from fixtures.clusters.local import LocalControlPlane
 from fixtures.core.errors import NoEvidence
+from fixtures.core.metrics import metric_value
 from fixtures.core.waiting import WaitTimeout, eventually
-from fixtures.systems.implementations import metric_value
 from suites.contract import behaviour
 from suites.private import PrivateOperator
 from suites.support import CONFIGMAP, SLO

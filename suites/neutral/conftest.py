@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from fixtures.clusters.cluster import Cluster, NamespaceFactory
-from fixtures.clusters.workloads import LocalDeployment
+from fixtures.clusters.workloads import Deployment
 from fixtures.systems import ReplicationSystem
 from fixtures.systems.driver import Driver
 from suites.neutral.scenario import NeutralScenario, kind_for
@@ -17,7 +17,7 @@ from suites.support import KNOWN_DEVIATION_SLO, SLO
 def neutral(
     request: pytest.FixtureRequest,
     system: ReplicationSystem,
-    system_deployment: LocalDeployment,
+    system_deployment: Deployment,
     cluster: Cluster,
     namespaces: NamespaceFactory,
 ) -> NeutralScenario:

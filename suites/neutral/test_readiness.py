@@ -34,8 +34,8 @@ import pytest
 from fixtures.clusters.local import LocalControlPlane
 from fixtures.clusters.workloads import Replica
 from fixtures.core.waiting import eventually
+from fixtures.plugins.private import PrivateOperators
 from fixtures.systems import ReadinessProfile, ReplicationSystem
-from fixtures.systems.private import PrivateOperators
 from suites.contract import neutral
 
 APISERVER = "kube-apiserver"

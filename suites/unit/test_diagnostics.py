@@ -21,9 +21,9 @@ from fixtures.plugins.diagnostics import (
     redact_object,
     summarize,
 )
-from fixtures.systems.implementations import implementation
-from fixtures.systems.profiles.bundled import BUNDLED
-from fixtures.systems.profiles.reflector import REFLECTOR
+from fixtures.systems import system
+from fixtures.systems.profiles.bundled import SYSTEM as BUNDLED
+from fixtures.systems.profiles.reflector import SYSTEM as REFLECTOR
 from suites.contract import behaviour, contract_of, outcome_of, reflector_issue
 
 SECRET_VALUE = "hunter2-do-not-print"  # noqa: S105 (a fake value the output must not show)
@@ -169,7 +169,7 @@ def test_metric_values_are_summed_over_matching_labels() -> None:
 
 
 def test_profiles_list_only_documented_deviations() -> None:
-    assert implementation("bundled") is BUNDLED
+    assert system("bundled") is BUNDLED
     assert set(BUNDLED.deviations) == {"C2.selector"}
     assert {"C12", "C13", "C16", "#672"} <= set(REFLECTOR.deviations)
     assert not set(REFLECTOR.deviations) & set(REFLECTOR.suspected)
@@ -178,21 +178,21 @@ def test_profiles_list_only_documented_deviations() -> None:
 
 def test_declaring_replication_in_the_reflector_dialect() -> None:
     prefix = "reflector.v1.k8s.emberstack.com/"
-    declared = BUNDLED.declare(["a", "b"], auto_namespaces=" a ", allowed="TRUE")
+    declared = BUNDLED.annotate(["a", "b"], auto_namespaces=" a ", allowed="TRUE")
     assert declared == {
         prefix + "reflection-allowed": "TRUE",
         prefix + "reflection-allowed-namespaces": "a,b",
         prefix + "reflection-auto-enabled": "true",
         prefix + "reflection-auto-namespaces": " a ",
     }
-    assert BUNDLED.declare(None, auto=False) == {prefix + "reflection-allowed": "true"}
-    patch = BUNDLED.dialect.redeclare_patch({prefix + "reflection-allowed": "true"})
+    assert BUNDLED.annotate(None, auto=False) == {prefix + "reflection-allowed": "true"}
+    patch = BUNDLED.vocabulary.redeclare_patch({prefix + "reflection-allowed": "true"})
     assert patch[prefix + "reflection-allowed"] == "true"
     assert patch[prefix + "reflection-auto-enabled"] is None  # removed
-    assert BUNDLED.dialect.is_auto_copy(
+    assert BUNDLED.vocabulary.is_auto_copy(
         {prefix + "reflects": "src/x", prefix + "auto-reflects": "True"}, "src", "x"
     )
-    assert not BUNDLED.dialect.is_auto_copy({prefix + "reflects": "src/x"}, "src", "x")
+    assert not BUNDLED.vocabulary.is_auto_copy({prefix + "reflects": "src/x"}, "src", "x")
     assert BUNDLED.private_args(watch_timeout_seconds=2, excluded_namespaces=["a-*", "b"]) == [
         "--no-leader-elect",
         "--watch-timeout-seconds=2",

@@ -18,9 +18,9 @@ import pytest
 
 from fixtures.clusters.cluster import Cluster, new_run_id
 from fixtures.clusters.local import LocalControlPlane
-from fixtures.clusters.workloads import LocalDeployment
+from fixtures.clusters.workloads import Deployment
 from fixtures.core.errors import SetupError
-from fixtures.systems.byo import COMMAND_ENV, COMMAND_OPTION, given_command
+from fixtures.systems.packaging import COMMAND_ENV, COMMAND_OPTION, given_command
 from fixtures.systems.profiles.kubernetes_replicator import SYSTEM
 
 NOT_COLLECTED = (
@@ -50,7 +50,7 @@ def replicator(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     """A private local cluster with the user's kubernetes-replicator deployed through the profile
     (its own ServiceAccount and RBAC, TokenRequest kubeconfig); both gone afterwards."""
     plane = LocalControlPlane(run_id=new_run_id(), owner_pid=os.getpid())
-    deployment: LocalDeployment | None = None
+    deployment: Deployment | None = None
     try:
         plane.start()
         cluster = plane.cluster()

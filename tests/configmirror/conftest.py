@@ -13,7 +13,7 @@ from kubernetes import client
 
 from fixtures.clusters.cluster import Cluster, NamespaceFactory
 from fixtures.core.waiting import WaitTimeout
-from fixtures.systems.configmirror import ConfigMirrorSystem
+from fixtures.systems.configmirror import ConfigMirrorDriver
 
 SLO = 30.0  # seconds; generous for a 2-core machine running tests in parallel
 
@@ -22,7 +22,7 @@ SLO = 30.0  # seconds; generous for a 2-core machine running tests in parallel
 class MirrorEnv:
     """One test's world: an ops namespace for the CRs, a source namespace, target namespaces."""
 
-    system: ConfigMirrorSystem
+    system: ConfigMirrorDriver
     namespaces: NamespaceFactory
     ops: str
     source: str
@@ -86,7 +86,7 @@ class MirrorEnv:
 
 
 @pytest.fixture
-def env(configmirror: ConfigMirrorSystem, namespaces: NamespaceFactory) -> Iterator[MirrorEnv]:
+def env(configmirror: ConfigMirrorDriver, namespaces: NamespaceFactory) -> Iterator[MirrorEnv]:
     ops, source = namespaces("ops"), namespaces("src")
     world = MirrorEnv(configmirror, namespaces, ops, source)
     configmirror.credentials_secret(ops, world.secret)

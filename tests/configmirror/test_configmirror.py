@@ -16,7 +16,8 @@ from fixtures.clusters.workloads import kubectl
 from fixtures.core.encoding import b64
 from fixtures.core.metrics import metric_value
 from fixtures.core.waiting import assert_mapping_equal, eventually
-from fixtures.systems.configmirror import SYSTEM, ConfigMirrorDeployment, metrics_text
+from fixtures.plugins.configmirror import ConfigMirrorDeployment
+from fixtures.systems.configmirror import SYSTEM, metrics_text
 from fixtures.systems.dialects.configmirror import FINALIZER, OWNER_LABEL
 
 from .conftest import SLO, MirrorEnv

@@ -15,7 +15,7 @@ import pytest
 
 from fixtures.core.waiting import eventually
 from fixtures.services.postgres import PostgresServer
-from fixtures.systems.configmirror import SYSTEM, ConfigMirrorSystem, rows_of, start_postgres
+from fixtures.systems.configmirror import SYSTEM, ConfigMirrorDriver, rows_of, start_postgres
 
 from .conftest import SLO, MirrorEnv
 from .test_configmirror import MATCHING, SELECT, expect_condition, expect_replicas
@@ -24,7 +24,7 @@ pytestmark = allure.label("system", SYSTEM)
 
 
 @pytest.fixture
-def private_postgres(configmirror: ConfigMirrorSystem) -> Iterator[PostgresServer]:
+def private_postgres(configmirror: ConfigMirrorDriver) -> Iterator[PostgresServer]:
     """Set up before (so torn down after) the test's mirrors: their finalizer needs the database."""
     server = start_postgres(configmirror.cluster, f"outage-{secrets.token_hex(3)}")
     try:

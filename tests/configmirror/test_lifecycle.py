@@ -25,7 +25,8 @@ from kubernetes.client.rest import ApiException
 from chaos import audit
 from fixtures.core.errors import NoEvidence
 from fixtures.core.waiting import WaitTimeout, eventually
-from fixtures.systems.configmirror import SYSTEM, ConfigMirrorDeployment
+from fixtures.plugins.configmirror import ConfigMirrorDeployment
+from fixtures.systems.configmirror import SYSTEM
 from fixtures.systems.dialects.configmirror import FINALIZER, GROUP, PLURAL, VERSION
 
 from .attempts import AuditTrail, Refusal

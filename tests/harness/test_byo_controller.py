@@ -21,7 +21,7 @@ from fixtures.clusters.local import LocalControlPlane
 from fixtures.clusters.procs import pid_alive
 from fixtures.core.errors import SetupError
 from fixtures.core.waiting import eventually
-from fixtures.systems.byo import ExternalController
+from fixtures.systems.packaging import UserBinary
 
 MANIFEST = """
 apiVersion: v1
@@ -64,12 +64,12 @@ def test_a_controller_never_ready_or_crashing_is_one_line_and_nothing_is_left(
     for label, (command, expected) in cases.items():
         manifest = tmp_path / f"{label}.yaml"
         manifest.write_text(MANIFEST.replace("broken-controller", f"broken-{label}"))
-        controller = ExternalController(
+        controller = UserBinary(
             program="broken", manifest=manifest, health_arg="--health={port}", ready_timeout=6
         )
         started: list[int] = []
         with pytest.raises(SetupError) as err:
-            controller.deploy(cluster, tmp_path / label, command=command)
+            controller.bound(command).deploy(cluster, tmp_path / label)
         line = str(err.value)
         assert "\n" not in line
         assert expected in line, line

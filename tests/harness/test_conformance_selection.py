@@ -1,7 +1,7 @@
 """The README's bring-your-own command judges exactly the system it names.
 
 ``make conformance PYTEST_ARGS="--implementation=kubernetes-replicator --implementation-command=…"``
-runs ``python -m reports.conformance`` with those arguments. Here it runs for real (a local control
+runs ``python -m replicheck.conformance`` with those arguments. Here it runs for real (a local control
 plane, the report builder), with a stand-in controller binary of our own behind the
 kubernetes-replicator profile: a real program that answers the profile's health endpoint and
 replicates nothing. What must hold: the phases that do not apply to it (the bundled operator's own
@@ -52,7 +52,7 @@ def test_the_readme_bring_your_own_command_judges_exactly_the_selected_system(tm
         [
             sys.executable,
             "-m",
-            "reports.conformance",
+            "replicheck.conformance",
             "--implementation=kubernetes-replicator",
             f"--implementation-command={binary}",
             "--cluster=local",

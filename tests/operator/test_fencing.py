@@ -23,12 +23,12 @@ from kubernetes.client.rest import ApiException
 
 from chaos import audit
 from fixtures.clusters.local import LocalControlPlane
-from fixtures.clusters.workloads import LocalDeployment, Replica
+from fixtures.clusters.workloads import Deployment, Replica
 from fixtures.core.errors import NoEvidence, SetupError
 from fixtures.core.waiting import WaitTimeout, eventually
+from fixtures.plugins.private import PrivateOperators
 from fixtures.systems.dialects.reflector import replicate_to
-from fixtures.systems.private import PrivateOperators
-from fixtures.systems.profiles.bundled import BUNDLED
+from fixtures.systems.profiles.bundled import SYSTEM as BUNDLED
 
 LEASE_FLAGS = ["--lease-duration-seconds=6", "--renew-deadline-seconds=4", "--retry-period-seconds=1"]
 OPERATOR_NAMESPACE, LEASE = "replicheck-system", "replicheck-replicator"
@@ -39,7 +39,7 @@ TIMEOUT = 60.0
 @pytest.fixture
 def two_replicas(
     private_control_plane: LocalControlPlane, private_operators: PrivateOperators
-) -> Iterator[tuple[LocalControlPlane, LocalDeployment]]:
+) -> Iterator[tuple[LocalControlPlane, Deployment]]:
     handle = private_control_plane.cluster()
     deployment = private_operators.deploy(
         BUNDLED,
@@ -78,7 +78,7 @@ def log_messages(replica: Replica, since: float) -> list[str]:
 
 @pytest.mark.contract("OB7", "OF-leader", "K5", "R28")
 def test_a_leader_paused_past_its_lease_never_writes_after_the_takeover(
-    two_replicas: tuple[LocalControlPlane, LocalDeployment],
+    two_replicas: tuple[LocalControlPlane, Deployment],
 ) -> None:
     plane, deployment = two_replicas
     cluster = plane.cluster()

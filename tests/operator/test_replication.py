@@ -13,7 +13,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from fixtures.clusters.cluster import Cluster, NamespaceFactory
-from fixtures.clusters.workloads import LocalDeployment
+from fixtures.clusters.workloads import Deployment
 from fixtures.core.encoding import b64
 from fixtures.core.redact import secret_view
 from fixtures.core.waiting import assert_mapping_equal, eventually
@@ -274,7 +274,7 @@ def test_configmaps_replicate_data_and_binary_data(
 
 
 def test_secret_values_never_reach_logs_events_or_annotations(
-    cluster: Cluster, namespaces: NamespaceFactory, name: str, operator: LocalDeployment
+    cluster: Cluster, namespaces: NamespaceFactory, name: str, operator: Deployment
 ) -> None:
     marker = f"TOPSECRET{secrets.token_hex(8)}"
     src, a = namespaces("src"), namespaces("a")

@@ -65,8 +65,8 @@ def test_kubernetes_replicator_chaos_names_are_those_of_its_manifest() -> None:
     profile = system("kubernetes-replicator")
     chaos = profile.chaos
     assert chaos is not None
-    assert profile.manifests is not None
-    names = _manifest_names(profile.manifests)
+    assert profile.packaging is not None
+    names = _manifest_names(profile.packaging.manifest)
     assert chaos.namespace in names["Namespace"]
     assert chaos.service_account in names["ServiceAccount"]
     assert chaos.rbac in names["ClusterRole"]

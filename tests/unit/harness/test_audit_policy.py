@@ -14,7 +14,7 @@ import yaml
 from fixtures.clusters.local import audit_policy
 from fixtures.clusters.providers import ProviderChoice
 from fixtures.systems import registry
-from fixtures.systems.model import manifest_namespaces
+from fixtures.systems.packaging import manifest_namespaces
 from fixtures.systems.registry import audited_namespaces
 
 

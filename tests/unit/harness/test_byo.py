@@ -14,13 +14,13 @@ import pytest
 
 from fixtures.clusters.providers import ExistingProvider, KindProvider
 from fixtures.core.errors import SetupError
-from fixtures.systems.byo import COMMAND_ENV, COMMAND_OPTION, ExternalController, given_command
+from fixtures.systems.packaging import COMMAND_ENV, COMMAND_OPTION, UserBinary, given_command
 
 
-def _controller(tmp_path: Path, manifest: str = "") -> ExternalController:
+def _controller(tmp_path: Path, manifest: str = "") -> UserBinary:
     path = tmp_path / "deploy.yaml"
     path.write_text(manifest)
-    return ExternalController(program="some-controller", manifest=path, health_arg="--status={port}")
+    return UserBinary(program="some-controller", manifest=path, health_arg="--status={port}")
 
 
 def _executable(path: Path) -> Path:
@@ -97,7 +97,7 @@ def test_an_existing_cluster_is_attached_not_installed(tmp_path: Path) -> None:
         "kind: Deployment\nmetadata: {namespace: ns}\nspec: {template: {spec: {serviceAccountName: sa}}}\n"
     )
     existing = ExistingProvider("r", str(tmp_path / "kubeconfig"), None).cluster()
-    deployment = _controller(tmp_path, manifest).deploy(existing, tmp_path, command="/nonexistent")
+    deployment = _controller(tmp_path, manifest).bound("/nonexistent").deploy(existing, tmp_path)
     assert (deployment.namespace, deployment.service_account, deployment.replicas) == ("ns", "sa", [])
 
 

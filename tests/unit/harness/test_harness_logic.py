@@ -267,9 +267,18 @@ def test_stale_cleanup_removes_operator_dirs_of_killed_runs_only(
     kind = _operator_dir(runs, "rc000004", None, age=120)
     with_cluster = _operator_dir(runs, "rc000005", 2**22 + 7, age=120)
     (runs / "rc000005").mkdir()
+    # the session deploy path's names: operator-<run>-<system>, and its records per system
+    gone_system = _operator_dir(runs, "rc000006-configmirror", 2**22 + 7, age=120)
+    kept_system = _operator_dir(runs, "rc000005-configmirror", 2**22 + 7, age=120)  # its cluster exists
+    dead_record = runs / f".system-{2**22 + 7}-configmirror.json"
+    live_record = runs / f".system-{os.getpid()}-configmirror.json"
+    for record in (dead_record, live_record):
+        record.write_text("{}")
     clean_stale_runs()
     assert not gone.exists()
-    survivors = {p.name: p.exists() for p in (alive, fresh, kind, with_cluster)}
+    assert not gone_system.exists()
+    assert not dead_record.exists()
+    survivors = {p.name: p.exists() for p in (alive, fresh, kind, with_cluster, kept_system, live_record)}
     assert survivors == dict.fromkeys(survivors, True)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.core.paths import REPO_ROOT
-from reports.conformance import summary
+from replicheck.conformance import summary
 
 
 def test_summary_names_every_phase_with_its_time_and_the_reports(tmp_path: Path) -> None:
@@ -43,11 +43,12 @@ def test_summary_without_make_start_has_no_setup_line(tmp_path: Path) -> None:
 
 @pytest.fixture
 def phases_ran(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """``reports.conformance.main`` with every pytest run, the preflight and the report builder
+    """``replicheck.conformance.main`` with every pytest run, the preflight and the report builder
     replaced by recorders (the phases' own tests run elsewhere); records go to ``tmp_path``."""
     from fixtures.conformance import preflight
     from fixtures.core import record
-    from reports import build, conformance, traceability
+    from replicheck import conformance
+    from reports import build, traceability
 
     ran: list[list[str]] = []
 
@@ -75,7 +76,7 @@ def test_each_phase_runs_its_paths_for_the_systems_it_certifies_and_configmirror
     phases_ran: list[list[str]],
 ) -> None:
     from fixtures.conformance import phases
-    from reports import conformance
+    from replicheck import conformance
 
     assert conformance.main(["--cluster=local"]) == 1
     *runs, report = phases_ran
@@ -105,7 +106,7 @@ def test_bring_your_own_runs_only_the_phases_that_apply_to_it(
     phases_ran: list[list[str]], tmp_path: Path
 ) -> None:
     from fixtures.core.record import read_records
-    from reports import conformance
+    from replicheck import conformance
 
     args = ["--implementation=kubernetes-replicator", "--implementation-command=/opt/bin/kr --v=2"]
     assert conformance.main(args) == 1
@@ -131,7 +132,7 @@ def test_a_failed_preflight_runs_no_phase_and_leaves_its_lines_for_the_report(
 ) -> None:
     from fixtures.conformance import preflight
     from fixtures.core.record import read_records
-    from reports import conformance
+    from replicheck import conformance
 
     missing = preflight.Problem("postgres", "not found in /usr/lib/postgresql/*/bin or PATH", "make postgres")
     monkeypatch.setattr(preflight, "run", lambda needs: [missing])
@@ -143,7 +144,8 @@ def test_a_failed_preflight_runs_no_phase_and_leaves_its_lines_for_the_report(
 
 
 def test_an_unknown_system_stops_before_anything_runs(phases_ran: list[list[str]]) -> None:
-    from reports import build, conformance
+    from replicheck import conformance
+    from reports import build
 
     assert conformance.main(["--implementation=nope"]) == build.EXIT_CODES[build.NO_VERDICT]
     assert phases_ran == []

@@ -19,6 +19,7 @@ from fixtures.systems.dialects.configmirror import (
     SOURCE_ANNOTATION,
     mirror_body,
 )
+from fixtures.systems.packaging import PythonPackage, WithPostgres
 from operator_under_test.configmirror.planning import parse_mirror, plan
 
 pytestmark = allure.label("system", SYSTEM)  # ConfigMirror's column in the report
@@ -53,8 +54,9 @@ def test_configmirror_is_a_registered_crd_driven_system_of_its_own_dialect() -> 
     )
     assert selected(f"bundled,{SYSTEM}").names == ["bundled", SYSTEM]  # no dialect clash: one cluster
     assert {"configmirror", "configmirror_deployment"} <= profile.fixtures
-    assert profile.manifests is not None
-    assert (profile.manifests / "kustomization.yaml").exists()
+    assert isinstance(profile.packaging, WithPostgres)
+    assert isinstance(profile.packaging.inner, PythonPackage)
+    assert (profile.packaging.inner.manifests / "kustomization.yaml").exists()
 
 
 def test_a_declaration_is_one_configmirror_selecting_exactly_its_source() -> None:

@@ -26,10 +26,11 @@ from fixtures.systems import (
     selected,
     system,
 )
-from fixtures.systems.byo import COMMAND_OPTION, ExternalSystem, bind_command
+from fixtures.systems.byo import ExternalSystem
 from fixtures.systems.dialects import mittwald as md
+from fixtures.systems.packaging import COMMAND_OPTION
 from fixtures.systems.profiles.kubernetes_replicator import CONTROLLER, SYSTEM
-from fixtures.systems.registry import Selection
+from fixtures.systems.registry import Selection, bind_command
 
 SRC = Source("Secret", "apps", "creds")
 NAMESPACES = ["apps", "a", "b", "ab", "team-1", "team-12", "xteam-1", "other"]
@@ -138,8 +139,8 @@ def test_the_command_option_goes_to_the_one_system_the_user_brings() -> None:
     chosen = bind_command(selected("bundled,kubernetes-replicator"), "/opt/bin/kubernetes-replicator -v")
     bound = chosen.systems[1]
     assert isinstance(bound, ExternalSystem)
-    assert bound.command == "/opt/bin/kubernetes-replicator -v"
-    assert SYSTEM.command is None, "the registered profile is not changed"
+    assert bound.packaging.command_line == "/opt/bin/kubernetes-replicator -v"
+    assert SYSTEM.packaging.command_line is None, "the registered profile is not changed"
     assert bind_command(selected("kubernetes-replicator"), None).systems[0] is SYSTEM
 
 

@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     pytest_args = list(sys.argv[1:] if argv is None else argv)  # every argument goes to pytest, in order
     if {"-h", "--help"} & set(pytest_args):
         print(__doc__)
-        print("usage: python -m reports.conformance [pytest arguments for every phase ...]")
+        print("usage: python -m replicheck.conformance [pytest arguments for every phase ...]")
         return 0
     console = Console()
     started = time.monotonic()
