@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Build one Go program pinned by tools/<name>/go.mod (the OCI registry, Flux's source-controller or
-# kustomize-controller) into the shared cache outside the clone, keyed like tools/build-binaries.sh:
-# the pinned module version, the Go version and a hash of go.mod, go.sum and this script.
+# kustomize-controller, External Secrets Operator) into the shared cache outside the clone, keyed
+# like tools/build-binaries.sh: the pinned module version, the Go version and a hash of go.mod,
+# go.sum and this script.
 # One builder at a time per cache (the same flock as the control-plane build).
-# Usage: tools/build-tool.sh registry|source-controller|kustomize-controller
-# Prints the binary's path as its last line. Build log: <cache>/build-<key>.log
+# Usage: tools/build-tool.sh registry|source-controller|kustomize-controller|external-secrets [--check]
+# Prints the binary's path as its last line. Build log: <cache>/build-<key>.log (`go build -v`: one
+# line per package compiled, which replicheck/build_progress.py counts for its progress line)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 export GOWORK=off GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=readonly
@@ -16,7 +18,8 @@ case "$name" in
   registry) module=github.com/distribution/distribution/v3; pkg=$module/cmd/registry ;;
   source-controller) module=github.com/fluxcd/source-controller; pkg=$module ;;
   kustomize-controller) module=github.com/fluxcd/kustomize-controller; pkg=$module ;;
-  *) die "usage: $0 registry|source-controller|kustomize-controller (got '${name}')" ;;
+  external-secrets) module=github.com/external-secrets/external-secrets; pkg=$module ;;
+  *) die "usage: $0 registry|source-controller|kustomize-controller|external-secrets (got '${name}')" ;;
 esac
 dir="$here/$name"
 [ -f "$dir/go.mod" ] && [ -f "$dir/go.sum" ] || die "$dir/go.mod or go.sum is missing; restore them from git"
@@ -50,7 +53,7 @@ ld="-s -w"
 [ "$name" = registry ] && ld+=" -X ${module}/version.version=${version}"
 {
   echo "== $(date -u +%FT%TZ) go ${gover} ${module} ${version}"
-  (cd "$dir" && go mod download "$module" && go build -trimpath -ldflags "$ld" -o "$tmp/$name" "$pkg")
+  (cd "$dir" && go mod download "$module" && go build -v -trimpath -ldflags "$ld" -o "$tmp/$name" "$pkg")
 } >>"$log" 2>&1 || die "building ${name} ${version} failed; see the build log $log"
 "$tmp/$name" --help >>"$log" 2>&1 || die "${name} does not run; see $log"
 echo "build_seconds=$(( $(date +%s) - start ))" > "$tmp/BUILD_INFO"
