@@ -20,7 +20,7 @@ export REPLICHECK_CACHE := $(CACHE)
 export PATH := $(CURDIR)/$(BIN):$(AGE_DIR):$(HELM_DIR):$(PATH)
 export HYPOTHESIS_PROFILE := $(PROFILE)
 
-.PHONY: help setup venv tools binaries gitops-tools age helm browser postgres preflight test lint unit conformance suites properties chaos report bench mutation traceability \
+.PHONY: help setup venv tools binaries gitops-tools age helm browser postgres nodes preflight test lint unit conformance suites properties chaos report bench mutation traceability \
         cluster-up cluster-down deploy-operator undeploy-operator lock clean
 
 help: ## list targets
@@ -37,9 +37,9 @@ $(VENV)/.stamp: requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
-tools: binaries age helm postgres gitops-tools ## control-plane binaries, age, helm, OCI registry, Flux (Go module proxy), PostgreSQL (apt)
+tools: binaries age helm postgres nodes gitops-tools ## control-plane and node binaries, age, helm, OCI registry, Flux (Go module proxy), PostgreSQL and the node runtime (apt)
 
-binaries: venv ## build etcd/kube-apiserver/kube-controller-manager once per machine (cached outside the clone)
+binaries: venv ## build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet once per machine (cached outside the clone)
 	@$(BIN)/python -m replicheck.build_progress >/dev/null
 
 gitops-tools: ## OCI registry, Flux source-controller and kustomize-controller (tools/<name>/go.mod; built once, cached)
@@ -83,6 +83,21 @@ postgres: ## PostgreSQL server binaries for the ConfigMirror tests (apt-get inst
 	  $$SUDO mkdir -p /etc/postgresql-common/createcluster.d; \
 	  echo "create_main_cluster = false" | $$SUDO tee /etc/postgresql-common/createcluster.d/replicheck.conf >/dev/null; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
+	fi
+
+# Real nodes (fixtures/clusters/nodes/) run Debian's containerd and runc; images are built from our
+# Dockerfiles with buildah on a debootstrap base and pushed with skopeo. Installed with apt-get when
+# missing, as root only: no service is enabled or started (no systemd here; each run starts its own).
+NODE_PACKAGES := containerd runc containernetworking-plugins iproute2 buildah debootstrap skopeo
+nodes: ## the node runtime and image tools (apt-get install $(NODE_PACKAGES) when missing; root only)
+	@missing=$$(for p in $(NODE_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if ! command -v apt-get >/dev/null; then echo "note: no apt-get; install $$missing for real nodes (tests needing Pods skip with that reason)"; exit 0; fi; \
+	  if [ "$$(id -u)" != 0 ]; then echo "note: nodes need root; run 'sudo apt-get install -y $$missing' (tests needing Pods skip with that reason)"; exit 0; fi; \
+	  echo "installing Debian's $$missing (apt-get) for the local nodes and image builds"; \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing >/tmp/replicheck-apt-nodes.log 2>&1 \
+	    || { apt-get update -q >>/tmp/replicheck-apt-nodes.log 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing >>/tmp/replicheck-apt-nodes.log 2>&1; }; } \
+	    || { echo "error: apt-get install $$missing failed; see /tmp/replicheck-apt-nodes.log"; exit 1; }; \
 	fi
 
 lint: venv ## ruff, and the import contracts of ARCHITECTURE.md (import-linter)

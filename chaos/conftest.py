@@ -22,7 +22,7 @@ from chaos.faults.variants import journal_name
 from chaos.mirror_workload import MirrorWorkload
 from chaos.scoring import overall_resilience
 from fixtures.clusters.cluster import new_run_id
-from fixtures.clusters.providers import LOCAL, ClusterProvider, ProviderChoice, private_cluster
+from fixtures.clusters.providers import LOCAL, PROCESSES, ClusterProvider, ProviderChoice, private_cluster
 from fixtures.core.errors import DidNotStart, NoVerdict, SetupError
 from fixtures.core.record import read_records, record
 from fixtures.plugins.private import PrivateOperators
@@ -114,7 +114,7 @@ def chaos_env(
     made: list[tuple[ChaosContext, Callable[[], None]]] = []
     operators: PrivateOperators = request.getfixturevalue("private_operators")  # stopped before the cluster
     # the operator as processes beside the control plane, or as pods of its Deployment
-    env = _local_env if chaos_cluster.hosts_processes else _pod_env
+    env = _local_env if chaos_cluster.workloads == PROCESSES else _pod_env
     mark = request.node.get_closest_marker(NEUTRAL_MARK)
 
     def make(*, replicas: int = 1, extra_args: list[str] | None = None) -> ChaosContext:

@@ -46,7 +46,7 @@ class Step:
 STEPS = [
     Step("resolve", "resolving the Kubernetes release", 5),
     Step("kube-download", "downloading Kubernetes modules (Go module proxy)", 90),
-    Step("kube-build", "compiling kube-apiserver and kube-controller-manager", 450),
+    Step("kube-build", "compiling kube-apiserver, kube-controller-manager, kube-scheduler and kubelet", 540),
     Step("etcd-download", "downloading etcd modules (Go module proxy)", 20),
     Step("etcd-build", "compiling etcd", 75),
 ]

@@ -48,8 +48,10 @@ def _running() -> ClusterProvider | None:
     return provider
 
 
-def up(option: str = OWNED[0]) -> int:
-    choice = choose_provider(option, None, None, None, audited_namespaces=audited_namespaces())
+def up(option: str = OWNED[0], nodes: str = "auto", run_as: str = "processes") -> int:
+    choice = choose_provider(
+        option, None, None, None, audited_namespaces=audited_namespaces(), nodes=nodes, run_as=run_as
+    )
     provider = provider_for(choice, new_run_id(), None)
     for note in provider.reap_stale():
         print(note, file=sys.stderr, flush=True)
@@ -204,6 +206,17 @@ def main(argv: list[str] | None = None) -> int:
         help="the provider of `up` (default: %(default)s; kind needs Docker and the kind binary)",
     )
     parser.add_argument(
+        "--nodes",
+        default=os.environ.get("REPLICHECK_NODES", "auto"),
+        help="`up`: real nodes of a local cluster, a count or auto (2 where nodes can run)",
+    )
+    parser.add_argument(
+        "--run-as",
+        choices=["processes", "pods"],
+        default=os.environ.get("REPLICHECK_RUN_AS", "processes"),
+        help="`up`: how `deploy` runs the bundled systems on a cluster with nodes",
+    )
+    parser.add_argument(
         "--implementation",
         default=DEFAULT,
         help=f"the system deploy/undeploy act on: {', '.join(registered())} (default: %(default)s)",
@@ -213,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     commands = {
-        "up": lambda: up(args.cluster),
+        "up": lambda: up(args.cluster, args.nodes, args.run_as),
         "down": down,
         "deploy": lambda: deploy(args.implementation, args.command_line),
         "undeploy": lambda: undeploy(args.implementation),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Build etcd, kube-apiserver and kube-controller-manager from the Go module proxy into a cache
-# directory outside the clone, keyed by versions and module hashes, so fresh clones reuse them.
+# Build etcd, kube-apiserver, kube-controller-manager and the node programs (kube-scheduler, kubelet)
+# from the Go module proxy into a cache directory outside the clone, keyed by versions and module
+# hashes, so fresh clones reuse them.
 # Prints the binary directory as its last line. Build log: <cache>/build-<key>.log
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -26,11 +27,11 @@ log="$cache/build-$key.log"
 mkdir -p "$cache/bin" 2>/dev/null && [ -w "$cache/bin" ] || die "cache directory $cache is not writable; set REPLICHECK_CACHE to a writable directory"
 
 if [ -x "$out/kube-apiserver" ] && [ -x "$out/kube-controller-manager" ] && [ -x "$out/etcd" ] \
-   && "$out/kube-apiserver" --version 2>/dev/null | grep -qx "Kubernetes ${kver}"; then
+   && [ -x "$out/kube-scheduler" ] && [ -x "$out/kubelet" ] && "$out/kube-apiserver" --version 2>/dev/null | grep -qx "Kubernetes ${kver}"; then
   echo "$out"; exit 0
 fi
 # --check (the preflight, fixtures/conformance/preflight.py): answer from the cache, never build
-[ "${1:-}" = "--check" ] && die "etcd, kube-apiserver and kube-controller-manager ${kver} are not built in $out"
+[ "${1:-}" = "--check" ] && die "etcd and the Kubernetes ${kver} programs are not built in $out"
 
 # One builder at a time per cache (parallel make or two clones).
 exec 9>"$cache/build.lock"
@@ -56,7 +57,8 @@ done
 {
   echo "== $(date -u +%FT%TZ) go ${gover} k8s ${kver} etcd ${ever}"
   (cd "$here/kube" && go mod download && go build -trimpath -tags=selinux,notest,grpcnotrace -ldflags "$ld" \
-      -o "$tmp/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager)
+      -o "$tmp/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+      k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet)
   (cd "$here/etcd" && go mod download && go build -trimpath -ldflags "-s -w" -o "$tmp/etcd" go.etcd.io/etcd/server/v3)
 } >>"$log" 2>&1 || die "building control-plane binaries failed; see the build log $log"
 

@@ -10,43 +10,21 @@ ServiceAccount.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fixtures.clusters.binaries import stdlib_go_program
 from fixtures.clusters.cluster import Cluster
 from fixtures.core.errors import SetupError
-from fixtures.core.paths import REPO_ROOT, cache_dir
-
-SOURCE = REPO_ROOT / "tools" / "floor"
 
 
 def floor_binary() -> Path:
-    """Build tools/floor once per source version (seconds: standard library only)."""
-    digest = hashlib.sha256()
-    for name in ("go.mod", "main.go"):
-        digest.update((SOURCE / name).read_bytes())
-    out = cache_dir() / "bin" / f"floor-{digest.hexdigest()[:12]}" / "floor"
-    if out.exists():
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "GOWORK": "off", "GOTOOLCHAIN": "local", "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"}
-    proc = subprocess.run(
-        ["go", "build", "-trimpath", "-o", str(out), "."],
-        cwd=SOURCE,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise SetupError(f"building tools/floor failed: {proc.stderr.strip().splitlines()[-1:]}")
-    return out
+    """tools/floor, built once per source version (seconds: standard library only)."""
+    return stdlib_go_program("floor")
 
 
 @dataclass

@@ -22,6 +22,8 @@ require k8s.io/kubernetes ${ver}
 tool (
 	k8s.io/kubernetes/cmd/kube-apiserver
 	k8s.io/kubernetes/cmd/kube-controller-manager
+	k8s.io/kubernetes/cmd/kube-scheduler
+	k8s.io/kubernetes/cmd/kubelet
 )
 MOD
 for m in "${staging[@]}"; do

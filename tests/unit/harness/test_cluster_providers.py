@@ -99,6 +99,8 @@ def test_a_started_local_plane_is_rebuilt_from_its_description_in_another_proces
         "run_id": "rc00000l",
         "owner_pid": 4242,
         "pgid": plane.pgid,
+        "nodes": 0,
+        "run_as": "processes",
     }
     again = cp.attached(json.loads(text))
     assert isinstance(again, cp.LocalProvider)

@@ -30,7 +30,14 @@ LOCATORS = {"which", "find_tool", "built_tool", "find_program", "resolve_program
 RUNNERS = {"run", "Popen", "check_output", "check_call", "call"}
 #: started by the interpreter or the shell themselves, only by the kind provider (checked by it),
 #: or only by `make mutation` (patch), never by a phase
-NOT_PROGRAMS_OF_A_PHASE = {"bash", "python", "python3", "patch", *preflight.KIND_PROGRAMS}
+NOT_PROGRAMS_OF_A_PHASE = {
+    "bash",
+    "python",
+    "python3",
+    "patch",
+    *preflight.KIND_PROGRAMS,
+    *preflight.NODE_PROGRAMS,
+}
 
 
 def _programs_in(path: Path) -> set[str]:

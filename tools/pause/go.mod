@@ -1,0 +1,3 @@
+module replicheck.local/pause
+
+go 1.26
