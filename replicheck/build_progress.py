@@ -16,6 +16,7 @@ the script does.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -298,7 +299,124 @@ def run(console: Console | None = None) -> int:
     return 0
 
 
-def main() -> int:
+# --- one Go tool of tools/<name> (tools/build-tool.sh): its first build counted in packages --------------
+
+#: typical cold builds on 2 cores (this machine's last build replaces them: BUILD_INFO in the cache)
+TOOL_TYPICAL_S = {"external-secrets": 420.0, "source-controller": 900.0, "kustomize-controller": 900.0}
+
+
+def compiled_packages(log_text: str) -> int:
+    """Packages ``go build -v`` listed in the build log since its last ``== `` header (one import
+    path per line; ``go:`` lines and compiler messages are not packages)."""
+    lines = log_text.splitlines()
+    headers = [i for i, ln in enumerate(lines) if ln.startswith("== ")]
+    after = lines[headers[-1] + 1 :] if headers else lines
+    return sum(1 for ln in after if ln.strip() and " " not in ln.strip() and not ln.startswith(("go:", "#")))
+
+
+def tool_estimate(name: str, cache: Path) -> float | None:
+    """Seconds this machine's newest build of ``name`` took (any version), else the typical figure."""
+    infos = sorted((cache / "bin").glob(f"{name}-*/BUILD_INFO"), key=lambda p: p.stat().st_mtime)
+    for info in reversed(infos):
+        match = re.search(r"build_seconds=(\d+)", info.read_text())
+        if match:
+            return float(match.group(1))
+    return TOOL_TYPICAL_S.get(name)
+
+
+def tool_line(name: str, elapsed: float, estimate: float | None, done: int, total: int | None) -> str:
+    """``external-secrets: 812 of ~2016 packages · 2m10s of ~7m00s``."""
+    count = f"{done} of ~{total} packages" if total else f"{done} packages"
+    return f"{name}: {count} · {estimate_text(elapsed, estimate)}"
+
+
+def _dependencies(name: str) -> int | None:
+    """How many packages the tool's build may compile (``go list -deps``; None if Go cannot say)."""
+    from fixtures.clusters.binaries import TOOL_BUILD_SCRIPT
+
+    script = TOOL_BUILD_SCRIPT.read_text()
+    match = re.search(rf"^\s*{re.escape(name)}\) module=(\S+?); pkg=(\S+?) ;;", script, re.MULTILINE)
+    if not match:
+        return None
+    module = match.group(1)
+    pkg = match.group(2).replace("$module", module)
+    env = {**os.environ, "GOWORK": "off", "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=readonly"}
+    proc = subprocess.run(
+        ["go", "list", "-deps", pkg],
+        cwd=TOOL_BUILD_SCRIPT.parent / name,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return len(proc.stdout.split()) if proc.returncode == 0 else None
+
+
+def run_tool(name: str, console: Console | None = None) -> int:
+    """``tools/build-tool.sh NAME`` with progress: nothing when it is cached; on a first build the
+    packages compiled so far (its log) of those it may compile, the elapsed time and the estimate,
+    a heartbeat every minute in a log. The binary's path on stdout, as the script prints it."""
+    from fixtures.clusters.binaries import TOOL_BUILD_SCRIPT
+
+    console = console or Console(stderr=True, highlight=False, soft_wrap=True)
+    proc = subprocess.Popen(
+        ["bash", str(TOOL_BUILD_SCRIPT), name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    stderr_lines: list[str] = []
+    log_path: list[str] = []
+
+    def read_stderr() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            stderr_lines.append(line.rstrip("\n"))
+            match = LOG_PATH.search(line)
+            if match and not log_path:
+                log_path.append(match.group(1))
+
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
+    started = last_beat = time.monotonic()
+    estimate, total, announced = tool_estimate(name, cache_dir()), None, False
+    try:
+        while proc.poll() is None:
+            now = time.monotonic()
+            if log_path and not announced:
+                total = _dependencies(name)
+                about = f" (about {format_duration(estimate)} on 2 cores)" if estimate else ""
+                console.print(f"building {name} once for this machine{about}; build log: {log_path[0]}")
+                announced = True
+            if announced and now - last_beat >= HEARTBEAT_S:
+                text = Path(log_path[0]).read_text(errors="replace") if Path(log_path[0]).exists() else ""
+                console.print(
+                    f"  … {tool_line(name, now - started, estimate, compiled_packages(text), total)}"
+                )
+                last_beat = now
+            time.sleep(POLL_S)
+    except KeyboardInterrupt:
+        proc.terminate()
+        raise
+    reader.join(timeout=5)
+    out = (proc.stdout.read() if proc.stdout else "").strip()
+    if proc.returncode != 0:
+        for line in stderr_lines:
+            console.print(line)
+        if log_path and Path(log_path[0]).exists():
+            last = last_error_line(Path(log_path[0]).read_text(errors="replace"))
+            console.print(f"  last error line of {log_path[0]}:\n    {last}")
+        return proc.returncode
+    if announced:
+        console.print(f"{name} ready after {format_duration(time.monotonic() - started)}: {out}")
+    print(out.splitlines()[-1] if out else "")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) == 2 and args[0] == "--tool":
+        return run_tool(args[1])
+    if args:
+        print("usage: python -m replicheck.build_progress [--tool NAME]", file=sys.stderr)
+        return 2
     return run()
 
 

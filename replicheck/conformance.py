@@ -2,15 +2,15 @@
 clusters, then build the reports.
 
 First the preflight (fixtures/conformance/preflight.py): every program and capability the selected
-phases need, in seconds; a missing one is a line naming its fix, and the run stops with NO VERDICT before any
-cluster starts. Each phase is then one pytest run (its own cluster, torn down at its end) with
-``--implementation`` set to the selected systems it certifies (fixtures/conformance/phases.py); a phase that
-certifies none of them is n/a. Progress is visible per phase with its elapsed time, a failing phase
-does not stop the others, and the reports are built whatever happened. Each phase leaves a
-``phase`` record (its exit code, and the line that says why when pytest stopped without judging:
-a refused option is NO VERDICT with that line). The last lines printed are the verdict's headline,
-one line per phase with its time, and the paths of the reports. Exit code 0 CERTIFIED, 1 NOT
-CERTIFIED, 2 NO VERDICT.
+phases and the systems they run need, in seconds; a missing one is a line naming its fix, and the
+run stops with NO VERDICT before any cluster starts. Each phase is then one pytest run (its own
+cluster, torn down at its end) with ``--implementation`` set to the selected systems it certifies
+(fixtures/conformance/phases.py); a phase that certifies none of them is n/a. Progress is visible
+per phase with its elapsed time, a failing phase does not stop the others, and the reports are built
+whatever happened. Each phase leaves a ``phase`` record (its exit code, and the line that says why
+when pytest stopped without judging: a refused option is NO VERDICT with that line). The last lines
+printed are the verdict's headline, one line per phase with its time, and the paths of the reports.
+Exit code 0 CERTIFIED, 1 NOT CERTIFIED, 2 NO VERDICT.
 """
 
 from __future__ import annotations
@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         return build.EXIT_CODES[build.NO_VERDICT]
     console.rule("[bold]preflight")
     needs = {p.phase.needs for p in planned if p.args}
+    needs |= {preflight.system_key(name) for p in planned if p.args for name in p.systems}
     problems = preflight.run(needs)
     for problem in problems:
         record("preflight", need=problem.name, problem=problem.problem, fix=problem.fix)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from replicheck import build_progress as bp
@@ -73,3 +75,33 @@ def test_the_log_path_is_found_in_the_scripts_lines() -> None:
     assert bp.LOG_PATH.search(line).group(1) == "/c/build-k.log"
     failed = "error: building control-plane binaries failed; see the build log /c/build-k.log"
     assert bp.LOG_PATH.search(failed).group(1) == "/c/build-k.log"
+
+
+def test_a_tools_progress_counts_the_packages_its_last_build_compiled() -> None:
+    log = "\n".join(
+        [
+            "== 2026-12-01T10:00:00Z go go1.26.8 example.com/old v1",
+            "example.com/old/pkg",
+            "== 2026-12-07T20:30:00Z go go1.26.8 github.com/external-secrets/external-secrets v0.16.2",
+            "go: downloading k8s.io/api v0.32.3",
+            "internal/goarch",
+            "k8s.io/api/core/v1",
+            "# k8s.io/broken",
+            "broken.go:3:1: syntax error: unexpected }",
+            "github.com/external-secrets/external-secrets",
+        ]
+    )
+    assert bp.compiled_packages(log) == 3
+    assert bp.compiled_packages("") == 0
+    line = bp.tool_line("external-secrets", 130, 420, 812, 2016)
+    assert line == "external-secrets: 812 of ~2016 packages · 2m10s of ~7m00s"
+    assert bp.tool_line("registry", 5, None, 3, None) == "registry: 3 packages · 5s"
+
+
+def test_a_tools_estimate_is_this_machines_last_build(tmp_path: Path) -> None:
+    assert bp.tool_estimate("external-secrets", tmp_path) == bp.TOOL_TYPICAL_S["external-secrets"]
+    built = tmp_path / "bin" / "external-secrets-v0.16.2_go1.26.8_abc" / "BUILD_INFO"
+    built.parent.mkdir(parents=True)
+    built.write_text("build_seconds=302\n")
+    assert bp.tool_estimate("external-secrets", tmp_path) == 302.0
+    assert bp.tool_estimate("unknown-tool", tmp_path) is None

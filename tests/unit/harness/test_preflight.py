@@ -10,6 +10,7 @@ import pytest
 
 from fixtures.conformance import phases, preflight
 from fixtures.core.paths import REPO_ROOT
+from fixtures.systems import registered
 
 #: code a certification runs: the phases' tests and everything they use
 SCANNED = (
@@ -74,8 +75,8 @@ def test_every_program_a_phase_uses_is_in_the_preflight_list() -> None:
     assert {"helm", "kubectl", "git", "go", "postgres", "registry"} <= set(used)  # the scan sees them
 
 
-def test_every_need_belongs_to_a_phase_that_exists() -> None:
-    keys = {phase.needs for phase in phases.PHASES}
+def test_every_need_belongs_to_a_phase_or_a_system_that_exists() -> None:
+    keys = {phase.needs for phase in phases.PHASES} | {preflight.system_key(n) for n in registered()}
     for need in [*preflight.PROGRAMS.values(), *preflight.CAPABILITIES]:
         assert need.phases <= keys | {preflight.PAGE}, need.name
 
