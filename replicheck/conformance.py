@@ -24,6 +24,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from fixtures.clusters.nodes.support import nodes_unusable_reason
 from fixtures.conformance import phases, preflight
 from fixtures.core.errors import SetupError
 from fixtures.core.paths import REPO_ROOT
@@ -98,6 +99,22 @@ def _run_phase(cmd: list[str]) -> tuple[int, str]:
     return code, f"pytest exited with {code}: {' '.join(line.split())[:300]}"
 
 
+def _run_as(pytest_args: list[str], console: Console) -> list[str]:
+    """The bundled systems are certified as users deploy them: Pods from their images and charts on
+    real nodes wherever nodes can run (``--run-as=pods``), else local processes, said in one line.
+    An explicit ``--run-as`` (argument or REPLICHECK_RUN_AS) is kept."""
+    if any(a == "--run-as" or a.startswith("--run-as=") for a in pytest_args) or os.environ.get(
+        "REPLICHECK_RUN_AS"
+    ):
+        return []
+    why_not = nodes_unusable_reason()
+    if why_not is None:
+        console.print("systems run as Pods on real nodes (--run-as=pods)")
+        return ["--run-as=pods"]
+    console.print(f"systems run as local processes: no nodes here ({why_not})", markup=False, highlight=False)
+    return []
+
+
 def main(argv: list[str] | None = None) -> int:
     pytest_args = list(sys.argv[1:] if argv is None else argv)  # every argument goes to pytest, in order
     if {"-h", "--help"} & set(pytest_args):
@@ -106,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     console = Console()
     started = time.monotonic()
+    pytest_args = [*_run_as(pytest_args, console), *pytest_args]
     # `make conformance` exports when it started, so the summary can show the setup's time too
     make_started = os.environ.get("REPLICHECK_MAKE_STARTED", "")
     setup_s = time.time() - float(make_started) if make_started.isdigit() else None

@@ -438,6 +438,20 @@ class Report:
             if rec["kind"] == "runbook"
         ]
 
+    def deployments(self) -> list[dict[str, Any]]:
+        """How each system under test ran (``system_deployment`` records, one per session deploy):
+        processes or Pods, on which provider and how many nodes, the image digest and the chart."""
+        seen: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for rec in self.records:
+            if rec["kind"] != "system_deployment":
+                continue
+            row = {
+                k: rec.get(k, "")
+                for k in ("system", "runs_as", "provider", "nodes", "image", "image_digest", "chart")
+            }
+            seen.setdefault(tuple(row.values()), row)
+        return sorted(seen.values(), key=lambda r: (str(r["system"]), str(r["runs_as"])))
+
     def oci_credentials(self) -> dict[str, Any] | None:
         """OCI credentials end to end (oci/): authentication, rotation latency, negative control,
         runbook steps. None when that phase did not run."""
@@ -688,6 +702,7 @@ class Report:
             "chaos_overall_resilience": overall_resilience(self.chaos()) if self.chaos() else None,
             "runbook_findings": self.runbooks(),
             "oci_credentials": self.oci_credentials(),
+            "deployments": self.deployments(),
             "lint_findings": self.lint,
             "systems": self.systems_section(),
             "environment": self.env,
@@ -799,6 +814,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
     if doc["reasons"]:
         out += ["## Why not certified", "", *render_reasons(doc["reasons"]), ""]
     out += render_systems(several)
+    out += render_deployments(doc.get("deployments") or [])
     t = doc["totals"]
     out += [
         f"Tests: {t['total']} — {t['passed']} passed, {t['failed']} failed, {t['broken']} broken, "
@@ -872,6 +888,31 @@ def render_markdown(doc: dict[str, Any]) -> str:
     out += ["", "## Artifacts (SHA-256)", "", "| file | sha256 |", "|---|---|"]
     out += [f"| {k} | `{v}` |" for k, v in sorted(doc["artifacts_sha256"].items())]
     return "\n".join(out) + "\n"
+
+
+RAN_AS = {
+    "processes": "local processes",
+    "pods": "Pods (manifests)",
+    "helm": "Pods (Helm chart)",
+    "installed": "installed by its owner",
+}
+
+
+def render_deployments(rows: list[dict[str, Any]]) -> list[str]:
+    """Markdown: how each system ran (processes beside the control plane, or Pods on nodes)."""
+    if not rows:
+        return []
+    out = [
+        "## How each system ran",
+        "",
+        "| system | ran as | cluster | nodes | image (by digest) | chart |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        ran = RAN_AS.get(str(r["runs_as"]), r["runs_as"])
+        image, chart = _fmt(r["image"] or "—"), _fmt(r["chart"] or "—")
+        out.append(f"| {r['system']} | {ran} | {r['provider']} | {r['nodes']} | {image} | {chart} |")
+    return [*out, ""]
 
 
 def render_systems(section: dict[str, Any] | None) -> list[str]:

@@ -12,7 +12,8 @@ import allure
 import pytest
 from kubernetes.client.rest import ApiException
 
-from fixtures.clusters.workloads import kubectl
+from fixtures.clusters.cluster import Cluster
+from fixtures.clusters.workloads import endpoints, kubectl
 from fixtures.core.encoding import b64
 from fixtures.core.metrics import metric_value
 from fixtures.core.waiting import assert_mapping_equal, eventually
@@ -358,8 +359,8 @@ def test_table_is_the_seeds_schema(env: MirrorEnv) -> None:
     assert unique == "UNIQUE (name, namespace, configmirror_namespace, configmirror_name)"
 
 
-def test_probes_and_seed_metrics(configmirror_deployment: ConfigMirrorDeployment) -> None:
-    (replica,) = configmirror_deployment.operator.replicas
+def test_probes_and_seed_metrics(cluster: Cluster, configmirror_deployment: ConfigMirrorDeployment) -> None:
+    (replica,) = endpoints(cluster, configmirror_deployment.operator)
     assert replica.get("/healthz")[0] == 200
     assert replica.get("/readyz")[0] == 200
     text = metrics_text(replica)

@@ -57,6 +57,8 @@ def phases_ran(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[list[str
         return conformance.NO_TESTS_COLLECTED, ""
 
     monkeypatch.setattr(conformance, "_run_phase", run_phase)
+    monkeypatch.setattr(conformance, "nodes_unusable_reason", lambda: "no nodes in this unit test")
+    monkeypatch.delenv("REPLICHECK_RUN_AS", raising=False)
     monkeypatch.setattr(preflight, "run", lambda needs: [])
     monkeypatch.setattr(traceability, "main", lambda: 0)
     monkeypatch.setattr(build, "main", lambda argv: ran.append(["build", *argv]) or 1)
@@ -149,3 +151,23 @@ def test_an_unknown_system_stops_before_anything_runs(phases_ran: list[list[str]
 
     assert conformance.main(["--implementation=nope"]) == build.EXIT_CODES[build.NO_VERDICT]
     assert phases_ran == []
+
+
+def test_where_nodes_can_run_every_phase_certifies_the_systems_as_pods(
+    phases_ran: list[list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from replicheck import conformance
+
+    monkeypatch.setattr(conformance, "nodes_unusable_reason", lambda: None)
+    conformance.main(["--cluster=local"])
+    *runs, _report = phases_ran
+    assert all("--run-as=pods" in cmd for cmd in runs)
+
+
+def test_an_explicit_run_as_is_kept(phases_ran: list[list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    from replicheck import conformance
+
+    monkeypatch.setattr(conformance, "nodes_unusable_reason", lambda: None)
+    conformance.main(["--cluster=local", "--run-as=processes"])
+    *runs, _report = phases_ran
+    assert all("--run-as=pods" not in cmd and "--run-as=processes" in cmd for cmd in runs)
