@@ -48,9 +48,9 @@ import psutil
 from kubernetes import client
 
 from fixtures.clusters.cluster import Cluster, new_run_id
-from fixtures.clusters.local import LocalControlPlane
+from fixtures.clusters.local import PODS, PROCESSES, LocalControlPlane, LocalProvider
 from fixtures.clusters.watch import SECRETS, Event, Watch
-from fixtures.clusters.workloads import Deployment
+from fixtures.clusters.workloads import Deployment, endpoints, main_pid
 from fixtures.core.stats import percentile
 from fixtures.core.waiting import eventually
 from fixtures.systems.dialects.reflector import REFLECTED_VERSION, replicate_to
@@ -89,6 +89,7 @@ def _b64(data: bytes) -> str:
 
 
 def _metric(
+    cluster: Cluster,
     deployment: Deployment,
     name: str,
     exclude: dict[str, str] | None = None,
@@ -96,7 +97,7 @@ def _metric(
 ) -> float:
     """Sum of a metric's samples, leaving out those with any ``exclude`` label, keeping only those
     with every ``only`` label."""
-    _, text = deployment.replicas[0].get("/metrics")
+    _, text = endpoints(cluster, deployment)[0].get("/metrics")
     total = 0.0
     for match in re.finditer(rf"^{name}(?:{{([^}}]*)}})? (\S+)$", text, re.MULTILINE):
         labels = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1) or ""))
@@ -108,13 +109,15 @@ def _metric(
     return total
 
 
-def _failed_writes(deployment: Deployment) -> float:
+def _failed_writes(cluster: Cluster, deployment: Deployment) -> float:
     """Write requests the API server refused so far (409 stale version, 5xx, ...): each costs a retry."""
     total = 0.0
     for verb in ("create", "patch", "delete"):
-        total += _metric(deployment, "replicator_api_requests_total", only={"verb": verb})
+        total += _metric(cluster, deployment, "replicator_api_requests_total", only={"verb": verb})
         for ok in ("200", "201"):
-            total -= _metric(deployment, "replicator_api_requests_total", only={"verb": verb, "code": ok})
+            total -= _metric(
+                cluster, deployment, "replicator_api_requests_total", only={"verb": verb, "code": ok}
+            )
     return total
 
 
@@ -285,22 +288,22 @@ def _fanout(
     )
     ours, floors, ours_last, floor_last, writes = [], [], [], [], []
     ours_cpu = floor_cpu = failed = 0.0
-    operator_pid = deployment.replicas[0].child_pid()
+    operator_pid = main_pid(cluster, deployment)
     for i in range(1, updates + 1):
         payload = {"v": _b64(str(i).encode())}
-        before = _metric(deployment, "replicator_writes_total")
+        before = _metric(cluster, deployment, "replicator_writes_total")
         cpu0 = cpu_seconds(operator_pid)
-        failed0 = _failed_writes(deployment)
+        failed0 = _failed_writes(cluster, deployment)
         t0 = time.monotonic()
         updated = core.patch_namespaced_secret(name, src, {"data": payload})
         seen = [
             t - t0 for t in watcher.wait([(ns, name, updated.metadata.resource_version) for ns in targets])
         ]
         ours_cpu += cpu_seconds(operator_pid) - cpu0
-        failed += _failed_writes(deployment) - failed0
+        failed += _failed_writes(cluster, deployment) - failed0
         ours += seen
         ours_last.append(max(seen))
-        writes.append(_metric(deployment, "replicator_writes_total") - before)
+        writes.append(_metric(cluster, deployment, "replicator_writes_total") - before)
         marker = f"u{i}"
         floor_writes = _floor_updates(_floor_versions(cluster, floor_name), marker, payload)
         assert len(floor_writes) == count, f"{len(floor_writes)} floor Secrets named {floor_name}"
@@ -434,15 +437,15 @@ def _new_namespace_during_fanout(
     }
 
 
-def _rss(deployment: Deployment) -> float:
-    pid = deployment.replicas[0].child_pid()
+def _rss(cluster: Cluster, deployment: Deployment) -> float:
+    pid = main_pid(cluster, deployment)
     assert pid, "the operator is not running"
     return psutil.Process(pid).memory_info().rss / 2**20
 
 
-def _rss_peak(deployment: Deployment) -> float:
+def _rss_peak(cluster: Cluster, deployment: Deployment) -> float:
     """The operator's peak resident memory so far (VmHWM), e.g. while its initial lists arrived."""
-    pid = deployment.replicas[0].child_pid()
+    pid = main_pid(cluster, deployment)
     assert pid, "the operator is not running"
     status = Path(f"/proc/{pid}/status").read_text()
     match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
@@ -464,16 +467,25 @@ def _rss_with_load(cluster: Cluster, deployment: Deployment, unrelated: int) -> 
 
     with ThreadPoolExecutor(POOL) as pool:
         list(pool.map(junk, range(unrelated)))
-    return {"operator_rss_mb": _rss(deployment), "unrelated_secrets": unrelated, "rss_load_1m": load_1m()}
+    return {
+        "operator_rss_mb": _rss(cluster, deployment),
+        "unrelated_secrets": unrelated,
+        "rss_load_1m": load_1m(),
+    }
 
 
 def _token(cluster: Cluster, deployment: Deployment) -> str:
     return cluster.service_account_token(deployment.namespace, deployment.service_account)
 
 
-def bench_operator(sizes: tuple[int, ...] = (10, 100, 1000), unrelated: int = 5000) -> dict:
-    plane = LocalControlPlane(run_id=new_run_id(), owner_pid=os.getpid()).start()
-    cluster = plane.cluster()
+def bench_operator(
+    sizes: tuple[int, ...] = (10, 100, 1000), unrelated: int = 5000, run_as: str = PROCESSES
+) -> dict:
+    """The operator's figures next to the floor's, as local processes or (``run_as`` pods) as a Pod
+    of its chart on a real node, its image pulled from the run's registry."""
+    nodes = 1 if run_as == PODS else 0
+    plane = LocalControlPlane(run_id=new_run_id(), owner_pid=os.getpid(), nodes=nodes).start()
+    cluster = LocalProvider(plane, run_as=run_as).cluster()
     deployment = watcher = floor = None
     try:
         deployment = BUNDLED.deploy(
@@ -598,8 +610,8 @@ def bench_scale(
         )
         figures["scale_operator_start_s"] = _ready_after(deployment, t0)
         figures["scale_operator_start_load_1m"] = load_1m()
-        figures["scale_rss_idle_mb"] = _rss(deployment)
-        figures["scale_rss_peak_after_start_mb"] = _rss_peak(deployment)
+        figures["scale_rss_idle_mb"] = _rss(cluster, deployment)
+        figures["scale_rss_peak_after_start_mb"] = _rss_peak(cluster, deployment)
         watcher = SecretWatcher(cluster)
 
         payload = {
@@ -629,13 +641,13 @@ def bench_scale(
         writes = [w for j in range(sources) for w in _floor_creates(tenants, f"floor-{j}", "c", payload)]
         figures["scale_first_convergence_floor_s"] = max(_floor_run(floor, watcher, writes, floor_keys))
         figures["scale_first_convergence_load_1m"] = load_1m()
-        figures["scale_rss_converged_mb"] = _rss(deployment)
+        figures["scale_rss_converged_mb"] = _rss(cluster, deployment)
 
         # Rotation of every source; floor: the same SxT copy patches by the client.
         # Rotations of every source, alternating with the floor (the same SxT copy patches by the
         # client), ``rotations`` rounds: the figures are the medians, the worst round is printed too.
         ours_s, floor_s, failed, ours_cpu, floor_cpu = [], [], 0.0, 0.0, 0.0
-        operator_pid = deployment.replicas[0].child_pid()
+        operator_pid = main_pid(cluster, deployment)
         for i in range(rotations):
             rotated = {"v": _b64(f"rotated-{i}".encode())}
             patches = [
@@ -648,7 +660,7 @@ def bench_scale(
                 for j in range(sources)
             ]
             cpu0 = cpu_seconds(operator_pid)
-            failed0 = _failed_writes(deployment)
+            failed0 = _failed_writes(cluster, deployment)
             t0, _ = floor.run(patches)
             versions = {
                 f"creds-{j}": cluster.core.read_namespaced_secret(f"creds-{j}", src).metadata.resource_version
@@ -656,7 +668,7 @@ def bench_scale(
             }
             keys = [(ns, name, rv) for name, rv in versions.items() for ns in tenants]
             ours_s.append(max(watcher.wait(keys, timeout=900)) - t0)
-            failed += _failed_writes(deployment) - failed0
+            failed += _failed_writes(cluster, deployment) - failed0
             ours_cpu += cpu_seconds(operator_pid) - cpu0
             marker = f"r{i}"
             floor_keys = [(ns, f"floor-{j}", marker) for j in range(sources) for ns in tenants]
@@ -675,17 +687,17 @@ def bench_scale(
         figures["scale_rotation_operator_cpu_ms_per_copy"] = 1000 * ours_cpu / copies
         figures["scale_rotation_floor_cpu_ms_per_copy"] = 1000 * floor_cpu / copies
         figures["scale_rotation_load_1m"] = load_1m()
-        figures["scale_rss_after_rotation_mb"] = _rss(deployment)
-        figures["scale_rss_peak_mb"] = _rss_peak(deployment)
+        figures["scale_rss_after_rotation_mb"] = _rss(cluster, deployment)
+        figures["scale_rss_peak_mb"] = _rss_peak(cluster, deployment)
 
         # A resync re-plans every source from the cache: count the API requests it makes.
         def requests() -> float:
-            return _metric(deployment, "replicator_api_requests_total", exclude={"verb": "watch"})
+            return _metric(cluster, deployment, "replicator_api_requests_total", exclude={"verb": "watch"})
 
-        reconciles0, requests0 = _metric(deployment, "replicator_reconciles_total"), requests()
+        reconciles0, requests0 = _metric(cluster, deployment, "replicator_reconciles_total"), requests()
 
         def resynced() -> None:
-            done = _metric(deployment, "replicator_reconciles_total") - reconciles0
+            done = _metric(cluster, deployment, "replicator_reconciles_total") - reconciles0
             assert done >= sources, f"{done:.0f} reconciles since the rotation, want a resync of {sources}"
 
         eventually(resynced, timeout=120, interval=0.5, description="a resync")

@@ -5,8 +5,10 @@ they were built on this machine), local cluster start (binaries warm) and teardo
 (replicheck/bench/operator.py): every propagation figure next to its floor, measured in the same run
 by a minimal client making the same writes, and as a ratio to it (`*_x_floor`, with the issue's
 target where there is one). Environment: BENCH_ROUNDS, BENCH_SIZES, BENCH_UNRELATED, BENCH_SCALE
-(0 skips the scale scenario), BENCH_SCALE_SOURCES / _NAMESPACES / _UNRELATED / _ROTATIONS (3: rounds of
-ours and the floor alternating; the medians compare, the worst round's ratio is printed), BENCH_SUITES.
+(0 skips the scale scenario), BENCH_SCALE_SOURCES / _NAMESPACES / _UNRELATED / _ROTATIONS (3: rounds
+of ours and the floor alternating; the medians compare, the worst round's ratio is printed),
+BENCH_PODS (0 skips the operator as a Pod of its chart on a real node: the same figures as its
+processes, measured where nodes can run), BENCH_SUITES.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from rich.table import Table
 
 from fixtures.clusters.binaries import control_plane_binaries
 from fixtures.clusters.cluster import new_run_id
-from fixtures.clusters.local import LocalControlPlane
+from fixtures.clusters.local import PODS, LocalControlPlane
+from fixtures.clusters.nodes.support import nodes_unusable_reason
 from fixtures.core.paths import REPO_ROOT
 
 BENCH_JSON = REPO_ROOT / "reports" / "bench.json"
@@ -136,6 +139,14 @@ def main() -> int:
         sections["cluster"] = bench_cluster(rounds)
     with console.status(f"operator: fan-out to {sizes} namespaces with the floor alongside"):
         sections["operator"] = bench_operator(sizes, unrelated)
+    why_no_pods = nodes_unusable_reason()
+    if os.environ.get("BENCH_PODS", "1") == "1" and why_no_pods is None:
+        with console.status(
+            f"operator as a Pod on a real node: fan-out to {sizes} namespaces, floor alongside"
+        ):
+            sections["operator_pod"] = bench_operator(sizes, unrelated, run_as=PODS)
+    elif why_no_pods:
+        console.print(f"operator as a Pod: not measured: {why_no_pods}", markup=False, highlight=False)
     if os.environ.get("BENCH_SCALE", "1") == "1":
         scale = (
             int(os.environ.get("BENCH_SCALE_SOURCES", "100")),

@@ -40,23 +40,14 @@ def pods(provider_choice: ProviderChoice) -> Iterator[tuple[Cluster, Deployment]
             cluster.close()
 
 
-def _node_of(cluster: Cluster, pod: client.V1Pod) -> tuple[LocalProvider, str]:
-    provider = cluster.provider
-    assert isinstance(provider, LocalProvider)
-    return provider, pod.spec.node_name
-
-
 def _main_pid(cluster: Cluster, pod: client.V1Pod) -> int:
     """The container's main process on the host, from the node's containerd (its task)."""
-    provider, node = _node_of(cluster, pod)
-    assert provider.plane.node_set is not None
+    provider = cluster.provider
+    assert isinstance(provider, LocalProvider)
     container_id = pod.status.container_statuses[0].container_id.split("://", 1)[1]
-    out = provider.plane.node_set.ctr(node, "tasks", "list")
-    for line in out.splitlines()[1:]:
-        task, pid, _status = line.split()
-        if task == container_id:
-            return int(pid)
-    raise AssertionError(f"no task {container_id} on {node}: {out}")
+    pid = provider.container_pid(pod.spec.node_name, container_id)
+    assert pid, f"no task {container_id} on {pod.spec.node_name}"
+    return pid
 
 
 def test_the_operator_runs_from_its_image_by_digest_with_the_hardening_its_chart_asks_for(
