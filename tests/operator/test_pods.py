@@ -18,12 +18,12 @@ from kubernetes import client
 from fixtures.clusters.cluster import Cluster, new_run_id
 from fixtures.clusters.local import LocalProvider
 from fixtures.clusters.providers import NODES, ProviderChoice, private_cluster
-from fixtures.clusters.workloads import Deployment, endpoints
+from fixtures.clusters.workloads import Deployment, Endpoint, endpoints
 from fixtures.core.waiting import eventually
 from fixtures.plugins.session import started_private
 from fixtures.systems.delivery import cluster_registry, pull_secret_manifest
 from fixtures.systems.model import Source
-from fixtures.systems.profiles.bundled import SYSTEM
+from fixtures.systems.profiles.bundled import PACKAGE, SYSTEM
 
 
 @pytest.fixture(scope="module")
@@ -145,3 +145,29 @@ def test_the_image_pulls_with_the_credential_the_operator_replicated_and_is_refu
     eventually(pulled_and_ran, timeout=60, description="the Pod pulling with the replicated credential")
     eventually(refused, timeout=60, description="the Pod without a credential to be refused the pull")
     assert cluster.core.read_namespaced_pod_log("with-copy", target_ns).strip() == "pulled"
+
+
+def test_its_kustomize_base_runs_as_a_deployment_on_the_nodes_too(provider_choice: ProviderChoice) -> None:
+    """The other way users deploy it: ``kubectl apply -k`` of its base, set to the image and the
+    cluster's Pod network; undeploying deletes what was applied and waits for its Pods."""
+    with started_private(private_cluster(provider_choice, NODES, new_run_id(), os.getpid())) as provider:
+        cluster = provider.cluster()
+        try:
+            deployment = PACKAGE.as_kustomize_on_nodes(cluster, replicas=1, extra_args=["--no-leader-elect"])
+            assert deployment.runs_as == "pods"
+            (pod,) = ready_pods(cluster, deployment)
+            port = pod.spec.containers[0].ports[0].container_port
+            assert Endpoint(pod.metadata.name, pod.status.pod_ip, port).get("/readyz")[0] == 200
+            assert pod.spec.host_network
+            deployment.stop()
+            assert ready_pods(cluster, deployment) == []
+        finally:
+            cluster.close()
+
+
+def ready_pods(cluster: Cluster, deployment: Deployment) -> list[client.V1Pod]:
+    """The Ready Pods of the applied Deployment (by its selector)."""
+    (manifest,) = [d for d in deployment.manifests if d.get("kind") == "Deployment"]
+    selector = ",".join(f"{k}={v}" for k, v in manifest["spec"]["selector"]["matchLabels"].items())
+    pods = cluster.core.list_namespaced_pod(deployment.namespace, label_selector=selector).items
+    return [p for p in pods if any(c.ready for c in p.status.container_statuses or [])]
