@@ -44,6 +44,12 @@ PINNED_NEAR_LIMIT = TimelinessCase(
         Update("add", Payload({"big.bin": blob(_BIG, 2), "empty": b"", "raw": bytes(range(256))})),
     ),
 )
+# Pinned: an update that removes every key (the copies must follow to empty, not go away).
+PINNED_EMPTIED = TimelinessCase(
+    slots=(Slot("e"),),
+    source=SourceSpec("Secret", "Opaque", Payload({"token": b"v1", "user": b"bot"})),
+    updates=(Update("delete", Payload({})), Update("add", Payload({"token": b"v2"}))),
+)
 # Pinned: a burst of ConfigMap updates (data and binaryData); only the last must arrive.
 PINNED_BURST = TimelinessCase(
     slots=(Slot("c"), Slot("d")),
@@ -61,6 +67,7 @@ PINNED_BURST = TimelinessCase(
 @tuned("replication")
 @example(case=PINNED_NEAR_LIMIT)
 @example(case=PINNED_BURST)
+@example(case=PINNED_EMPTIED)
 @given(case=timeliness_cases())
 def test_every_copy_matches_each_update_within_60s(
     cluster: Cluster, system: ReplicationSystem, case: TimelinessCase

@@ -86,6 +86,9 @@ class Reason:
     system: str | None
     check: str
     cause: str
+    #: the key a system's profile documents a known failure by (a neutral check's behaviour key,
+    #: ``property<N>``, ``property6.latency``, ``chaos.<experiment>``); empty when none applies
+    key: str = field(default="", compare=False)
 
     def text(self) -> str:
         who = f"{self.system}: " if self.system else ""
@@ -95,11 +98,30 @@ class Reason:
         return {"outcome": self.outcome, "system": self.system, "check": self.check, "cause": self.cause}
 
 
+def documents(known: set[str] | frozenset[str], key: str) -> bool:
+    """Whether a profile's known failures cover a failed check's ``key``: the key itself, or for a
+    property (``property5``) any known failure of it (``property5.occupied``): a property test stops
+    at its first falsifying example, so which of its known failures it met is not told apart."""
+    return bool(key) and (key in known or any(k.startswith(f"{key}.") for k in known))
+
+
 def overall(reasons: list[Reason]) -> str:
     """A failure of a system outranks a check that could not judge; no reason at all certifies."""
     if any(r.outcome == NOT_CERTIFIED for r in reasons):
         return NOT_CERTIFIED
     return NO_VERDICT if reasons else CERTIFIED
+
+
+def documented_note(documented: list[dict[str, Any]]) -> str:
+    """`` (external-secrets: NOT CERTIFIED as its profile documents, 4 known failures)``: a headline
+    that says CERTIFIED must not hide a third-party column that is not."""
+    if not documented:
+        return ""
+    parts = [
+        f"{d['system']}: {d['verdict']} as its profile documents, {d['documented']} known failures"
+        for d in documented
+    ]
+    return f" ({'; '.join(parts)})"
 
 
 def headline(verdict: str, reasons: list[Reason]) -> str:
@@ -224,6 +246,15 @@ def _latency_summary(values: list[float]) -> dict[str, Any]:
 
 def _property_numbers(result: TestResult) -> set[str]:
     return {m.group(1) for story in result.label("story") if (m := PROPERTY_STORY.match(story))}
+
+
+def profile_key(result: TestResult) -> str:
+    """The key a profile documents this test's check by: its behaviour key (a neutral check's
+    ``neutral.<check>``), else ``property<N>`` for a property test, else none."""
+    if behaviour := result.label("behaviour"):
+        return behaviour[0]
+    numbers = sorted(_property_numbers(result))
+    return f"property{numbers[0]}" if numbers else ""
 
 
 @dataclass
@@ -496,7 +527,7 @@ class Report:
             outcome = NOT_CERTIFIED if r.judgement == FAIL else NO_VERDICT
             cause = r.cause or r.status
             check = r.check if r.check == r.test_id else f"{r.check} ({r.test_id})"
-            out.append(Reason(outcome, system, check, cause))
+            out.append(Reason(outcome, system, check, cause, key=profile_key(r)))
         required = self.required_properties()
         for row in self.properties():
             if row["property"] in required and row["status"] in ("not run", "skipped"):
@@ -506,7 +537,7 @@ class Report:
         p99 = percentile(self.latencies(), 99)
         if p99 is not None and p99 > TIMELINESS_BOUND_S:
             cause = f"latency p99 {p99:.1f} s exceeds {TIMELINESS_BOUND_S:.0f} s"
-            out.append(Reason(NOT_CERTIFIED, system, "Property 6", cause))
+            out.append(Reason(NOT_CERTIFIED, system, "Property 6", cause, key="property6.latency"))
         out += self.documented_failures()
         if self.requires_conformance():
             for c in self.conformance():
@@ -523,7 +554,7 @@ class Report:
             name = f"chaos {c.get('experiment')}"
             if verdict == "fail":
                 problems = "; ".join(str(p) for p in (c.get("problems") or [])[:2]) or "experiment failed"
-                out.append(Reason(NOT_CERTIFIED, system, name, problems))
+                out.append(Reason(NOT_CERTIFIED, system, name, problems, key=f"chaos.{c.get('experiment')}"))
             elif verdict == "no verdict":
                 missing = "; ".join(str(p) for p in (c.get("no_evidence") or [])[:2]) or "no evidence"
                 out.append(Reason(NO_VERDICT, system, name, missing))
@@ -566,7 +597,10 @@ class Report:
             for r in self.records
             if r["kind"] == "conformance" and r.get("known_failure") and r.get("outcome") == "fail"
         }
-        return [Reason(NOT_CERTIFIED, system, str(key), why) for system, key, why in sorted(documented)]
+        return [
+            Reason(NOT_CERTIFIED, system, str(key), why, key=str(key))
+            for system, key, why in sorted(documented)
+        ]
 
     def setup_failures(self) -> list[str]:
         """Why a system under test could not be started (``setup_failure`` records, one per worker)."""
@@ -606,14 +640,92 @@ class Report:
             )
         return out
 
+    # -- third-party systems: held to their profiles ---------------------------------------------
+    def third_party(self, system: str) -> bool:
+        """A controller this project did not write (``system.<name>.third_party`` in the run's
+        environment, written from its profile)."""
+        return self.env.get(f"system.{system}.third_party") == "true"
+
+    def known_failures(self, system: str) -> frozenset[str]:
+        """The keys of the known failures its profile documents (``system.<name>.known_failures``)."""
+        return frozenset(k for k in self.env.get(f"system.{system}.known_failures", "").split(",") if k)
+
+    def holds_to_profiles(self) -> bool:
+        """Whether third-party systems enter the run's verdict through their profiles: when the run
+        also certifies a system this project ships (``make conformance``: the bundled operator and
+        ConfigMirror beside ESO). A run of third-party systems alone is their certificate."""
+        systems = self.systems()
+        return any(self.third_party(s) for s in systems) and not all(self.third_party(s) for s in systems)
+
+    def passed_keys(self, system: str) -> set[str]:
+        """Profile keys whose checks ran for ``system`` and passed (none of their tests failed)."""
+        view = self.only(system)
+        ran: dict[str, bool] = {}
+        for r in view.results:
+            if r.status == "skipped" or not (key := profile_key(r)):
+                continue
+            ran[key] = ran.get(key, True) and r.status == "passed"
+        for c in view.chaos():
+            key = f"chaos.{c.get('experiment')}"
+            ran[key] = ran.get(key, True) and chaos_verdict(c) == "pass"
+        return {k for k, ok in ran.items() if ok}
+
+    def held_to_profile(self, system: str, reasons: list[Reason]) -> list[Reason]:
+        """What a third-party system contributes to the run's verdict: its failures its profile does
+        not document, what could not be judged of it, and every documented known failure whose check
+        ran and passed (the profile is stale: as a known deviation that passes, that fails the run)."""
+        known = self.known_failures(system)
+        out = [r for r in reasons if not (r.outcome == NOT_CERTIFIED and documents(known, r.key))]
+        failed = {r.key for r in reasons if r.outcome == NOT_CERTIFIED and r.key}
+        passed = self.passed_keys(system)
+        for key in sorted(known):
+            covering = {k for k in passed if documents(frozenset({key}), k)}
+            if covering and not any(documents(frozenset({key}), k) for k in failed):
+                why = "its profile lists this known failure, but the check passed: the profile is stale"
+                out.append(Reason(NOT_CERTIFIED, system, key, why, key=key))
+        return out
+
+    def documented_only(self) -> list[dict[str, Any]]:
+        """Third-party systems whose certificate fails only as their profiles document (when the run
+        holds them to their profiles): name and the documented reasons, for the headline."""
+        if not self.holds_to_profiles():
+            return []
+        out = []
+        for v in self.system_verdicts():
+            name = v["system"]
+            if not self.third_party(name) or v["verdict"] == CERTIFIED:
+                continue
+            if not self.held_to_profile(name, v["reasons"]):
+                failed = {r.key for r in v["reasons"] if r.outcome == NOT_CERTIFIED}
+                met = [
+                    k for k in self.known_failures(name) if any(documents(frozenset({k}), f) for f in failed)
+                ]
+                out.append({"system": name, "verdict": v["verdict"], "documented": len(met)})
+        return out
+
+    def scope(self) -> list[dict[str, str]]:
+        """What the run's systems' profiles say their certification leaves out, and why
+        (``system.<name>.scope``: seed 003's Vault half for External Secrets Operator)."""
+        return [
+            {"system": name, "statement": text}
+            for name in self.systems()
+            if (text := self.env.get(f"system.{name}.scope"))
+        ]
+
     def verdict(self) -> str:
         """CERTIFIED only if every selected system is and the run judged everything; NOT CERTIFIED
         if a system failed a check; NO VERDICT if nothing failed but something could not be judged.
-        Sets ``reasons``: failures of the systems first, a system that did not start first of all,
-        then the run's own causes, then what could not be judged of each system."""
+        A third-party system run beside this project's own systems enters through its profile
+        (:meth:`held_to_profile`): its documented known failures leave its own column NOT CERTIFIED
+        but not the run. Sets ``reasons``: failures of the systems first, a system that did not start
+        first of all, then the run's own causes, then what could not be judged of each system."""
         reasons: list[Reason] = []
+        hold = self.holds_to_profiles()
         for v in self.system_verdicts():
-            reasons.extend(v["reasons"])
+            if hold and self.third_party(v["system"]):
+                reasons.extend(self.held_to_profile(v["system"], v["reasons"]))
+            else:
+                reasons.extend(v["reasons"])
         reasons += self.run_reasons()
         # failures first (a system that did not start first of all), then the run's own causes
         # (a phase that stopped, the preflight): they explain the systems' missing results
@@ -693,7 +805,7 @@ class Report:
             "schema_version": SCHEMA_VERSION,
             "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "verdict": verdict,
-            "headline": headline(verdict, self.reasons),
+            "headline": headline(verdict, self.reasons) + documented_note(self.documented_only()),
             "reasons": [r.as_dict() for r in self.reasons],
             "totals": self.totals(),
             "properties": self.properties(),
@@ -705,6 +817,9 @@ class Report:
             "deployments": self.deployments(),
             "lint_findings": self.lint,
             "systems": self.systems_section(),
+            # third-party systems run beside this project's own: held to their profiles (README)
+            "held_to_profile": self.documented_only(),
+            "scope": self.scope(),
             "environment": self.env,
             "artifacts_sha256": artifacts,
             "plots": plots or {},
@@ -790,6 +905,26 @@ def render_evidence(doc: dict[str, Any]) -> list[str]:
     return out
 
 
+HELD_TO_PROFILE = (
+    "A third-party system run beside this project's own systems keeps its own verdict above, and "
+    "enters the run's verdict through its profile: the known failures its profile documents leave "
+    "its column NOT CERTIFIED but not the run; a failure it does not document, anything that could "
+    "not be judged of it, or a documented failure whose check passed (a stale profile) count "
+    "(reports/README.md)."
+)
+
+
+def render_scope(scope: list[dict[str, str]], held: list[dict[str, Any]]) -> list[str]:
+    """What the run does not certify, and how third-party systems entered its verdict."""
+    if not scope and not held:
+        return []
+    out = ["## Scope", ""]
+    out += [f"- **{s['system']}**: {s['statement']}" for s in scope]
+    if held:
+        out += ["", HELD_TO_PROFILE]
+    return [*out, ""]
+
+
 def render_markdown(doc: dict[str, Any]) -> str:
     """The plain-text twin of the page (for diffs and terminals), from the same JSON."""
     out = [f"# replicheck certification: **{doc['verdict']}**", ""]
@@ -813,6 +948,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
         out += [f"- **{v['system']}**: {v['verdict']}" for v in several["verdicts"]] + [""]
     if doc["reasons"]:
         out += ["## Why not certified", "", *render_reasons(doc["reasons"]), ""]
+    out += render_scope(doc.get("scope") or [], doc.get("held_to_profile") or [])
     out += render_systems(several)
     out += render_deployments(doc.get("deployments") or [])
     t = doc["totals"]

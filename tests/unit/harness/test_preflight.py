@@ -23,6 +23,7 @@ SCANNED = (
     "tests/operator",
     "tests/configmirror",
     "tests/byo",
+    "tests/eso",
     "operator_under_test/consolidate",
 )
 #: calls whose first literal argument names a program

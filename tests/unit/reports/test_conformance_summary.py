@@ -57,7 +57,7 @@ def phases_ran(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[list[str
         return conformance.NO_TESTS_COLLECTED, ""
 
     monkeypatch.setattr(conformance, "_run_phase", run_phase)
-    monkeypatch.setattr(conformance, "nodes_unusable_reason", lambda: "no nodes in this unit test")
+    monkeypatch.setattr(conformance, "pods_unusable_reason", lambda: "no nodes in this unit test")
     monkeypatch.delenv("REPLICHECK_RUN_AS", raising=False)
     monkeypatch.setattr(preflight, "run", lambda needs: [])
     monkeypatch.setattr(traceability, "main", lambda: 0)
@@ -82,10 +82,18 @@ def test_each_phase_runs_its_paths_for_the_systems_it_certifies_and_configmirror
 
     assert conformance.main(["--cluster=local"]) == 1
     *runs, report = phases_ran
-    assert report == ["build", "--systems", "bundled,configmirror"]  # exactly the selected systems
+    # exactly the selected systems
+    assert report == ["build", "--systems", "bundled,configmirror,external-secrets"]
     assert len(runs) == len(phases.PHASES)
+    shared = {"conformance suites", "properties", "chaos experiments and runbooks"}
     for cmd, phase in zip(runs, phases.PHASES, strict=True):
-        systems = "configmirror" if phase.title == phases.CONFIGMIRROR else "bundled"
+        systems = (
+            "configmirror"
+            if phase.title == phases.CONFIGMIRROR
+            else "bundled,external-secrets"
+            if phase.title in shared
+            else "bundled"
+        )
         assert _tail(cmd) == [*phase.paths, "--cluster=local", f"--implementation={systems}", *phase.options]
     mirror = next(p for p in phases.PHASES if p.title == phases.CONFIGMIRROR).paths
     chaos = [p for p in mirror if p.startswith("chaos/")]
@@ -158,7 +166,7 @@ def test_where_nodes_can_run_every_phase_certifies_the_systems_as_pods(
 ) -> None:
     from replicheck import conformance
 
-    monkeypatch.setattr(conformance, "nodes_unusable_reason", lambda: None)
+    monkeypatch.setattr(conformance, "pods_unusable_reason", lambda: None)
     conformance.main(["--cluster=local"])
     *runs, _report = phases_ran
     assert all("--run-as=pods" in cmd for cmd in runs)
@@ -167,7 +175,18 @@ def test_where_nodes_can_run_every_phase_certifies_the_systems_as_pods(
 def test_an_explicit_run_as_is_kept(phases_ran: list[list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
     from replicheck import conformance
 
-    monkeypatch.setattr(conformance, "nodes_unusable_reason", lambda: None)
+    monkeypatch.setattr(conformance, "pods_unusable_reason", lambda: None)
     conformance.main(["--cluster=local", "--run-as=processes"])
     *runs, _report = phases_ran
     assert all("--run-as=pods" not in cmd and "--run-as=processes" in cmd for cmd in runs)
+
+
+def test_no_nodes_asked_for_means_processes(
+    phases_ran: list[list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from replicheck import conformance
+
+    monkeypatch.setattr(conformance, "pods_unusable_reason", lambda: None)
+    conformance.main(["--cluster=local", "--nodes=0"])
+    *runs, _report = phases_ran
+    assert all("--run-as=pods" not in cmd for cmd in runs)
