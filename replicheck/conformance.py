@@ -24,7 +24,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from fixtures.clusters.nodes.support import nodes_unusable_reason
+from fixtures.clusters.nodes.support import pods_unusable_reason
 from fixtures.conformance import phases, preflight
 from fixtures.core.errors import SetupError
 from fixtures.core.paths import REPO_ROOT
@@ -107,7 +107,13 @@ def _run_as(pytest_args: list[str], console: Console) -> list[str]:
         "REPLICHECK_RUN_AS"
     ):
         return []
-    why_not = nodes_unusable_reason()
+    nodes = os.environ.get("REPLICHECK_NODES", "auto")
+    for i, arg in enumerate(pytest_args):
+        if arg.startswith("--nodes="):
+            nodes = arg.split("=", 1)[1]
+        elif arg == "--nodes" and i + 1 < len(pytest_args):
+            nodes = pytest_args[i + 1]
+    why_not = "--nodes=0" if nodes.strip() == "0" else pods_unusable_reason()
     if why_not is None:
         console.print("systems run as Pods on real nodes (--run-as=pods)")
         return ["--run-as=pods"]

@@ -164,6 +164,9 @@ def environment() -> jinja2.Environment:
     env.globals["verdict_class"] = VERDICT_CLASS
     env.globals["reason_groups"] = reason_groups
     env.globals["headline_cause"] = headline_cause
+    from reports.build import RAN_AS  # build imports this module lazily: no cycle at import time
+
+    env.globals["ran_as"] = RAN_AS
     return env
 
 

@@ -26,7 +26,7 @@ from rich.table import Table
 from fixtures.clusters.binaries import ControlPlaneBinaries, control_plane_binaries
 from fixtures.clusters.cluster import new_run_id
 from fixtures.clusters.local import PODS, LocalControlPlane
-from fixtures.clusters.nodes.support import nodes_unusable_reason
+from fixtures.clusters.nodes.support import nodes_unusable_reason, pods_unusable_reason
 from fixtures.core.paths import REPO_ROOT
 
 BENCH_JSON = REPO_ROOT / "reports" / "bench.json"
@@ -184,7 +184,7 @@ def main() -> int:
         sections["cluster"] = bench_cluster(rounds)
     with console.status(f"operator: fan-out to {sizes} namespaces with the floor alongside"):
         sections["operator"] = bench_operator(sizes, unrelated)
-    why_no_pods = nodes_unusable_reason()
+    why_no_pods = pods_unusable_reason()
     if os.environ.get("BENCH_PODS", "1") == "1" and why_no_pods is None:
         with console.status(
             f"operator as a Pod on a real node: fan-out to {sizes} namespaces, floor alongside"

@@ -115,19 +115,26 @@ def test_the_pause_image_is_one_layer_with_the_program_and_the_same_bytes_every_
 
 
 @pytest.mark.parametrize(
-    ("option", "unusable", "expected"),
+    ("option", "unusable", "pods", "expected"),
     [
-        ("auto", None, (AUTO_NODES, None)),
-        ("auto", "not root", (0, "not root")),
-        ("1", None, (1, None)),
-        ("3", "containerd not installed", (0, "containerd not installed")),
-        ("0", None, (0, "--nodes=0")),
+        ("auto", None, True, (AUTO_NODES, None)),
+        ("auto", "not root", True, (0, "not root")),
+        ("1", None, False, (1, None)),
+        ("3", "containerd not installed", True, (0, "containerd not installed")),
+        ("0", None, True, (0, "--nodes=0")),
     ],
 )
 def test_nodes_option_never_falls_back_silently(
-    option: str, unusable: str | None, expected: tuple[int, str | None]
+    option: str, unusable: str | None, pods: bool, expected: tuple[int, str | None]
 ) -> None:
-    assert resolve_nodes(option, unusable) == expected
+    assert resolve_nodes(option, unusable, pods=pods) == expected
+
+
+def test_auto_starts_no_idle_nodes_when_the_systems_run_as_processes_and_says_so() -> None:
+    count, why = resolve_nodes("auto", None, pods=False)
+    assert count == 0
+    assert why is not None
+    assert "processes" in why
 
 
 @pytest.mark.parametrize("option", ["two", "-1"])
