@@ -33,6 +33,7 @@ from fixtures.core.record import RECORDS_DIR, read_records
 from fixtures.core.stats import percentile, summary
 from fixtures.plugins.verdicts import CAUSE_LABEL, FAIL, HARNESS_SELF_TESTS, LABEL, first_line
 from fixtures.plugins.verdicts import NO_VERDICT as JUDGED_NO_VERDICT
+from reports import bench
 from reports.catalogue import BEHAVIOUR_TITLES, PROPERTY_TEXT
 from reports.charts import chaos_plot, latency_plot, latency_systems_plot
 from reports.matrix import (
@@ -861,6 +862,11 @@ def evidence(reports: Path) -> dict[str, Any]:
         }
     except (OSError, ValueError, KeyError, TypeError):
         pass
+    if systems := bench.load(reports):
+        out["bench_systems"] = systems | {
+            "rows": bench.rows(systems),
+            "columns": [c[2] for c in bench.COLUMNS],
+        }
     return out
 
 
@@ -1019,6 +1025,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
         "- none"
     ]
     out += render_evidence(doc)
+    out += bench.markdown(doc.get("bench_systems"))
     out += ["", "## Environment", "", "| key | value |", "|---|---|"]
     out += [f"| {k} | {_fmt(v)} |" for k, v in sorted(env.items())]
     out += ["", "## Artifacts (SHA-256)", "", "| file | sha256 |", "|---|---|"]
@@ -1168,7 +1175,12 @@ def draw_plots(report: Report, directory: Path) -> dict[str, str]:
         else latency_plot(report.latencies(), directory / "latency.png")
     )
     plots = {}
-    for key, made in (("latency", latency), ("chaos", chaos_plot(report.chaos(), directory / "chaos.png"))):
+    systems_bench = bench.plot(bench.load(report.evidence_dir), directory / "bench-systems.png")
+    for key, made in (
+        ("latency", latency),
+        ("chaos", chaos_plot(report.chaos(), directory / "chaos.png")),
+        ("bench_systems", systems_bench),
+    ):
         if made:
             plots[key] = made.name
     return plots
