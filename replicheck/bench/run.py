@@ -8,7 +8,8 @@ target where there is one). Environment: BENCH_ROUNDS, BENCH_SIZES, BENCH_UNRELA
 (0 skips the scale scenario), BENCH_SCALE_SOURCES / _NAMESPACES / _UNRELATED / _ROTATIONS (3: rounds
 of ours and the floor alternating; the medians compare, the worst round's ratio is printed),
 BENCH_PODS (0 skips the operator as a Pod of its chart on a real node: the same figures as its
-processes, measured where nodes can run), BENCH_SUITES.
+processes, measured where nodes can run), BENCH_SYSTEMS (0 skips every system side by side,
+replicheck/bench/systems.py; a comma list measures those), BENCH_SUITES.
 """
 
 from __future__ import annotations
@@ -208,6 +209,12 @@ def main() -> int:
         LABELS.update(CM_LABELS)
         with console.status("ConfigMirror: 100 and 1000 replicas, PostgreSQL ready time"):
             sections["configmirror"] = bench_configmirror(rounds=rounds)
+    side_by_side = None
+    if os.environ.get("BENCH_SYSTEMS", "1") != "0":
+        from replicheck.bench import systems
+
+        with console.status("every system side by side on one cluster, one at a time"):
+            side_by_side = systems.measured()
     if os.environ.get("BENCH_SUITES", "1") == "1":
         with console.status("conformance suites wall time"):
             sections["suites"] = bench_suites()
@@ -219,6 +226,11 @@ def main() -> int:
             table.add_row(section, LABELS.get(key, key), shown(key, value))
         merge_bench(section, {**figures, "load_average_1m": os.getloadavg()[0]})
     console.print(table)
+    if side_by_side is not None:
+        from replicheck.bench import systems
+
+        systems.print_table(side_by_side)
+        merge_bench(systems.SECTION, side_by_side)
     console.print(f"written to {BENCH_JSON.relative_to(REPO_ROOT)}")
     return 0
 

@@ -366,25 +366,31 @@ def print_table(section: dict[str, Any]) -> None:
     Console().print(table)
 
 
-def main() -> int:
-    """``python -m replicheck.bench.systems``: the side-by-side bench alone (``BENCH_SYSTEMS``: a
-    comma list, default every registered system; ``BENCH_SYSTEM_SIZES``, ``BENCH_SYSTEM_UPDATES``,
-    ``BENCH_SYSTEM_ROUNDS``); merged into reports/bench.json as its ``systems`` section."""
-    from replicheck.bench.run import merge_bench
+SECTION = report_bench.SECTION
 
-    names = [n for n in os.environ.get("BENCH_SYSTEMS", "").split(",") if n] or None
+
+def measured() -> dict[str, Any]:
+    """The side-by-side section from the environment: ``BENCH_SYSTEMS`` (a comma list; default or
+    ``1``: every registered system), ``BENCH_SYSTEM_SIZES`` (100,1000), ``BENCH_SYSTEM_UPDATES``
+    (3), ``BENCH_SYSTEM_ROUNDS`` (10)."""
+    chosen = os.environ.get("BENCH_SYSTEMS", "1")
+    names = [n for n in chosen.split(",") if n] if chosen != "1" else None
     sizes = tuple(int(x) for x in os.environ.get("BENCH_SYSTEM_SIZES", "100,1000").split(","))
     updates = int(os.environ.get("BENCH_SYSTEM_UPDATES", "3"))
     rounds = int(os.environ.get("BENCH_SYSTEM_ROUNDS", "10"))
     t0 = time.monotonic()
     results = bench_systems(names, sizes, updates, rounds)
-    section = {
-        "results": results,
-        "note": note(sizes, updates, rounds),
-        "seconds": round(time.monotonic() - t0),
-    }
+    return {"results": results, "note": note(sizes, updates, rounds), "seconds": round(time.monotonic() - t0)}
+
+
+def main() -> int:
+    """``python -m replicheck.bench.systems``: the side-by-side bench alone, merged into
+    reports/bench.json as its ``systems`` section (``make bench`` runs it too)."""
+    from replicheck.bench.run import merge_bench
+
+    section = measured()
     print_table(section)
-    print(f"written to {merge_bench(report_bench.SECTION, section)}")
+    print(f"written to {merge_bench(SECTION, section)}")
     return 0
 
 
