@@ -140,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     except SetupError as exc:
         console.print(f"replicheck conformance: --implementation: {exc}", markup=False, highlight=False)
         return build.EXIT_CODES[build.NO_VERDICT]
+    for name, why in phases.certified(pytest_args, env_default)[1]:
+        console.print(f"{name}: not certified on this provider: {why}", markup=False, highlight=False)
+        record("scope", system=name, statement=f"not certified in this run: {why}")
     console.rule("[bold]preflight")
     needs = {p.phase.needs for p in planned if p.args}
     needs |= {preflight.system_key(name) for p in planned if p.args for name in p.systems}

@@ -707,11 +707,18 @@ class Report:
     def scope(self) -> list[dict[str, str]]:
         """What the run's systems' profiles say their certification leaves out, and why
         (``system.<name>.scope``: seed 003's Vault half for External Secrets Operator)."""
-        return [
+        profiles = [
             {"system": name, "statement": text}
             for name in self.systems()
             if (text := self.env.get(f"system.{name}.scope"))
         ]
+        # a system the default selection left out on this provider (replicheck/conformance.py)
+        left_out = [
+            {"system": str(rec.get("system")), "statement": str(rec.get("statement"))}
+            for rec in self.records
+            if rec["kind"] == "scope"
+        ]
+        return profiles + left_out
 
     def verdict(self) -> str:
         """CERTIFIED only if every selected system is and the run judged everything; NOT CERTIFIED

@@ -190,3 +190,16 @@ def test_no_nodes_asked_for_means_processes(
     conformance.main(["--cluster=local", "--nodes=0"])
     *runs, _report = phases_ran
     assert all("--run-as=pods" not in cmd for cmd in runs)
+
+
+def test_on_kind_the_default_run_leaves_eso_out_and_says_so(phases_ran: list[list[str]]) -> None:
+    from fixtures.core.record import read_records
+    from replicheck import conformance
+
+    conformance.main(["--cluster=kind"])
+    *runs, report = phases_ran
+    assert report == ["build", "--systems", "bundled,configmirror"]
+    assert not any("external-secrets" in arg for cmd in runs for arg in cmd)
+    (rec,) = read_records("scope")
+    assert rec["system"] == "external-secrets"
+    assert "kind would need its image" in rec["statement"]
