@@ -481,6 +481,8 @@ class Report:
                 k: rec.get(k, "")
                 for k in ("system", "runs_as", "provider", "nodes", "image", "image_digest", "chart")
             }
+            # the registry is the run's own (its port differs per phase): the image is its path
+            row["image"] = str(row["image"]).split("/", 1)[-1] if row["image"] else ""
             seen.setdefault(tuple(row.values()), row)
         return sorted(seen.values(), key=lambda r: (str(r["system"]), str(r["runs_as"])))
 
