@@ -1,10 +1,11 @@
 """Fixtures for chaos experiments: a private cluster and a private operator deployment per experiment.
 
 Experiments never touch the session cluster or the session operator (other xdist workers use them).
-The experiment's variant (``chaos_provider``: local or kind) names the provider; the cluster comes
-from the factory (`fixtures/clusters/providers.py` `private_cluster`), which also says when there is
-none (kind unusable here, or `--cluster=existing`) and the test skips with that reason. A kind
-cluster takes minutes, one per experiment.
+The experiment's variant (``chaos_provider``: local, kind or nodes) names the cluster; it comes from
+the factory (`fixtures/clusters/providers.py` `private_cluster`), which also says when there is none
+(kind unusable here, nodes unusable here, or `--cluster=existing`) and the test skips with that
+reason. A kind cluster takes minutes, one per experiment; a nodes cluster (a local control plane
+with two real nodes, the system as Pods from its image and chart) about a minute.
 """
 
 from __future__ import annotations
@@ -13,16 +14,24 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from chaos.context import ChaosContext, KindOperator, LocalOperator, bound_requests
-from chaos.faults.local import thaw_frozen
+from chaos.context import ChaosContext, LocalOperator, PodOperator, bound_requests
+from chaos.faults import variants
 from chaos.faults.variants import journal_name
 from chaos.mirror_workload import MirrorWorkload
 from chaos.scoring import overall_resilience
 from fixtures.clusters.cluster import new_run_id
-from fixtures.clusters.providers import LOCAL, PROCESSES, ClusterProvider, ProviderChoice, private_cluster
+from fixtures.clusters.providers import (
+    LOCAL,
+    NODES,
+    PROCESSES,
+    ClusterProvider,
+    ProviderChoice,
+    private_cluster,
+)
 from fixtures.core.errors import DidNotStart, NoVerdict, SetupError
 from fixtures.core.record import read_records, record
 from fixtures.plugins.private import PrivateOperators
@@ -37,6 +46,15 @@ _LOADED_AT = time.time()
 EnvFactory = Callable[..., ChaosContext]
 #: marks a system-neutral experiment: ``@pytest.mark.neutral_chaos("kill-operator", replicas=1)``
 NEUTRAL_MARK = "neutral_chaos"
+
+
+def variant_params(*faults: str) -> list[Any]:
+    """The variants an experiment runs in (those of all its ``faults``), as ``chaos_provider``
+    parameters; a nodes variant (a cluster with two real nodes and an image, about a minute to
+    set up) is ``slow``, so `make test` keeps its quick local runs."""
+    return [
+        pytest.param(p, marks=pytest.mark.slow) if p == NODES else p for p in variants.providers_of(*faults)
+    ]
 
 
 @pytest.fixture
@@ -102,7 +120,10 @@ class _LiveNamespaces:
 
 @pytest.fixture
 def chaos_env(
-    request: pytest.FixtureRequest, chaos_system: ReplicationSystem, chaos_cluster: ClusterProvider
+    request: pytest.FixtureRequest,
+    chaos_system: ReplicationSystem,
+    chaos_cluster: ClusterProvider,
+    chaos_provider: str,
 ) -> Iterator[EnvFactory]:
     """Call it once: ``chaos_env(replicas=1, extra_args=[...])`` → a :class:`ChaosContext`.
 
@@ -130,12 +151,18 @@ def chaos_env(
                 suffix = f".{chaos_system.name}"
         try:
             ctx, cleanup = env(chaos_cluster, operators, chaos_system, replicas, args)
+        except NotPods as exc:  # its faults act on Pods: n/a, the matrix cell says why
+            if mark is not None:
+                name = journal_name(neutral_experiment(mark)[0], chaos_provider)
+                record("chaos_not_applicable", experiment=name, reason=str(exc))
+            pytest.skip(f"n/a for {chaos_system.name}: {exc}")
         except DidNotStart as exc:  # the system's own failure
             pytest.fail(str(exc), pytrace=False)
         except SetupError as exc:  # the harness could not build the experiment: no verdict
             raise NoVerdict(str(exc)) from None
         ctx.system = chaos_system  # what its Workload declares with
         ctx.journal_suffix = suffix
+        ctx.variant_name = chaos_provider
         made.append((ctx, cleanup))
         return ctx
 
@@ -192,7 +219,7 @@ def mirror_chaos_env(request: pytest.FixtureRequest) -> Iterator[EnvFactory]:
     finally:
         for ctx in made:
             ctx.join_threads(10)
-            thaw_frozen(ctx)
+            ctx.resume_all()
         for step in reversed(undo):  # operator, then its database, then the client
             step()
 
@@ -214,11 +241,19 @@ def _local_env(
     ctx = live.ctx = ChaosContext(cluster, LocalOperator(deployment), run_dir, system=impl)
 
     def cleanup() -> None:
-        thaw_frozen(ctx)  # a stopped process would not see the SIGTERM
+        ctx.resume_all()  # a stopped process would not see the SIGTERM
         operators.stop(deployment)
         cluster.close()
 
     return ctx, cleanup
+
+
+class NotPods(Exception):
+    """The system was deployed, but not as Pods: a Pod variant of an experiment does not apply."""
+
+
+#: how a deployment that runs as Pods says so (fixtures/clusters/workloads.py ``Deployment.runs_as``)
+POD_DEPLOYMENTS = ("pods", "helm")
 
 
 def _pod_env(
@@ -228,20 +263,36 @@ def _pod_env(
     replicas: int,
     extra_args: list[str],
 ) -> tuple[ChaosContext, Callable[[], None]]:
-    """The operator as its Deployment (scaled and flagged) in a private cluster that runs pods (kind)."""
+    """The operator as its Deployment (scaled and flagged) in a private cluster that runs Pods (kind,
+    the local nodes: its image and chart). A system that cannot run as Pods there (its packaging
+    runs it as local processes even beside nodes) is n/a: the variant's faults act on Pods."""
     cluster = provider.cluster()
     run_dir = cluster.run_dir
     try:
         bound_requests(cluster.api)
         live = _LiveNamespaces()
-        operators.deploy(
+        deployment = operators.deploy(
             impl, cluster, run_dir, namespaces=live, label="chaos", replicas=replicas, extra_args=extra_args
         )
     except BaseException:
         cluster.close()
         raise
-    ctx = live.ctx = ChaosContext(cluster, KindOperator(cluster), run_dir, system=impl)
-    return ctx, cluster.close
+    if deployment.runs_as not in POD_DEPLOYMENTS:
+        cluster.close()
+        raise NotPods(f"its packaging runs it as {deployment.runs_as} on this cluster, not as Pods")
+    ctx = ChaosContext(
+        cluster, PodOperator(cluster, deployment.namespace, deployment.service_account), run_dir, system=impl
+    )
+    live.ctx = ctx
+    ctx.saved["deployment"] = deployment  # the Helm release a fault may upgrade (the OOM experiment)
+
+    def cleanup() -> None:
+        try:
+            ctx.resume_all()  # a frozen node or a stopped container first: its Pods must stop
+        finally:
+            cluster.close()
+
+    return ctx, cleanup
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -14,6 +14,7 @@ import signal
 import threading
 import time
 import urllib.error
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,7 +39,7 @@ OPERATOR_RBAC = "replicheck-replicator"  # ClusterRole and ClusterRoleBinding
 LEASE = "replicheck-replicator"
 CONFIG_KEY = "replicheck_context"
 #: the bundled operator's names (its profile's ChaosProfile says the same; kept here for contexts
-#: without a system and for the kind variant, which runs only the bundled operator's image)
+#: without a system)
 BUNDLED_NAMES = ChaosProfile(OPERATOR_NAMESPACE, OPERATOR_SA, OPERATOR_RBAC, LEASE, max_replicas=2)
 
 
@@ -47,12 +48,22 @@ BUNDLED_NAMES = ChaosProfile(OPERATOR_NAMESPACE, OPERATOR_SA, OPERATOR_RBAC, LEA
 
 @dataclass
 class ReplicaView:
-    """One operator instance: a supervised process (local) or a pod (kind)."""
+    """One operator instance: a supervised process (local) or a Pod (kind, nodes)."""
 
     name: str  # also its leader-election identity (the pod name)
     pid: int | None
     restarts: int
     last_exit_codes: list[int] = field(default_factory=list)
+    #: a Pod's: the node it runs on, its UID (the same Pod after a container restart) and its
+    #: container's runtime ID (``containerd://...``; a new one after every restart)
+    node: str | None = None
+    uid: str | None = None
+    container_id: str | None = None
+
+    @property
+    def instance(self) -> int | str | None:
+        """What changes when it restarts: its process ID, or its container's runtime ID."""
+        return self.pid if self.pid is not None else self.container_id
 
 
 class LocalOperator:
@@ -60,6 +71,7 @@ class LocalOperator:
 
     #: a killed instance is restarted under the same name (its restart count goes up)
     restarts_in_place = True
+    runs_pods = False
 
     def __init__(self, deployment: Deployment) -> None:
         self.deployment = deployment
@@ -113,22 +125,86 @@ class LocalOperator:
         return self.replica(name).kill(sig)
 
 
-class KindOperator:
-    """The operator as pods of its Deployment (kind): everything through the API server."""
+#: a Pod's probe port: the container port of this name (the chart picks a free port per deploy)
+HEALTH_PORT_NAME = "http"
+#: (connect, read) seconds for a request proxied to a Pod: a frozen Pod must not hold a probe for long
+#: (the client retries a timed-out GET three times: at most about 4 x 3 s)
+PROXY_TIMEOUT = (2.0, 3.0)
 
-    #: a deleted pod is replaced by a new one with a new name
+
+def health_port(pod: Any, port_name: str = HEALTH_PORT_NAME) -> int:
+    """The Pod's probe port, from its spec: the container port named ``port_name`` (never a
+    hard-coded 8080: on the local nodes the chart is installed with a free port)."""
+    ports = [p for c in pod.spec.containers for p in c.ports or []]
+    for p in ports:
+        if p.name == port_name:
+            return int(p.container_port)
+    raise AssertionError(
+        f"pod {pod.metadata.name} has no container port named {port_name!r} "
+        f"(ports: {[(p.name, p.container_port) for p in ports] or 'none'})"
+    )
+
+
+def common_label_selector(labels: list[dict[str, str]]) -> str:
+    """A selector of the labels every Pod has (``pod-template-hash`` left out: it changes with every
+    rollout), sorted; an AssertionError when they share none."""
+    if not labels:
+        raise AssertionError("no Pod to take labels from")
+    common = set(labels[0].items())
+    for more in labels[1:]:
+        common &= set(more.items())
+    stable = sorted((k, v) for k, v in common if k != "pod-template-hash")
+    if not stable:
+        raise AssertionError("the Pods share no label")
+    return ",".join(f"{k}={v}" for k, v in stable)
+
+
+class PodOperator:
+    """The operator as Pods of its Deployment (kind, the local nodes): everything through the API
+    server. Its Pods are those of its namespace running as its ServiceAccount (any Deployment that
+    runs the system, whatever it labels them)."""
+
+    #: a deleted Pod is replaced by a new one with a new name (a container restart keeps the name)
     restarts_in_place = False
+    runs_pods = True
 
-    def __init__(self, cluster: Cluster) -> None:
+    def __init__(self, cluster: Cluster, namespace: str, service_account: str) -> None:
         self.cluster = cluster
+        self.namespace = namespace
+        self.service_account = service_account
 
-    def _pods(self) -> list[Any]:
-        pods = self.cluster.core.list_namespaced_pod(OPERATOR_NAMESPACE, label_selector=OPERATOR_LABEL).items
-        return [p for p in pods if p.metadata.deletion_timestamp is None]
+    def pods(self) -> list[Any]:
+        """Its Pods that are not being deleted, by name."""
+        pods = self.cluster.core.list_namespaced_pod(self.namespace).items
+        mine = [
+            p
+            for p in pods
+            if p.metadata.deletion_timestamp is None
+            and (p.spec.service_account_name or "default") == self.service_account
+        ]
+        return sorted(mine, key=lambda p: p.metadata.name)
+
+    def pod(self, name: str) -> Any:
+        return self.cluster.core.read_namespaced_pod(name, self.namespace)
+
+    def deployment_name(self) -> str:
+        """The Deployment whose Pods run as its ServiceAccount."""
+        apps = client.AppsV1Api(self.cluster.api)
+        for d in apps.list_namespaced_deployment(self.namespace).items:
+            if (d.spec.template.spec.service_account_name or "default") == self.service_account:
+                return d.metadata.name
+        raise AssertionError(f"no Deployment runs {self.service_account} in {self.namespace}")
+
+    def label_selector(self) -> str:
+        """A selector matching its Pods (their common labels), for tools that select by label."""
+        pods = self.pods()
+        if not pods:
+            raise AssertionError(f"no Pod of {self.service_account} in {self.namespace}")
+        return common_label_selector([p.metadata.labels or {} for p in pods])
 
     def replicas(self) -> list[ReplicaView]:
         out = []
-        for pod in self._pods():
+        for pod in self.pods():
             statuses = pod.status.container_statuses or []
             restarts = sum(s.restart_count or 0 for s in statuses)
             codes = [
@@ -136,31 +212,57 @@ class KindOperator:
                 for s in statuses
                 if s.last_state and s.last_state.terminated
             ]
-            out.append(ReplicaView(pod.metadata.name, None, restarts, codes))
+            container = statuses[0].container_id if statuses else None
+            out.append(
+                ReplicaView(
+                    pod.metadata.name,
+                    None,
+                    restarts,
+                    codes,
+                    node=pod.spec.node_name,
+                    uid=pod.metadata.uid,
+                    container_id=container or None,
+                )
+            )
         return out
 
     def ready(self, name: str) -> tuple[bool, str]:
         try:
-            pod = self.cluster.core.read_namespaced_pod(name, OPERATOR_NAMESPACE)
+            pod = self.pod(name)
         except ApiException as exc:
             return False, f"pod {name}: {exc.status}"
         conditions = {c.type: c.status for c in pod.status.conditions or []}
         return conditions.get("Ready") == "True", f"conditions {conditions}"
 
-    def _proxy(self, name: str, path: str) -> str:
+    def get(self, name: str, path: str) -> tuple[int, str]:
+        """GET ``path`` on the Pod's probe port through the API server's Pod proxy: (status, body);
+        0 when the proxy got no answer in :data:`PROXY_TIMEOUT` (a frozen or hung Pod)."""
         try:
-            return self.cluster.core.connect_get_namespaced_pod_proxy_with_path(
-                f"{name}:8080", OPERATOR_NAMESPACE, path
+            pod = self.pod(name)
+            port = health_port(pod)
+        except ApiException as exc:
+            return exc.status or 0, ""
+        try:
+            body = self.cluster.core.connect_get_namespaced_pod_proxy_with_path(
+                f"{name}:{port}", self.namespace, path.lstrip("/"), _request_timeout=PROXY_TIMEOUT
             )
-        except ApiException:
-            return ""
+        except ApiException as exc:
+            return exc.status or 0, ""
+        except Exception as exc:  # urllib3's timeouts and connection errors: no answer
+            if "urllib3" in type(exc).__module__:
+                return 0, ""
+            raise
+        return 200, str(body)
 
     def metrics(self, name: str) -> str:
-        return self._proxy(name, "metrics")
+        status, body = self.get(name, "metrics")
+        return body if status == 200 else ""
 
-    def logs(self, name: str) -> str:
+    def logs(self, name: str, previous: bool = False) -> str:
         try:
-            return self.cluster.core.read_namespaced_pod_log(name, OPERATOR_NAMESPACE)
+            return self.cluster.core.read_namespaced_pod_log(
+                name, self.namespace, previous=previous, _request_timeout=(5.0, 30.0)
+            )
         except ApiException:
             return ""
 
@@ -168,11 +270,14 @@ class KindOperator:
         return True  # a listed pod that is not being deleted
 
     def healthz(self, name: str) -> int:
-        """No port of the pod is reachable from here: readiness stands in for /healthz."""
-        return 200 if self.ready(name)[0] else 503
+        """The HTTP status of /healthz through the Pod proxy (0: no answer, e.g. a frozen Pod)."""
+        return self.get(name, "healthz")[0]
 
     def signal(self, name: str, sig: int) -> int:
-        raise NotImplementedError("on kind, faults go through the API (chaosk8s), not signals")
+        raise NotImplementedError(
+            "a Pod is faulted through the API (chaosk8s) or its node's containerd "
+            "(chaos/faults/containers.py)"
+        )
 
 
 class _DeadlineREST:
@@ -209,12 +314,17 @@ class ChaosContext:
     """Everything one experiment run may touch (the cluster's provider says which variant runs)."""
 
     cluster: Cluster
-    operator: LocalOperator | KindOperator
+    operator: LocalOperator | PodOperator
     run_dir: Path
     workload: Workload | MirrorWorkload | None = None  # the bundled operator's or ConfigMirror's
     system: ReplicationSystem | None = None  # the system chaos_env deployed (what a Workload declares with)
     #: added to the journal's and logs' file names (the system's name when a run certifies several)
     journal_suffix: str = ""
+    #: the experiment's variant (chaos/faults/variants.py: local, kind, nodes); empty: the provider's
+    variant_name: str = ""
+    #: what a fault left paused (a frozen process, container or node) and how to resume it; every
+    #: exit path resumes them all (:meth:`resume_all`: rollbacks, the fixture's teardown)
+    held: dict[str, Callable[[], object]] = field(default_factory=dict)
     # Set by actions, read by probes and the wrapper: times are time.monotonic() unless named *_wall.
     marks: dict[str, float] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
@@ -227,8 +337,40 @@ class ChaosContext:
 
     @property
     def provider(self) -> str:
-        """The provider's name: which variant of a fault runs (chaos/faults/variants.py), recorded."""
+        """The cluster provider's name (recorded)."""
         return self.cluster.provider.name
+
+    @property
+    def variant(self) -> str:
+        """Which implementation of a fault runs (chaos/faults/variants.py): the experiment's variant,
+        else the provider's name."""
+        return self.variant_name or self.provider
+
+    def hold(self, what: str, resume: Callable[[], object]) -> None:
+        """Register how to resume what a fault is about to pause, *before* pausing it."""
+        self.held[what] = resume
+
+    def release(self, what: str) -> bool:
+        """Resume one held thing now (False: nothing held under that name)."""
+        resume = self.held.pop(what, None)
+        if resume is None:
+            return False
+        resume()
+        return True
+
+    def resume_all(self) -> list[str]:
+        """Resume everything a fault paused (idempotent); every resume is tried, the first error is
+        raised after the others ran."""
+        resumed, errors = [], []
+        for what in list(self.held):
+            try:
+                self.release(what)
+                resumed.append(what)
+            except Exception as exc:  # try the others: a paused node must never outlive the test
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+        return resumed
 
     def mark(self, name: str) -> float:
         now = time.monotonic()

@@ -124,6 +124,7 @@ def run_chaos_experiment(
     summary = {
         "experiment": journal_name or name,
         "provider": ctx.provider,
+        "variant": ctx.variant,
         **verdict_fields(result.score, result.verdict),
         "recovery_s": round(result.recovery["recovery"], 3) if "recovery" in result.recovery else None,
         "recovery_detail_s": {k: round(v, 3) for k, v in result.recovery.items()},

@@ -138,18 +138,25 @@ def operator_ready(configuration: dict | None = None) -> dict[str, Any]:
 
 
 def operator_restarted(timeout_s: float = 60.0, configuration: dict | None = None) -> dict[str, Any]:
-    """The killed instance came back (restart count up, new process) and is ready again."""
+    """The killed instance came back and is ready again: restarted in place (its restart count up:
+    a supervised process, a container the kubelet restarted) or replaced (a Pod with a new name
+    where a deleted one was). Evidence: the replicas recorded before the fault."""
     ctx = _ctx(configuration)
-    before = ctx.notes.get("restarts_before", {})
+    before: dict[str, int] = ctx.notes.get("restarts_before", {})
+    if not before:
+        return no_evidence("the replicas were not recorded before the fault: nothing to compare")
     t0 = time.monotonic()
 
     def check() -> dict[str, Any]:
         now = {r.name: r.restarts for r in ctx.operator.replicas()}
-        restarted = (
-            [n for n in now if now[n] > before.get(n, 0)] if ctx.operator.restarts_in_place else list(now)
-        )
+        restarted = [n for n in now if n not in before or now[n] > before[n]]
         ready = {n: ctx.operator.ready(n)[0] for n in now}
-        return {"ok": bool(restarted) and all(ready.values()), "restarts": now, "ready": ready}
+        return {
+            "ok": bool(restarted) and bool(ready) and all(ready.values()),
+            "restarted": restarted,
+            "restarts": now,
+            "ready": ready,
+        }
 
     ok, waited, last = report_within(check, timeout=timeout_s)
     if ok and "fault_at" in ctx.marks:
@@ -160,7 +167,7 @@ def operator_restarted(timeout_s: float = 60.0, configuration: dict | None = Non
 def operator_not_restarted(configuration: dict | None = None) -> dict[str, Any]:
     """Same processes and restart counts as before the fault (replication resumed on its own)."""
     ctx = _ctx(configuration)
-    pids = {r.name: r.pid for r in ctx.operator.replicas()}
+    pids = {r.name: r.instance for r in ctx.operator.replicas()}  # process or container
     restarts = {r.name: r.restarts for r in ctx.operator.replicas()}
     before_pids, before_restarts = ctx.notes.get("pids_before"), ctx.notes.get("restarts_before")
     detail = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chaos.conftest import EnvFactory
+from chaos.conftest import EnvFactory, variant_params
 from chaos.faults import variants
 from chaos.journal import run_chaos_experiment
 from chaos.workload import Workload
@@ -13,7 +13,7 @@ from fixtures.systems.dialects.reflector import ReflectorDialectSystem
 pytestmark = [pytest.mark.chaos]
 
 
-@pytest.mark.parametrize("chaos_provider", variants.PROVIDERS, indirect=True)
+@pytest.mark.parametrize("chaos_provider", variant_params("restart-apiserver"), indirect=True)
 def test_apiserver_restart(
     implementation_under_test: ReflectorDialectSystem, chaos_env: EnvFactory, chaos_provider: str
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chaos.conftest import EnvFactory
+from chaos.conftest import EnvFactory, variant_params
 from chaos.faults import variants
 from chaos.journal import run_chaos_experiment
 from chaos.workload import Workload
@@ -15,7 +15,7 @@ from fixtures.systems import ReplicationSystem
 pytestmark = [pytest.mark.chaos, pytest.mark.neutral_chaos("kill-operator")]
 
 
-@pytest.mark.parametrize("chaos_provider", variants.PROVIDERS, indirect=True)
+@pytest.mark.parametrize("chaos_provider", variant_params("kill-operator"), indirect=True)
 def test_kill_operator_mid_fanout(
     system: ReplicationSystem, chaos_env: EnvFactory, chaos_provider: str
 ) -> None:

@@ -1,8 +1,10 @@
-"""The kind variant of "kill the operator" (chaosk8s pod deletion) against a real API server.
+"""The Pod variants of "kill the operator" (chaosk8s pod deletion, kind and nodes) against a real API
+server without nodes.
 
-The local provider runs no pods, but the API accepts Pod objects: an unscheduled Pod labelled like
-the operator's is deleted through exactly the code path the kind variant uses (chaosk8s with the
-least-privilege chaos-runner token, never a kubeconfig), and the audit log shows who deleted it.
+The local provider without nodes runs no pods, but the API accepts Pod objects: an unscheduled Pod
+labelled like the operator's is deleted through exactly the code path the Pod variants use (chaosk8s
+with the least-privilege chaos-runner token, never a kubeconfig), and the audit log shows who
+deleted it. (The nodes variant deletes real Pods the same way: chaos/test_kill_operator.py.)
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from kubernetes import client
 from chaos import audit
 from chaos.conftest import EnvFactory
 from chaos.context import OPERATOR_NAMESPACE
-from chaos.faults.kind import CHAOS_RUNNER_NS, CHAOS_RUNNER_SA, delete_pods
+from chaos.faults.pods import CHAOS_RUNNER_NS, CHAOS_RUNNER_SA, delete_pods
 from fixtures.core.waiting import eventually
 from fixtures.systems.dialects.reflector import ReflectorDialectSystem
 
@@ -38,12 +40,12 @@ def test_chaosk8s_pod_deletion_uses_explicit_least_privilege_credentials(
             raise AssertionError(f"pod create: {exc.status}") from None
 
     eventually(create, timeout=30, description="the decoy pod to be created")
-    out = delete_pods(ctx, None)
+    out = delete_pods(ctx, "decoy-operator-pod")
     assert out["deleted_pods"] == ["decoy-operator-pod"]
     names = [p.metadata.name for p in ctx.cluster.core.list_namespaced_pod(OPERATOR_NAMESPACE).items]
     assert "decoy-operator-pod" not in names
     with pytest.raises(AssertionError, match="chaosk8s deleted no pod"):
-        delete_pods(ctx, None)  # chaosk8s itself returns [] silently; the action must not
+        delete_pods(ctx, "decoy-operator-pod")  # chaosk8s itself returns [] silently; the action must not
     events = audit.read(ctx.cluster.audit_log)
     deleters = {e.user for e in events if e.verb == "delete" and e.resource == "pods"}
     # The audit policy records the ServiceAccounts of the systems' namespaces only; the runner lives

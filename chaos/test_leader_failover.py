@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chaos.conftest import EnvFactory
+from chaos.conftest import EnvFactory, variant_params
 from chaos.faults import variants
 from chaos.journal import run_chaos_experiment
 from chaos.workload import Workload
@@ -15,7 +15,9 @@ from fixtures.systems import ReplicationSystem
 pytestmark = [pytest.mark.chaos, pytest.mark.slow, pytest.mark.neutral_chaos("leader-failover", replicas=2)]
 
 
-@pytest.mark.parametrize("chaos_provider", variants.PROVIDERS, indirect=True)
+@pytest.mark.parametrize(
+    "chaos_provider", variant_params("kill-leader", "freeze-leader", "thaw-leader"), indirect=True
+)
 def test_leader_failover(system: ReplicationSystem, chaos_env: EnvFactory, chaos_provider: str) -> None:
     ctx = chaos_env()
     ctx.workload = Workload.create(ctx.cluster, system, sources=2, targets=10, hint="k5")

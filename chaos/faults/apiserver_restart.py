@@ -10,7 +10,7 @@ from chaos.faults.variants import inject
 
 def restart_apiserver(configuration: dict | None = None) -> dict[str, Any]:
     ctx = context_of(configuration)
-    ctx.notes["pids_before"] = {r.name: r.pid for r in ctx.operator.replicas()}
+    ctx.notes["pids_before"] = {r.name: r.instance for r in ctx.operator.replicas()}
     ctx.notes["restarts_before"] = {r.name: r.restarts for r in ctx.operator.replicas()}
     ctx.mark("fault_at")
     out = inject(ctx, "restart-apiserver")

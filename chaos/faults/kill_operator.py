@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from chaos.context import context_of
+from chaos.faults.midfanout import fault_mid_fanout
 from chaos.faults.variants import inject
-from fixtures.clusters.watch import SECRETS, Event, Watch
 
 
 def kill_operator(configuration: dict | None = None) -> dict[str, Any]:
-    """Kill the (first) operator instance; on kind delete its pod."""
+    """Kill the (first) operator instance; on Pods delete them."""
     ctx = context_of(configuration)
     name = ctx.replica_names()[0]
     before = {r.name: r.restarts for r in ctx.operator.replicas()}
@@ -22,56 +21,6 @@ def kill_operator(configuration: dict | None = None) -> dict[str, Any]:
 
 
 def kill_operator_mid_fanout(timeout_s: float = 30.0, configuration: dict | None = None) -> dict[str, Any]:
-    """Update every source, and kill the operator as soon as the *first* copy carries the new version.
-
-    A watch on the copies listed before the update (fixtures.clusters.watch: it resumes from that
-    list's resourceVersion) sees every copy write in order, so the kill lands while the fan-out is
-    still running; the output says how many copies had been written at that moment.
-    """
-    ctx = context_of(configuration)
-    wl = ctx.workload
-    assert wl is not None
-    watched = wl.sources[0]
-    ctx.notes["restarts_before"] = {r.name: r.restarts for r in ctx.operator.replicas()}
-    carried: set[str] = set()  # the versions the copies of ``watched`` have carried so far
-    arrived = threading.Condition()
-
-    def copy_written(event: Event) -> None:
-        meta = event.metadata
-        if event.type == "DELETED" or meta.get("namespace") == wl.source_ns:
-            return
-        version = wl.system.version_of(meta.get("annotations"), meta.get("labels"))
-        if version:
-            with arrived:
-                carried.add(version)
-                arrived.notify_all()
-
-    copies = Watch(
-        ctx.cluster.api.configuration,
-        SECRETS,
-        copy_written,
-        field_selector=f"metadata.name={watched}",
-        name="kill-operator-mid-fanout",
-    )
-    with copies:
-        versions = wl.update_sources()
-        ctx.mark("updated_at")
-        with arrived:
-            reached = arrived.wait_for(lambda: versions[watched] in carried, timeout=timeout_s)
-        if not reached:
-            state = f" (the watch: {copies.broken or copies.last_error})" if copies.errors else ""
-            raise AssertionError(
-                f"no copy of {watched} reached the new version within {timeout_s:g}s: nothing killed{state}"
-            )
-        killed = inject(ctx, "kill-operator", ctx.replica_names()[0])
-        ctx.mark("fault_at")
-    written, total = 0, 0
-    for name in wl.sources:
-        expected = set(wl.expected_targets(name))
-        total += len(expected)
-        for ns, copy in wl.copies_of(name).items():
-            version = wl.system.version_of(copy.metadata.annotations, copy.metadata.labels)
-            if ns in expected and version == versions[name]:
-                written += 1
-    ctx.notes["fanout_at_kill"] = {"written": written, "total": total}
-    return {**killed, "copies_written_at_kill": written, "copies_total": total}
+    """Update every source, and kill the operator as soon as the *first* copy carries the new version
+    (chaos/faults/midfanout.py)."""
+    return fault_mid_fanout(context_of(configuration), "kill-operator", timeout_s)

@@ -9,7 +9,6 @@ from typing import Any
 from kubernetes.client.rest import ApiException
 
 from chaos.context import ChaosContext, context_of
-from chaos.faults.local import thaw_frozen
 from chaos.faults.shared import lease_holder
 from chaos.faults.takeover import freeze_until_takeover
 from chaos.faults.variants import inject
@@ -102,9 +101,9 @@ def thaw_leader(configuration: dict | None = None) -> dict[str, Any]:
 
 
 def thaw_everything(configuration: dict | None = None) -> dict[str, Any]:
-    """Rollback: no process stays frozen and no load thread keeps running."""
+    """Rollback: nothing stays frozen (a process, a container) and no load thread keeps running."""
     ctx = context_of(configuration)
-    thawed = thaw_frozen(ctx)  # nothing is ever frozen on kind
+    thawed = ctx.resume_all()  # nothing is ever frozen on kind
     ctx.join_threads(10)
     watcher = ctx.notes.get("copy_watcher")
     if watcher is not None:

@@ -1,5 +1,6 @@
 """How faults are carried out on the local provider: signals to supervised operator processes, and a
-restart of the private control plane's kube-apiserver process (variants pick these by fault)."""
+restart of the private control plane's kube-apiserver process (variants pick these by fault; the
+nodes variant restarts its API server this way too: its control plane is processes)."""
 
 from __future__ import annotations
 
@@ -18,25 +19,25 @@ def kill_replica(ctx: ChaosContext, name: str | None) -> dict[str, Any]:
     return {"replica": name, "pid": pid, "signal": "SIGKILL"}
 
 
+def _resume(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGCONT)
+
+
 def freeze_replica(ctx: ChaosContext, name: str | None) -> dict[str, Any]:
     assert name is not None, "the local freeze needs a replica name"
+    replica = next((r for r in ctx.operator.replicas() if r.name == name), None)
+    if replica is None or replica.pid is None:
+        raise AssertionError(f"no running process of replica {name}")
+    ctx.hold(f"pid {replica.pid}", lambda pid=replica.pid: _resume(pid))  # before it is stopped
     pid = ctx.operator.signal(name, signal.SIGSTOP)
-    ctx.notes.setdefault("frozen_pids", []).append(pid)
+    if pid != replica.pid:  # restarted in between: the one stopped is the one to resume
+        ctx.hold(f"pid {pid}", lambda: _resume(pid))
     return {"replica": name, "pid": pid, "signal": "SIGSTOP"}
 
 
-def thaw_frozen(ctx: ChaosContext) -> list[int]:
-    """SIGCONT every process a freeze stopped (none on kind: nothing is ever frozen there)."""
-    thawed = []
-    for pid in ctx.notes.pop("frozen_pids", []):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGCONT)
-            thawed.append(pid)
-    return thawed
-
-
 def thaw_replica(ctx: ChaosContext, name: str | None) -> dict[str, Any]:
-    return {"replica": name, "thawed_pids": thaw_frozen(ctx), "signal": "SIGCONT"}
+    return {"replica": name, "thawed": ctx.resume_all(), "signal": "SIGCONT"}
 
 
 def restart_apiserver(ctx: ChaosContext, name: str | None) -> dict[str, Any]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from chaos.context import ChaosContext, context_of
-from chaos.faults.local import thaw_frozen
 from chaos.faults.takeover import freeze_until_takeover
 from chaos.faults.variants import inject
 from chaos.mirror_probes import mirror_lease
@@ -65,7 +64,7 @@ def freeze_leader_until_takeover(
 def thaw_old_leader(configuration: dict | None = None) -> dict[str, Any]:
     """SIGCONT the frozen ex-leader (also the rollback): it must step down, not compete."""
     ctx = context_of(configuration)
-    thawed = thaw_frozen(ctx)
+    thawed = ctx.resume_all()
     if thawed:
         ctx.mark("thaw_at")
-    return {"thawed_pids": thawed}
+    return {"thawed": thawed}

@@ -64,7 +64,7 @@ def revoke_binding(timeout_s: float = 15.0, configuration: dict | None = None) -
     }
     ctx.saved["mirror_binding"] = binding
     ctx.notes["restarts_before"] = {r.name: r.restarts for r in ctx.operator.replicas()}
-    ctx.notes["pids_before"] = {r.name: r.pid for r in ctx.operator.replicas()}
+    ctx.notes["pids_before"] = {r.name: r.instance for r in ctx.operator.replicas()}
     ctx.notes["replicas_before"] = sorted(wl.replicated())
     ctx.notes["forbidden_before"] = forbidden_count(ctx)
     rbac.delete_cluster_role_binding(BINDING)

@@ -10,7 +10,6 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from chaos.context import ChaosContext, context_of
-from chaos.faults.local import thaw_frozen
 from fixtures.core.waiting import eventually
 
 
@@ -43,6 +42,7 @@ def lease_holder(ctx: ChaosContext) -> dict[str, Any]:
         "holder": spec.holder_identity or "",
         "transitions": int(spec.lease_transitions or 0),
         "resource_version": lease.metadata.resource_version,
+        "duration_s": spec.lease_duration_seconds,
     }
 
 
@@ -68,7 +68,7 @@ def retry_api(fn: Any, timeout_s: float, what: str) -> Any:
 def ensure_operator_ready(timeout_s: float = 60.0, configuration: dict | None = None) -> dict[str, Any]:
     """Every replica answers /readyz 200 (also the rollback of every experiment that kills it)."""
     ctx = context_of(configuration)
-    thaw_frozen(ctx)  # a frozen replica would never become ready
+    ctx.resume_all()  # a frozen replica (process, container, node) would never become ready
 
     def ready() -> dict[str, Any]:
         states = {r.name: ctx.operator.ready(r.name) for r in ctx.operator.replicas()}

@@ -1,10 +1,9 @@
-"""Pure logic of the chaos part: provider selection, journal judging, scoring, audit counting,
+"""Pure logic of the chaos part: journal judging, scoring, audit counting,
 experiment documents and runbook data (no cluster)."""
 
 from __future__ import annotations
 
 import json
-import os
 import threading
 from pathlib import Path
 
@@ -12,7 +11,6 @@ import pytest
 import yaml
 
 from chaos import audit
-from chaos.faults import kind, local, variants
 from chaos.journal import EXPERIMENTS, ChaosResult, find_leaks, load, run_chaos_experiment
 from chaos.runbooks.base import CANNOT_CHECK, STATUSES, Outcome, Subject
 from chaos.runbooks.catalogue import MISSING_CHECK, RUNBOOKS, SEED
@@ -24,106 +22,6 @@ from chaos.runbooks.remedies import REMEDIES
 from chaos.scoring import journal_problems, overall_resilience, probe_outcomes, score
 from fixtures.core.encoding import b64
 from fixtures.core.paths import REPO_ROOT
-
-# --- provider selection ---------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("fault", "provider", "impl"),
-    [
-        ("kill-operator", "local", local.kill_replica),
-        ("kill-operator", "kind", kind.delete_every_operator_pod),
-        ("kill-leader", "kind", kind.delete_pods),
-        ("freeze-leader", "local", local.freeze_replica),
-        ("freeze-leader", "kind", kind.delete_pods),
-        ("thaw-leader", "kind", kind.nothing_to_do),
-        ("restart-apiserver", "local", local.restart_apiserver),
-        ("restart-apiserver", "kind", kind.restart_apiserver),
-    ],
-)
-def test_each_fault_has_the_right_implementation_per_provider(fault: str, provider: str, impl) -> None:
-    fn, description = variants.variant(fault, provider)
-    assert fn is impl
-    assert callable(fn)
-    assert description
-
-
-def test_every_fault_exists_on_both_providers_and_nowhere_else() -> None:
-    assert set(variants.VARIANTS) == set(variants.FAULTS)
-    for per_provider in variants.VARIANTS.values():
-        assert set(per_provider) == set(variants.PROVIDERS)
-    with pytest.raises(variants.UnsupportedProvider, match="existing"):
-        variants.variant("kill-operator", "existing")
-    with pytest.raises(ValueError, match="unknown fault"):
-        variants.variant("unplug-the-datacenter", "local")
-
-
-def test_kind_apiserver_restart_stops_only_the_apiserver_container() -> None:
-    [cmd] = kind.kind_apiserver_restart_commands("replicheck-rc123456")
-    assert cmd[:3] == ["docker", "exec", "replicheck-rc123456-control-plane"]
-    assert "crictl stop" in cmd[-1]
-    assert "--name kube-apiserver" in cmd[-1]
-    assert "restart" not in cmd  # never `docker restart` the node: that restarts the operator's pod too
-
-
-def test_pod_delete_arguments_target_the_operator_or_one_named_pod() -> None:
-    every = kind.pod_delete_arguments()
-    assert every == {
-        "label_selector": "app.kubernetes.io/name=replicheck-replicator",
-        "ns": "replicheck-system",
-        "grace_period": 0,
-        "all": True,
-    }
-    one = kind.pod_delete_arguments("replicheck-replicator-5f9c.x")
-    assert one["all"] is False
-    assert one["name_pattern"] == r"^replicheck\-replicator\-5f9c\.x$"
-
-
-def test_chaosk8s_gets_explicit_credentials_not_a_kubeconfig(tmp_path: Path, monkeypatch) -> None:
-    """With a kubeconfig present chaosk8s would ignore its secrets (tooling.md 2.2); inside the guard
-    it builds a client from them, and the environment is restored afterwards."""
-    import chaosk8s
-
-    decoy = tmp_path / "kubeconfig"
-    decoy.write_text("not: used")
-    monkeypatch.setenv("KUBECONFIG", str(decoy))
-    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
-    secrets = {
-        "KUBERNETES_HOST": "https://127.0.0.1:6443",
-        "KUBERNETES_API_KEY": "t0ken",
-        "KUBERNETES_VERIFY_SSL": "true",
-        "KUBERNETES_CA_CERT_FILE": "/ca.crt",
-    }
-    with kind.chaosk8s_explicit_credentials():
-        api = chaosk8s.create_k8s_api_client(secrets)
-    try:
-        cfg = api.configuration
-        assert cfg.host == "https://127.0.0.1:6443"
-        assert cfg.api_key["authorization"] == "t0ken"
-        assert cfg.verify_ssl is True
-        assert cfg.proxy is None
-    finally:
-        api.close()
-    assert os.environ["KUBECONFIG"] == str(decoy)
-    assert os.environ["HTTP_PROXY"] == "http://proxy.invalid:3128"
-
-
-def test_kind_pod_deletion_fails_loudly_when_nothing_matched(monkeypatch) -> None:
-    import chaosk8s.pod.actions as pod_actions
-
-    calls = []
-
-    def fake_terminate(**kwargs):
-        calls.append(kwargs)
-        return []
-
-    monkeypatch.setattr(pod_actions, "terminate_pods", fake_terminate)
-    monkeypatch.setattr(kind, "chaos_runner_secrets", lambda ctx: {"KUBERNETES_HOST": "h"})
-    with pytest.raises(AssertionError, match="deleted no pod"):
-        kind.delete_pods(object(), "leader-pod")
-    assert calls[0]["name_pattern"] == "^leader\\-pod$"
-    assert calls[0]["secrets"] == {"KUBERNETES_HOST": "h"}
-
 
 # --- judging journals -----------------------------------------------------------------------------------
 
