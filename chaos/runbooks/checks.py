@@ -22,13 +22,16 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from chaos.context import OPERATOR_NAMESPACE, ChaosContext
+from chaos.context import OPERATOR_NAMESPACE, ChaosContext, PodOperator
 from chaos.faults.shared import operator_can
 from chaos.probes import log_records
+from chaos.runbooks import kubectl
 from chaos.runbooks.base import (
     ALERT,
     CANNOT_CHECK,
@@ -45,6 +48,7 @@ from chaos.runbooks.base import (
 )
 from chaos.runbooks.logs import classify_logs
 from chaos.runbooks.patterns import regex_verdicts
+from fixtures.clusters.binaries import find_tool
 from fixtures.core.redact import secret_view
 from fixtures.services.oci_registry import OciRegistry
 from fixtures.systems.dialects.reflector import ALLOWED, ALLOWED_NAMESPACES
@@ -52,7 +56,150 @@ from fixtures.systems.dialects.reflector import ALLOWED, ALLOWED_NAMESPACES
 NO_LOG_LINES = "no log line of the operator since the fault: a search of no lines proves nothing"
 
 
+# --- "Pod Not Running" on Pods: the real kubectl ------------------------------------------------------
+
+#: the namespace and Deployment the runbook's commands name, as written
+RUNBOOK_NAMESPACE, RUNBOOK_DEPLOYMENT = "reflector-system", "reflector"
+
+
+def _kubectl(ctx: ChaosContext, *args: str) -> kubectl.Ran:
+    return kubectl.run(str(find_tool("kubectl")), ctx.cluster.kubeconfig, ctx.cluster.context, *args)
+
+
+def _pods_of(ctx: ChaosContext) -> PodOperator:
+    assert isinstance(ctx.operator, PodOperator)
+    return ctx.operator
+
+
+def pod_status_kubectl(ctx: ChaosContext, subject: Subject) -> Outcome:
+    """Step 1 with kubectl: as written (``kubectl get pods -n reflector-system``), then applied to the
+    operator's namespace and Pods; judged from ``-o json``: a container restarted (restart count up)
+    or a Pod created after the fault (a replacement) is a restart; a crash loop or an unready Pod is
+    an operator that is down."""
+    op = _pods_of(ctx)
+    literal = _kubectl(ctx, "get", "pods", "-n", RUNBOOK_NAMESPACE)
+    said = ((literal.stdout or literal.stderr).strip().splitlines() or ["no output"])[-1][:100]
+    note = f"as written `{literal.command}`: {said!r}; applied: "
+    selector = op.label_selector()
+    table = _kubectl(ctx, "get", "pods", "-n", op.namespace, "-l", selector, "-o", "wide")
+    listed = _kubectl(ctx, "get", "pods", "-n", op.namespace, "-l", selector, "-o", "json")
+    if not listed.ok:
+        return Outcome(CANNOT_CHECK, note + listed.failure())
+    pods = kubectl.pod_facts(listed.stdout)
+    rows = [ln.split() for ln in table.stdout.strip().splitlines()[1:]] if table.ok else []
+    view = f"`{table.command}` ({len(rows)} row(s)): " + "; ".join(p.line() for p in pods)
+    if not pods:
+        return Outcome(PROBLEM, note + view + " no Pod of the operator", "operator-down")
+    fault_at = ctx.marks.get("fault_at_wall")
+    # creationTimestamp has whole seconds: a Pod made in the fault's second counts as made after it
+    replaced = [p.name for p in pods if fault_at is not None and p.created >= int(fault_at)]
+    restarted = [p.name for p in pods if p.restarts > 0]
+    looping = [p.name for p in pods if "CrashLoopBackOff" in p.waiting]
+    if restarted or replaced:
+        why = []
+        if restarted:
+            why.append(f"container restarted in {restarted} (exit 137 = SIGKILL; OOMKilled = memory limit)")
+        if replaced:
+            why.append(f"Pod(s) {replaced} created after the fault (replaced)")
+        causes = ["operator-restarted"] + (["operator-down"] if looping else [])
+        return Outcome(PROBLEM, note + view + "; " + "; ".join(why), causes)
+    not_ready = [p.name for p in pods if not p.ready]
+    if looping or not_ready:
+        return Outcome(PROBLEM, note + view + f"; not ready: {not_ready}", "operator-down")
+    return Outcome(OK, note + view)
+
+
+def pod_logs_kubectl(ctx: ChaosContext, subject: Subject) -> Outcome:
+    """Step 2 with kubectl: ``kubectl logs deploy/<its Deployment>`` in its namespace, each of its
+    Pods' logs (and the previous container's, where one restarted): a start logged after the fault is
+    a restart; otherwise the warnings and errors since the fault, classified."""
+    op = _pods_of(ctx)
+    written = f"as written: deploy/{RUNBOOK_DEPLOYMENT} in {RUNBOOK_NAMESPACE}; applied: "
+    deploy = _kubectl(ctx, "logs", "-n", op.namespace, f"deploy/{op.deployment_name()}")
+    if not deploy.ok:
+        return Outcome(CANNOT_CHECK, written + deploy.failure())
+    since = ctx.marks.get("fault_at_wall", 0.0)
+    texts = {"deploy": deploy.stdout}
+    previous: list[str] = []
+    for replica in ctx.operator.replicas():
+        current = _kubectl(ctx, "logs", "-n", op.namespace, replica.name)
+        if current.ok:
+            texts[replica.name] = current.stdout
+        if replica.restarts > 0:
+            before = _kubectl(ctx, "logs", "-n", op.namespace, replica.name, "--previous")
+            if before.ok:
+                previous.append(
+                    f"{replica.name}: {len(before.stdout.splitlines())} line(s) before the restart"
+                )
+    starts = {name: kubectl.started_after(text, since) for name, text in texts.items() if name != "deploy"}
+    started = {name: ts for name, ts in starts.items() if ts}
+    lines = sum(len(t.splitlines()) for t in texts.values())
+    note = written + f"`{deploy.command}` and {len(texts) - 1} Pod log(s), {lines} line(s)"
+    if started:
+        detail = "; ".join(f"{n} started at {ts[-1]}" for n, ts in started.items())
+        before = f"; {'; '.join(previous)}" if previous else ""
+        return Outcome(
+            PROBLEM, note + f": a start logged after the fault ({detail}){before}", "operator-restarted"
+        )
+    records = [
+        rec
+        for text in texts.values()
+        for line in text.splitlines()
+        if (rec := _json_line(line)) is not None and _at_or_after(rec, since)
+    ]
+    if not records:
+        return Outcome(CANNOT_CHECK, note + ": " + NO_LOG_LINES)
+    causes, examples = classify_logs(records)
+    if causes:
+        return Outcome(PROBLEM, note + ": " + "; ".join(examples), causes)
+    return Outcome(OK, note + ": " + ("no warnings or errors" if not examples else "; ".join(examples)))
+
+
+def crash_looping_kubectl(ctx: ChaosContext, subject: Subject) -> Outcome:
+    """Step 4 with kubectl: ``kubectl describe pod`` of each Pod: a crash loop is three restarts or
+    more, or a back-off restarting the container (the describe's waiting reason and events)."""
+    op = _pods_of(ctx)
+    looping, seen = [], []
+    for replica in ctx.operator.replicas():
+        described = _kubectl(ctx, "describe", "pod", "-n", op.namespace, replica.name)
+        if not described.ok:
+            return Outcome(CANNOT_CHECK, described.failure())
+        facts = kubectl.describe_facts(described.stdout)
+        seen.append(f"`{described.command}`: {facts.summary()}")
+        if facts.restart_count >= 3 or facts.back_off:
+            looping.append(replica.name)
+    if looping:
+        return Outcome(
+            ALERT,
+            f"crash-looping: {looping} (alert only; the runbook prescribes no repair); " + " | ".join(seen),
+            "operator-down",
+        )
+    return Outcome(OK, "not crash-looping (restarts < 3, no back-off); nothing to alert; " + " | ".join(seen))
+
+
+def _json_line(line: str) -> dict[str, Any] | None:
+    if not line.startswith("{"):
+        return None
+    try:
+        rec = json.loads(line)
+    except ValueError:
+        return None
+    return rec if isinstance(rec, dict) else None
+
+
+def _at_or_after(rec: dict[str, Any], since_wall: float) -> bool:
+    try:
+        return datetime.fromisoformat(rec["ts"]).timestamp() >= since_wall
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
+# --- the other checks ---------------------------------------------------------------------------------------
+
+
 def pod_status(ctx: ChaosContext, subject: Subject) -> Outcome:
+    if ctx.operator.runs_pods:
+        return pod_status_kubectl(ctx, subject)
     literal = ctx.cluster.core.list_namespaced_pod("reflector-system", _request_timeout=TIMEOUT).items
     note = (
         f"as written the step lists pods in reflector-system ({len(literal)} found: nothing runs there in "
@@ -78,6 +225,8 @@ def pod_status(ctx: ChaosContext, subject: Subject) -> Outcome:
 
 
 def pod_logs(ctx: ChaosContext, subject: Subject) -> Outcome:
+    if ctx.operator.runs_pods:
+        return pod_logs_kubectl(ctx, subject)
     text = "\n".join(ctx.operator.logs(n) for n in ctx.replica_names())
     exits = [ln for ln in text.splitlines() if ln.startswith("supervisor: process exited")]
     note = "as written: deploy/reflector in reflector-system; applied to the operator's log: "
@@ -106,6 +255,8 @@ def helmrelease_status(ctx: ChaosContext, subject: Subject) -> Outcome:
 
 
 def crash_looping(ctx: ChaosContext, subject: Subject) -> Outcome:
+    if ctx.operator.runs_pods:
+        return crash_looping_kubectl(ctx, subject)
     replicas = ctx.operator.replicas()
     looping = [r.name for r in replicas if r.restarts >= 3]
     if looping:
