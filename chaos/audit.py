@@ -35,6 +35,9 @@ class AuditEvent:
     received: float  # epoch seconds
     user_agent: str
     name: str = ""  # the object's name (metadata only; never a value)
+    #: where the request came from, as the API server saw it (a Pod on the host network that reaches
+    #: the API server on loopback shows 127.0.0.1, not its node's address)
+    source_ips: tuple[str, ...] = ()
 
 
 def _epoch(ts: str | None) -> float:
@@ -65,6 +68,7 @@ def parse(lines: list[str]) -> list[AuditEvent]:
             received=_epoch(raw.get("requestReceivedTimestamp")),
             user_agent=raw.get("userAgent", ""),
             name=ref.get("name", ""),
+            source_ips=tuple(raw.get("sourceIPs") or ()),
         )
         if ev.audit_id:
             by_id[ev.audit_id] = ev

@@ -106,3 +106,52 @@ def judge(events: list[AuditEvent], lease: str, since: float = 0.0) -> Verdict:
         elif holder is not None and writer != holder.holder:
             verdict.late_writes.append(LateWrite(e, writer, holder))
     return verdict
+
+
+# --- a lost node's leader (the node-loss experiment) -----------------------------------------------------
+
+
+@dataclass
+class Silence:
+    """What the audit log says about one replica that was frozen while it held the Lease (its node
+    lost): who took over and when (API server clock), and every write of the frozen replica received
+    after that. Its evidence is the replica's own requests before the freeze (the log does attribute
+    requests to it) and the takeover itself."""
+
+    frozen: str
+    takeover: Takeover | None
+    late_writes: list[LateWrite] = field(default_factory=list)
+    requests_before: int = 0  # the frozen replica's requests before the freeze
+    requests_after_takeover: int = 0  # any verb: a thawed replica that woke up shows here
+    source_ips: tuple[str, ...] = ()  # where the frozen replica's requests came from
+
+    @property
+    def evidence(self) -> int:
+        return self.requests_before if self.takeover is not None else 0
+
+
+def judge_silence(events: list[AuditEvent], lease: str, frozen: str, frozen_at: float) -> Silence:
+    """Did the replica ``frozen`` (its identity, in its requests' user agent) write anything the API
+    server received after another replica took the Lease from it, the first takeover at or after
+    ``frozen_at``? Lease writes and Events are not judged (as in :func:`judge`)."""
+    verdict = judge(events, lease)
+    takeover = next(
+        (t for t in verdict.takeovers if t.at >= frozen_at and t.previous == frozen and t.holder != frozen),
+        None,
+    )
+    out = Silence(frozen, takeover)
+    ips: set[str] = set()
+    for e in events:
+        if replica_of(e.user_agent) != frozen:
+            continue
+        ips.update(e.source_ips)
+        if e.received < frozen_at:
+            out.requests_before += 1
+            continue
+        if takeover is None or e.received < takeover.at:
+            continue
+        out.requests_after_takeover += 1
+        if e.verb in WRITE_VERBS and e.resource not in NOT_JUDGED:
+            out.late_writes.append(LateWrite(e, frozen, takeover))
+    out.source_ips = tuple(sorted(ips))
+    return out

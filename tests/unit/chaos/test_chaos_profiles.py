@@ -18,7 +18,17 @@ from chaos.journal import EXPERIMENTS
 from chaos.scoring import not_failed, probe_state
 from fixtures.systems import ChaosProfile, registered, system
 
-NEUTRAL = ("kill-operator", "namespace-churn", "poison-source", "rbac-revoked", "leader-failover")
+NEUTRAL = (
+    "kill-operator",
+    "namespace-churn",
+    "poison-source",
+    "rbac-revoked",
+    "leader-failover",
+    "container-kill",
+    "liveness-failure",
+    "oom-kill",
+    "node-loss",
+)
 CHAOS_TESTS = Path(__file__).resolve().parents[3] / "chaos"
 
 

@@ -146,3 +146,53 @@ def test_the_audit_parser_keeps_the_object_name() -> None:
     )
     (event,) = audit.parse([line])
     assert (event.name, fencing.replica_of(event.user_agent)) == ("l", "id")
+
+
+# --- a lost node's leader (node-loss) -------------------------------------------------------------------
+
+FROZEN_AT = T0 + 11.0
+
+
+def test_a_lost_leader_that_wrote_nothing_after_the_takeover_is_silent_with_evidence() -> None:
+    silence = fencing.judge_silence(freeze_and_thaw(), LEASE, OLD, FROZEN_AT)
+    assert silence.takeover is not None
+    assert (silence.takeover.previous, silence.takeover.holder) == (OLD, NEW)
+    assert silence.late_writes == []
+    assert silence.requests_before == 3  # its Lease create and renewal, its write at 10.9 s
+    assert silence.evidence == 3
+    assert silence.requests_after_takeover == 1  # the rejected renewal: it woke up, it did not write
+
+
+def test_any_write_of_the_lost_leader_after_the_takeover_is_a_violation() -> None:
+    late = [write(17.5, OLD, code=409), write(18.0, OLD, verb="create")]
+    silence = fencing.judge_silence(freeze_and_thaw(*late), LEASE, OLD, FROZEN_AT)
+    assert [w.event.received - T0 for w in silence.late_writes] == [17.5, 18.0]
+    assert "received 0.300 s after" in silence.late_writes[0].describe()
+
+
+def test_a_write_of_the_new_leader_or_before_the_takeover_is_not_the_lost_leaders() -> None:
+    # received after the freeze but before the takeover: sent while it still held the Lease
+    silence = fencing.judge_silence(freeze_and_thaw(write(12.0, OLD)), LEASE, OLD, FROZEN_AT)
+    assert silence.late_writes == []
+
+
+def test_no_takeover_from_the_lost_leader_is_no_evidence() -> None:
+    events = [lease(0.0, OLD, verb="create"), write(10.9, OLD), write(12.0, OLD)]
+    silence = fencing.judge_silence(events, LEASE, OLD, FROZEN_AT)
+    assert silence.takeover is None
+    assert silence.evidence == 0
+    # an earlier handover (before the freeze) is not the one the freeze caused
+    earlier = [lease(0.0, NEW, verb="create"), lease(5.0, OLD), write(10.9, OLD)]
+    assert fencing.judge_silence(earlier, LEASE, OLD, FROZEN_AT).takeover is None
+
+
+def test_the_source_addresses_of_the_lost_leaders_requests_are_kept() -> None:
+    events = freeze_and_thaw()
+    events[2] = AuditEvent("x", "sa", "patch", "secrets", "ns", 200, T0 + 10.9, ua(OLD), "c", ("127.0.0.1",))
+    assert fencing.judge_silence(events, LEASE, OLD, FROZEN_AT).source_ips == ("127.0.0.1",)
+    line = (
+        '{"auditID":"a1","stage":"ResponseComplete","verb":"get","user":{"username":"sa"},'
+        '"sourceIPs":["198.18.4.11"],"userAgent":"x","objectRef":{"resource":"leases"},'
+        '"responseStatus":{"code":200},"requestReceivedTimestamp":"2026-01-01T00:00:00.000000Z"}'
+    )
+    assert audit.parse([line])[0].source_ips == ("198.18.4.11",)
