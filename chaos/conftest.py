@@ -238,7 +238,7 @@ def _local_env(
     deployment = operators.deploy(
         impl, cluster, run_dir, namespaces=live, label="chaos", replicas=replicas, extra_args=extra_args
     )
-    ctx = live.ctx = ChaosContext(cluster, LocalOperator(deployment), run_dir, system=impl)
+    ctx = live.ctx = ChaosContext(cluster, LocalOperator(deployment, impl), run_dir, system=impl)
 
     def cleanup() -> None:
         ctx.resume_all()  # a stopped process would not see the SIGTERM
