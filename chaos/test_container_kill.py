@@ -18,9 +18,9 @@ pytestmark = [pytest.mark.chaos, pytest.mark.slow, pytest.mark.neutral_chaos("co
 def test_container_killed_in_place_mid_fanout(
     system: ReplicationSystem, chaos_env: EnvFactory, chaos_provider: str
 ) -> None:
-    # the same fault mid-fan-out as kill-operator: the flags its profile gives that experiment (the
-    # bundled operator: one write at a time, so the kill lands inside the fan-out)
-    ctx = chaos_env(extra_args=system.chaos.args_for("kill-operator") if system.chaos else [])
+    # the flags its profile gives this experiment (the bundled operator: one write at a time, so the
+    # kill lands inside the fan-out)
+    ctx = chaos_env()
     ctx.workload = Workload.create(ctx.cluster, system, sources=2, targets=30, hint="ck")
     result = run_chaos_experiment(
         ctx, "container-kill", journal_name=variants.journal_name("container-kill", chaos_provider)

@@ -17,9 +17,9 @@ pytestmark = [pytest.mark.chaos, pytest.mark.slow, pytest.mark.neutral_chaos("no
 
 @pytest.mark.parametrize("chaos_provider", variant_params("freeze-node", "thaw-node"), indirect=True)
 def test_leaders_node_lost(system: ReplicationSystem, chaos_env: EnvFactory, chaos_provider: str) -> None:
-    # the Lease timing its profile gives the other leader experiment (the bundled operator: a
-    # takeover in seconds rather than the default 15 s)
-    ctx = chaos_env(extra_args=system.chaos.args_for("leader-failover") if system.chaos else [])
+    # the Lease timing its profile gives this experiment (the bundled operator: a takeover in
+    # seconds rather than the default 15 s)
+    ctx = chaos_env()
     ctx.workload = Workload.create(ctx.cluster, system, sources=2, targets=10, hint="nl")
     result = run_chaos_experiment(
         ctx, "node-loss", journal_name=variants.journal_name("node-loss", chaos_provider)
