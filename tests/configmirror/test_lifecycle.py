@@ -174,9 +174,8 @@ def test_deleting_a_mirror_removes_only_its_own_finalizer(env: MirrorEnv) -> Non
         assert env.system.rows(env.ops, name) == {(target, "cfg"): {"k": "v"}}, "rows not written yet"
         return obj
 
-    obj = eventually(ready, timeout=SLO, description="the replica, its row and the finalizer")
-    finalizers = [*obj["metadata"]["finalizers"], FOREIGN_FINALIZER]
-    patch_finalizers(env, name, finalizers, obj["metadata"]["resourceVersion"])
+    eventually(ready, timeout=SLO, description="the replica, its row and the finalizer")
+    add_foreign_finalizer(env, name)
     try:
         env.system.delete(env.ops, name)
 
@@ -212,6 +211,24 @@ def patch_finalizers(env: MirrorEnv, name: str, finalizers: list[str], resource_
         name,
         {"metadata": {"finalizers": finalizers, "resourceVersion": resource_version}},
     )
+
+
+def add_foreign_finalizer(env: MirrorEnv, name: str) -> None:
+    """Put our stand-in for another controller's finalizer beside the operator's, on the latest
+    version (the operator may write its status between our read and our patch: a 409 retries)."""
+
+    def added() -> None:
+        obj = env.system.get(env.ops, name)
+        assert obj is not None, f"ConfigMirror {env.ops}/{name} is gone"
+        finalizers = [*(obj["metadata"].get("finalizers") or []), FOREIGN_FINALIZER]
+        try:
+            patch_finalizers(env, name, finalizers, obj["metadata"]["resourceVersion"])
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            raise AssertionError(f"{name} changed while {FOREIGN_FINALIZER} was being added") from None
+
+    eventually(added, timeout=SLO, description=f"{FOREIGN_FINALIZER} added")
 
 
 def release_foreign_finalizer(env: MirrorEnv, name: str) -> None:
