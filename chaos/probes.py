@@ -28,6 +28,10 @@ from chaos.scoring import judged, no_evidence
 from fixtures.core.metrics import metric_value
 from fixtures.core.waiting import report_within
 
+#: the probe keys a ChaosProfile's ``not_applicable`` may name (besides experiments and
+#: ``provider:<name>``): each makes the probes that need it report n/a with the profile's reason
+PROBE_KEYS = frozenset({"logs", "metrics", "events", "runbooks", "failure-visibility", "backoff"})
+
 
 def _ctx(configuration: dict[str, Any] | None) -> ChaosContext:
     return context_of(configuration)
@@ -247,8 +251,12 @@ def logged(
 def failure_visible(
     verb: str = "patch", since: str = "fault_at", timeout_s: float = 15.0, configuration: dict | None = None
 ) -> dict[str, Any]:
-    """Readiness or metrics show the failure: 403s counted for the verb since the mark, or /readyz 503."""
+    """Readiness or metrics show the failure: 403s counted for the verb since the mark, or /readyz 503.
+    n/a for a system whose profile says it shows neither (``failure-visibility``: ESO reports on its
+    ExternalSecrets' status instead)."""
     ctx = _ctx(configuration)
+    if (na := ctx.not_applicable("failure-visibility")) is not None:
+        return na
     base = ctx.notes.get(f"metrics_at_{since}", {})
 
     def check() -> dict[str, Any]:
@@ -389,8 +397,12 @@ def _unseen(ctx: ChaosContext, since: str) -> str:
 def no_hot_loop(since: str = "fault_at", configuration: dict | None = None) -> dict[str, Any]:
     """The operator's requests while RBAC is revoked stay within what its documented backoff allows,
     and decline over the window (first third vs last third). Evidence: its requests in the window
-    (none seen: no verdict; an audit blind to the system would otherwise read as perfect backoff)."""
+    (none seen: no verdict; an audit blind to the system would otherwise read as perfect backoff).
+    The budget is the bundled operator's documented backoff: n/a for a system whose profile says its
+    backoff is another (``backoff``)."""
     ctx = _ctx(configuration)
+    if (na := ctx.not_applicable("backoff")) is not None:
+        return na
     if (na := ctx.no_audit_log()) is not None:
         return na
     assert ctx.workload is not None

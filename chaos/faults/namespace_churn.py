@@ -25,11 +25,12 @@ def churn_namespaces(
     assert wl is not None
     core = ctx.cluster.core
     prefix = ctx.notes["churn_prefix"]
+    labels = ctx.notes.get("churn_labels")  # a system that targets by label: the churned ones carry it
     names = [f"{prefix}-{i}" for i in range(count)]
     ctx.mark("fault_at")
     source = ctx.notes["churn_source"]
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda n: ctx.cluster.create_namespace("churn", name=n), names))
+        list(pool.map(lambda n: ctx.cluster.create_namespace("churn", labels, name=n), names))
         doomed = names[keep:]
         deletions = pool.map(lambda n: core.delete_namespace(n), doomed)
         wl.update_sources([source])  # copies are rewritten while their namespaces terminate
@@ -44,7 +45,7 @@ def churn_namespaces(
     deletion_s = time.monotonic() - t0
     reused = doomed[:reuse]
     for n in reused:
-        ctx.cluster.create_namespace("churn", name=n)
+        ctx.cluster.create_namespace("churn", labels, name=n)
     typo = f"{prefix.replace('churn', 'chrun')}-x"
     ctx.cluster.create_namespace("typo", name=typo)
     survivors = names[:keep] + reused

@@ -15,6 +15,7 @@ import yaml
 
 from chaos.context import BUNDLED_NAMES, ChaosContext
 from chaos.journal import EXPERIMENTS
+from chaos.probes import PROBE_KEYS
 from chaos.scoring import not_failed, probe_state
 from fixtures.systems import ChaosProfile, registered, system
 
@@ -108,9 +109,8 @@ def test_every_key_a_profile_names_is_an_experiment_or_a_probe_key(name: str) ->
     experiments = {p.stem for p in EXPERIMENTS.glob("*.yaml")}
     for key in chaos.args:
         assert key in experiments, key
-    probe_keys = {"logs", "metrics", "events", "runbooks"}
     for key in chaos.not_applicable:
-        assert key in experiments or key in probe_keys or key.startswith("provider:"), key
+        assert key in experiments or key in PROBE_KEYS or key.startswith("provider:"), key
         assert chaos.not_applicable[key].strip(), f"{key}: n/a without a reason"
 
 
