@@ -42,8 +42,8 @@ tools: binaries age helm postgres nodes gitops-tools ## control-plane and node b
 binaries: venv ## build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet once per machine (cached outside the clone)
 	@$(BIN)/python -m replicheck.build_progress >/dev/null
 
-gitops-tools: ## OCI registry, Flux source-controller and kustomize-controller (tools/<name>/go.mod; built once, cached)
-	@for t in registry source-controller kustomize-controller; do bash tools/build-tool.sh $$t >/dev/null; done
+gitops-tools: ## OCI registry, Flux source-controller, kustomize-controller and helm-controller (tools/<name>/go.mod; built once, cached)
+	@for t in registry source-controller kustomize-controller helm-controller; do bash tools/build-tool.sh $$t >/dev/null; done
 
 # External Secrets Operator (issue 26): heavy (every provider compiles: ~5 min cold on 2 cores), so it
 # is built for the targets that run it, not by `make setup`/`make test`; progress counted in packages

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Build one Go program pinned by tools/<name>/go.mod (the OCI registry, Flux's source-controller or
-# kustomize-controller, External Secrets Operator) into the shared cache outside the clone, keyed
-# like tools/build-binaries.sh: the pinned module version, the Go version and a hash of go.mod,
-# go.sum and this script.
+# Build one Go program pinned by tools/<name>/go.mod (the OCI registry, Flux's source-controller,
+# kustomize-controller or helm-controller, External Secrets Operator) into the shared cache outside
+# the clone, keyed like tools/build-binaries.sh: the pinned module version, the Go version and a hash
+# of go.mod, go.sum and this script.
 # One builder at a time per cache (the same flock as the control-plane build).
-# Usage: tools/build-tool.sh registry|source-controller|kustomize-controller|external-secrets [--check]
+# Usage: tools/build-tool.sh registry|source-controller|kustomize-controller|helm-controller|external-secrets [--check]
 # Prints the binary's path as its last line. Build log: <cache>/build-<key>.log (`go build -v`: one
 # line per package compiled, which replicheck/build_progress.py counts for its progress line)
 set -euo pipefail
@@ -18,8 +18,9 @@ case "$name" in
   registry) module=github.com/distribution/distribution/v3; pkg=$module/cmd/registry ;;
   source-controller) module=github.com/fluxcd/source-controller; pkg=$module ;;
   kustomize-controller) module=github.com/fluxcd/kustomize-controller; pkg=$module ;;
+  helm-controller) module=github.com/fluxcd/helm-controller; pkg=$module ;;
   external-secrets) module=github.com/external-secrets/external-secrets; pkg=$module ;;
-  *) die "usage: $0 registry|source-controller|kustomize-controller|external-secrets (got '${name}')" ;;
+  *) die "usage: $0 registry|source-controller|kustomize-controller|helm-controller|external-secrets (got '${name}')" ;;
 esac
 dir="$here/$name"
 [ -f "$dir/go.mod" ] && [ -f "$dir/go.sum" ] || die "$dir/go.mod or go.sum is missing; restore them from git"
