@@ -1,16 +1,22 @@
 """The External Secrets Operator profile on plain data: what a declaration creates (a reader that may
 get one Secret, a ClusterSecretStore on the source's namespace, a ClusterExternalSecret selecting the
 targets), which namespaces ESO's own selection rules pick from it, how its copies are recognised,
-and what the interface cannot ask of it."""
+what the interface cannot ask of it, and how it runs as Pods of its chart (its image's inputs, the
+values document, the post-renderer, what chaos does not apply where)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import allure
 import pytest
+import yaml
 
+from fixtures.clusters.cluster import PodNetwork
+from fixtures.core.errors import SetupError
+from fixtures.services import images
 from fixtures.systems import (
     LabelSelector,
     Names,
@@ -21,8 +27,19 @@ from fixtures.systems import (
     selected,
     system,
 )
+from fixtures.systems.delivery import DeliveredImage
 from fixtures.systems.dialects import eso
-from fixtures.systems.external_secrets import PACKAGING, EsoPackaging
+from fixtures.systems.external_secrets import (
+    DOCKERFILE,
+    KIND_MISSING,
+    PACKAGING,
+    POST_RENDERER,
+    EsoPackaging,
+    bind_metrics_on_pod_ip,
+    chart_values,
+    flag_map,
+    image_spec,
+)
 from fixtures.systems.profiles.external_secrets import SYSTEM
 
 pytestmark = allure.label("system", SYSTEM.name)
@@ -205,3 +222,152 @@ def test_the_profile_states_why_readiness_and_leader_failover_do_not_apply() -> 
     assert SYSTEM.chaos.lease is None
     assert SYSTEM.chaos.exemption("leader-failover")
     assert SYSTEM.chaos.user == "system:serviceaccount:external-secrets:external-secrets"
+
+
+def test_chaos_runs_it_as_pods_on_the_nodes_and_says_what_still_does_not_apply() -> None:
+    chaos = SYSTEM.chaos
+    assert chaos is not None
+    # its image and chart run on the nodes: the nodes variants of the one-replica experiments apply
+    assert chaos.exemption("provider:nodes") is None
+    for experiment in ("kill-operator", "container-kill"):
+        assert chaos.refusal(experiment, replicas=1, provider="nodes") is None
+    # what still does not, each with its own reason
+    assert "UUID" in (chaos.refusal("node-loss", replicas=2, provider="nodes") or "")
+    assert "UUID" in (chaos.refusal("leader-failover", replicas=2, provider="nodes") or "")
+    assert "liveness probe" in (chaos.refusal("liveness-failure", replicas=1, provider="nodes") or "")
+    assert "resources" in (chaos.refusal("oom-kill", replicas=1, provider="nodes") or "")
+    # kind: the image exists, loading it into the kind node does not
+    assert KIND_MISSING in (chaos.exemption("provider:kind") or "")
+    assert "kind load image-archive" in KIND_MISSING
+    assert KIND_MISSING in (SYSTEM.unavailable_on("kind") or "")
+    assert SYSTEM.unavailable_on("local") is None
+
+
+# --- as Pods of its chart -------------------------------------------------------------------------
+
+
+def test_its_image_is_its_dockerfile_over_the_binary_and_the_key_covers_the_binary(tmp_path: Path) -> None:
+    binary = tmp_path / "bin" / "external-secrets"
+    binary.parent.mkdir()
+    binary.write_bytes(b"\x7fELF one build")
+    binary.chmod(0o755)
+    spec = image_spec(binary)
+    assert (spec.name, spec.dockerfile) == ("external-secrets", DOCKERFILE)
+    assert spec.dockerfile_path.is_file()
+    # the Dockerfile copies exactly the staged binary, read from outside the repository
+    assert [p.as_posix() for p in images.context_files(spec)] == ["external-secrets"]
+    assert spec.source(Path("external-secrets")) == binary
+    text = spec.dockerfile_path.read_text()
+    assert "ARG RUNTIME_BASE=" in text
+    assert "USER 65532:65532" in text
+    assert 'ENTRYPOINT ["/bin/external-secrets"]' in text
+    key = images.image_key(spec, "b" * 64)
+    assert images.image_key(image_spec(binary), "b" * 64) == key
+    binary.write_bytes(b"\x7fELF another build")
+    assert images.image_key(spec, "b" * 64) != key  # a rebuilt binary is a new image
+    binary.unlink()
+    with pytest.raises(SetupError, match="staged from a missing file"):
+        images.context_files(spec)
+
+
+DIGEST = "sha256:" + "d" * 64
+IMAGE = DeliveredImage(
+    repository="127.0.0.1:5000/replicheck/external-secrets",
+    digest=DIGEST,
+    reference=f"127.0.0.1:5000/replicheck/external-secrets@{DIGEST}",
+    build_seconds=0.1,
+    cached=True,
+    push_seconds=0.2,
+    size_bytes=1,
+)
+NODES = PodNetwork(
+    host_network=True, api_env={"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": "6443"}
+)
+
+
+def test_the_values_keep_the_charts_defaults_but_what_the_nodes_need() -> None:
+    values = chart_values(
+        IMAGE,
+        "replicheck-registry",
+        NODES,
+        replicas=2,
+        extra_args=["--enable-flood-gate=false"],
+        metrics_port=31234,
+        version="v0.16.2",
+    )
+    assert values["image"] == {
+        "repository": IMAGE.repository,
+        "tag": f"v0.16.2@{DIGEST}",  # the chart has no digest value: the runtime pulls by this digest
+        "pullPolicy": "IfNotPresent",
+    }
+    assert values["imagePullSecrets"] == [{"name": "replicheck-registry"}]
+    assert (values["hostNetwork"], values["dnsPolicy"]) == (True, "ClusterFirstWithHostNet")
+    assert values["extraEnv"] == [
+        {"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"},
+        {"name": "KUBERNETES_SERVICE_PORT", "value": "6443"},
+    ]
+    assert (values["replicaCount"], values["leaderElect"]) == (2, True)
+    assert values["metrics"] == {"listen": {"port": 31234}}
+    assert values["securityContext"] == {"runAsUser": None}  # the image's 65532, not the chart's 1000
+    assert values["webhook"] == values["certController"] == {"create": False}
+    assert values["installCRDs"] is False
+    assert values["extraArgs"] == {"enable-flood-gate": "false"}
+    assert "concurrent" not in values  # the chart's default (1) stays
+    one = chart_values(
+        IMAGE, "s", PodNetwork(), replicas=1, extra_args=[], metrics_port=8080, version="v0.16.2"
+    )
+    assert (one["leaderElect"], one["hostNetwork"], one["dnsPolicy"], one["extraEnv"]) == (
+        False,
+        False,
+        "ClusterFirst",
+        [],
+    )
+
+
+def test_extra_flags_become_the_charts_extra_args_map() -> None:
+    assert flag_map(["--a=1", "--flag", "--b=x=y"]) == {"a": "1", "flag": "", "b": "x=y"}
+    for bad in ("-v", "value", "--"):
+        with pytest.raises(SetupError, match="--name=value"):
+            flag_map([bad])
+
+
+RENDERED = """\
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: external-secrets, namespace: external-secrets}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: external-secrets, namespace: external-secrets}
+spec:
+  template:
+    spec:
+      containers:
+      - name: external-secrets
+        args: [--enable-leader-election=true, --concurrent=1, --metrics-addr=:31234, --loglevel=info]
+        env:
+        - {name: KUBERNETES_SERVICE_HOST, value: 127.0.0.1}
+"""
+
+
+def test_the_post_renderer_binds_the_metrics_on_the_pod_ip() -> None:
+    docs = list(yaml.safe_load_all(bind_metrics_on_pod_ip(RENDERED)))
+    assert docs[0] == {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "external-secrets", "namespace": "external-secrets"},
+    }
+    (container,) = docs[1]["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == [
+        "--enable-leader-election=true",
+        "--concurrent=1",
+        "--metrics-addr=$(POD_IP):31234",
+        "--loglevel=info",
+    ]
+    assert container["env"] == [
+        {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+        {"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"},
+    ]
+    with pytest.raises(SetupError, match="no --metrics-addr"):
+        bind_metrics_on_pod_ip(RENDERED.replace("--metrics-addr=:31234", "--metrics-addr=127.0.0.1:1"))
+    assert "bind_metrics_on_pod_ip" in POST_RENDERER
