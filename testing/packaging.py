@@ -70,6 +70,35 @@ def assert_helm_lint_strict(pkg: Package) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+#: a label value (Kubernetes: at most 63 characters, alphanumerics and ``-_.`` inside)
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+def assert_labels_valid_with_build_metadata(pkg: Package, tmp: Path) -> None:
+    """Every label the chart renders is valid when its version carries build metadata, as Flux's
+    helm-controller gives a chart from an OCIRepository (``0.1.0+<digest prefix>``: a ``+`` is not
+    allowed in a label value, so ``helm.sh/chart`` must replace it)."""
+    chart = str(pkg.deploy / "chart")
+    subprocess.run(
+        [_helm(), "package", chart, "--version", "0.1.0+e78e9e89f069", "--destination", str(tmp)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (archive,) = tmp.glob("*.tgz")
+    command = [_helm(), "template", pkg.release, str(archive), "--namespace", pkg.namespace, *pkg.helm_flags]
+    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    bad = [
+        f"{doc['kind']}/{doc['metadata']['name']} {key}={value}"
+        for doc in yaml.safe_load_all(proc.stdout)
+        if doc
+        for key, value in (doc["metadata"].get("labels") or {}).items()
+        if len(str(value)) > 63 or not LABEL_VALUE.match(str(value))
+    ]
+    assert not bad, f"invalid label values: {bad}"
+
+
 def assert_same_objects(pkg: Package) -> None:
     """Kustomize and the chart name the same objects (the chart leaves the Namespace to Helm)."""
 

@@ -7,6 +7,7 @@ ConfigMirror's own (Secrets get-only, the CRD, two ports, pinned psycopg)."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import allure
 import pytest
@@ -19,6 +20,7 @@ from testing.packaging import (
     assert_hardened,
     assert_helm_lint_strict,
     assert_image_non_root_without_shell,
+    assert_labels_valid_with_build_metadata,
     assert_least_privilege,
     assert_same_objects,
     by_kind,
@@ -36,6 +38,10 @@ PACKAGE = Package(
 
 def test_helm_lint_strict_passes() -> None:
     assert_helm_lint_strict(PACKAGE)
+
+
+def test_labels_stay_valid_for_a_chart_version_with_build_metadata(tmp_path: Path) -> None:
+    assert_labels_valid_with_build_metadata(PACKAGE, tmp_path)
 
 
 def test_kustomize_and_helm_describe_the_same_objects() -> None:

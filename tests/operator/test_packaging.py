@@ -6,6 +6,8 @@ replicator's own (its grants, its resource limits)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from fixtures.core.paths import REPO_ROOT
@@ -15,6 +17,7 @@ from testing.packaging import (
     assert_hardened,
     assert_helm_lint_strict,
     assert_image_non_root_without_shell,
+    assert_labels_valid_with_build_metadata,
     assert_least_privilege,
     assert_same_objects,
 )
@@ -29,6 +32,10 @@ PACKAGE = Package(
 
 def test_helm_lint_strict_passes() -> None:
     assert_helm_lint_strict(PACKAGE)
+
+
+def test_labels_stay_valid_for_a_chart_version_with_build_metadata(tmp_path: Path) -> None:
+    assert_labels_valid_with_build_metadata(PACKAGE, tmp_path)
 
 
 def test_kustomize_and_helm_describe_the_same_objects() -> None:
