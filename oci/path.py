@@ -49,6 +49,39 @@ REPO = "fleet"
 CREDS = "oci-creds"  # the Secret name every service references (seed 000)
 CUSTOMER, CLUSTER = "acme", "e2e"
 HELM_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
+#: the test service's Deployment (a chart with an image, issue 25): one Pod on the host network (the
+#: local nodes have no Pod network) that pulls its image with the namespace's `oci-creds` at every
+#: start (`Always`), and is replaced whenever the chart version changes (the annotation), so every
+#: new chart version also proves a new image pull with the credentials of that moment
+SERVICE_DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}
+  labels: {app.kubernetes.io/instance: "{{ .Release.Name }}"}
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app.kubernetes.io/instance: "{{ .Release.Name }}"}
+  template:
+    metadata:
+      labels: {app.kubernetes.io/instance: "{{ .Release.Name }}"}
+      annotations: {replicheck.io/chart-version: "{{ .Chart.Version }}"}
+    spec:
+      hostNetwork: true
+      automountServiceAccountToken: false
+      terminationGracePeriodSeconds: 2
+      imagePullSecrets: [{name: "{{ .Values.pullSecret }}"}]
+      containers:
+        - name: service
+          image: "{{ .Values.image }}"
+          imagePullPolicy: Always
+          securityContext:
+            runAsNonRoot: true
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: true
+            capabilities: {drop: [ALL]}
+"""
 AUTH_FAILURE_WORDS = ("401", "unauthorized", "authentication required")
 
 
@@ -83,6 +116,8 @@ class GitOpsPath:
     customer: str = CUSTOMER
     cluster_name: str = CLUSTER
     chart_version: int = 0
+    #: with an image (the nodes' stack, oci/releases.py), every chart version also runs a Pod of it
+    with_deployment: bool = False
     key: Path = field(init=False)
     pub: str = field(init=False)
 
@@ -130,6 +165,15 @@ class GitOpsPath:
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n"
             f'data:\n  version: "{version}"\n'
         )
+        if self.with_deployment:
+            (src / "templates" / "deployment.yaml").write_text(SERVICE_DEPLOYMENT)
+        self.push_package(src, version)
+        return version
+
+    def push_package(self, chart_dir: Path, version: str) -> str:
+        """`helm package` a chart directory at `version` and `helm push` it to the registry's
+        ``charts/`` repository with its current credentials; returns the chart's OCI URL."""
+        name = yaml.safe_load((chart_dir / "Chart.yaml").read_text())["name"]
         home = self.work / "helm"
         home.mkdir(mode=0o700, exist_ok=True)
         ca = str(self.registry.ca_cert)
@@ -147,18 +191,20 @@ class GitOpsPath:
             home,
             stdin=self.registry.password,
         )
-        helm(["package", str(src), "--destination", str(self.work / "chart")], home)
+        out = self.work / "packages"
+        out.mkdir(exist_ok=True)
+        helm(["package", str(chart_dir), "--version", version, "--destination", str(out)], home)
         helm(
             [
                 "push",
-                str(self.work / "chart" / f"{CHART}-{version}.tgz"),
+                str(out / f"{name}-{version}.tgz"),
                 f"oci://{self.registry.host}/charts",
                 "--ca-file",
                 ca,
             ],
             home,
         )
-        return version
+        return f"oci://{self.registry.host}/charts/{name}"
 
     # -- the customer repository ---------------------------------------------------------------
     def credentials(self, password: str | None = None) -> DockerConfig:
@@ -267,8 +313,11 @@ class GitOpsPath:
             },
         )
 
-    def add_source(self, namespace: str, pull_secret: str = CREDS) -> None:
-        """What a service's HelmRelease pulls through: the registry CA and an OCIRepository."""
+    def add_source(
+        self, namespace: str, pull_secret: str = CREDS, chart: str = CHART, ref: dict | None = None
+    ) -> None:
+        """What a service's HelmRelease pulls through: the registry CA and an OCIRepository named
+        after the chart (``charts/<chart>`` in the registry; by default its newest 0.1+ version)."""
         ca = client.V1Secret(
             metadata=client.V1ObjectMeta(name="registry-ca"),
             data={"ca.crt": base64.b64encode(self.registry.ca_cert.read_bytes()).decode()},
@@ -278,12 +327,12 @@ class GitOpsPath:
             self.cluster,
             {
                 "kind": "OCIRepository",
-                "metadata": {"name": CHART, "namespace": namespace},
+                "metadata": {"name": chart, "namespace": namespace},
                 "spec": {
                     "interval": f"{INTERVAL}s",
                     "timeout": "10s",
-                    "url": self.chart_url,
-                    "ref": {"semver": ">=0.1.0"},
+                    "url": f"oci://{self.registry.host}/charts/{chart}",
+                    "ref": ref or {"semver": ">=0.1.0"},
                     "secretRef": {"name": pull_secret},
                     "certSecretRef": {"name": "registry-ca"},
                     "layerSelector": {"mediaType": HELM_LAYER, "operation": "copy"},

@@ -35,6 +35,10 @@ class OciStack:
     git: GitServer | None = None
     flux: Flux | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    #: the nodes' stack (oci/releases.py): the registry is trusted by the nodes' containerd, and
+    #: the operator is not deployed here but later, by a HelmRelease, once flux-system holds the
+    #: consolidated credentials its chart source needs (the seed's order)
+    on_nodes: bool = False
 
     @property
     def run_dir(self) -> Path:
@@ -58,11 +62,15 @@ class OciStack:
                 self.run_dir / "registry", self.run_dir / "pki", self.plane.pgid
             ).start()
             self.git = GitServer(self.run_dir / "git", self.plane.pgid).start()
+            if self.on_nodes:
+                self.provider.trust_registry(self.registry.host, self.registry.ca_cert)
             self.flux = Flux(self.cluster, self.run_dir / "flux").install()
             self.timings["registry_s"] = self.registry.ready_s
             self.timings["git_server_s"] = self.git.ready_s
             self.timings.update({f"flux_{k}": v for k, v in self.flux.timings.items()})
             self.timings["registry_git_flux_ready_s"] = time.monotonic() - t1
+            if self.on_nodes:
+                return self
             t2 = time.monotonic()
             self.operator = self.impl.deploy(
                 self.cluster, self.run_dir / "operator", extra_args=self.impl.private_args()
@@ -74,8 +82,9 @@ class OciStack:
         return self
 
     def stop(self) -> None:
-        """Controllers, operator, servers, then the cluster (its guardian ends any straggler)."""
-        deployments = [*(self.flux.deployments.values() if self.flux else []), self.operator]
+        """The operator (while helm-controller can still uninstall a HelmRelease of it), the
+        controllers, the servers, then the cluster (its guardian ends any straggler)."""
+        deployments = [self.operator, *(self.flux.deployments.values() if self.flux else [])]
         for d in deployments:
             if d is not None:
                 d.stop()

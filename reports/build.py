@@ -492,10 +492,12 @@ class Report:
         e2e = [r for r in self.records if r["kind"] == "oci_e2e"]
         runbooks = [r for r in self.records if r["kind"] == "oci_runbook"]
         rotations = [s for r in self.records if r["kind"] == "oci_rotation" for s in r.get("seconds") or []]
-        if not (e2e or runbooks or rotations):
+        releases = [r for r in self.records if r["kind"] == "oci_releases"]
+        if not (e2e or runbooks or rotations or releases):
             return None
         last = e2e[-1] if e2e else {}
         return {
+            "releases": self.oci_releases(releases[-1]) if releases else None,
             "namespaces_authenticated": last.get("namespaces_authenticated"),
             "namespaces": last.get("namespaces"),
             "first_authentication_s": last.get("first_authentication_s"),
@@ -512,6 +514,26 @@ class Report:
                 for r in runbooks
                 for fault, step in sorted((r.get("identified") or {}).items())
             ],
+        }
+
+    @staticmethod
+    def oci_releases(rec: dict[str, Any]) -> dict[str, Any]:
+        """The HelmReleases of the nodes' OCI stack (oci/test_helm_releases_e2e.py): each service
+        namespace's release, the negative control, Ready and rotation latencies, the operator's own."""
+        return {
+            k: rec.get(k)
+            for k in (
+                "releases",
+                "negative_control",
+                "ready_s",
+                "rotation",
+                "rotations",
+                "bound_s",
+                "slo_s",
+                "intervals_s",
+                "helm_timeout_s",
+                "operator",
+            )
         }
 
     # -- verdict -----------------------------------------------------------------------------
@@ -1143,6 +1165,7 @@ def render_oci(oci: dict[str, Any] | None) -> list[str]:
         f"(bound {_fmt(rot.get('bound'))} s; Flux intervals {_fmt(oci.get('intervals_s'))})",
         f"- Registry, git server and Flux ready in {_fmt(oci.get('stack_ready_s'))} s",
     ]
+    out += render_oci_releases(oci.get("releases"))
     out += [
         f"- Runbook Authentication Failure: {_fmt(r['fault'])} "
         + (
@@ -1151,6 +1174,40 @@ def render_oci(oci: dict[str, Any] | None) -> list[str]:
             else "identified by no step"
         )
         for r in oci.get("runbook") or []
+    ]
+    return out
+
+
+def render_oci_releases(rel: dict[str, Any] | None) -> list[str]:
+    """Markdown of the HelmReleases (seed 000's step 6 with helm-controller on real nodes)."""
+    if not rel:
+        return []
+    ready, rot, op = rel.get("ready_s") or {}, rel.get("rotation") or {}, rel.get("operator") or {}
+    neg = rel.get("negative_control") or {}
+    out = [
+        "",
+        "### HelmReleases from the registry (helm-controller, real nodes)",
+        "",
+        f"- Operator: HelmRelease {_fmt(op.get('helmrelease'))}, Ready {_fmt(op.get('ready'))}, chart "
+        f"{_fmt(op.get('chart'))}, image {_fmt(op.get('image_digest'))}, {_fmt(op.get('replicas'))} replicas "
+        f"(Ready after {_fmt(op.get('ready_s'))} s)",
+        f"- Ready after the namespace and its credentials exist: p50 {_fmt(ready.get('p50'))} s, "
+        f"p99 {_fmt(ready.get('p99'))} s (target {_fmt(rel.get('slo_s'))} s)",
+        f"- Rotation until every HelmRelease is Ready again at the new chart with a new image pull: p50 "
+        f"{_fmt(rot.get('p50'))} s, p95 {_fmt(rot.get('p95'))} s, p99 {_fmt(rot.get('p99'))} s over "
+        f"{_fmt(rot.get('n'))} releases, {_fmt(rel.get('rotations'))} rotations "
+        f"(bound {_fmt(rel.get('bound_s'))} s; intervals {_fmt(rel.get('intervals_s'))}, "
+        f"helm wait {_fmt(rel.get('helm_timeout_s'))} s)",
+        f"- Negative control ({_fmt(neg.get('namespace'))}, wrong password): {_fmt(neg.get('result'))}: "
+        f"{_fmt(neg.get('source'))}; {_fmt(neg.get('helmrelease'))}",
+        "",
+        "| namespace | HelmRelease | Ready | chart version | image digest | pull |",
+        "|---|---|---|---|---|---|",
+    ]
+    out += [
+        f"| {_fmt(r.get('namespace'))} | {_fmt(r.get('helmrelease'))} | {_fmt(r.get('ready'))} | "
+        f"{_fmt(r.get('chart_version'))} | {_fmt(r.get('image_digest'))} | {_fmt(r.get('pull'))} |"
+        for r in rel.get("releases") or []
     ]
     return out
 

@@ -406,6 +406,50 @@ def test_oci_credentials_section_summarises_the_end_to_end_records(tmp_path: Pat
     assert [s.key for s in page.sections()].count("oci_credentials") == 1
 
 
+def test_the_oci_section_lists_every_helmrelease_and_the_negative_control(tmp_path: Path) -> None:
+    records = [
+        {
+            "kind": "oci_releases",
+            "releases": [
+                {
+                    "namespace": "svc0-x",
+                    "helmrelease": "svc0-x/service",
+                    "ready": True,
+                    "chart_version": "0.1.4",
+                    "image_digest": "sha256:abc",
+                    "pull": "pulled sha256:abc",
+                }
+            ],
+            "negative_control": {
+                "namespace": "wrong0-x",
+                "result": "refused",
+                "source": "OCIRepository wrong0-x/service-chart Ready=False AuthenticationFailed: 401",
+                "helmrelease": "HelmRelease wrong0-x/service Ready=False",
+            },
+            "ready_s": {"p50": 9.5, "p99": 12.0, "n": 3},
+            "rotation": {"p50": 10.0, "p95": 14.0, "p99": 14.5, "n": 9},
+            "rotations": 3,
+            "bound_s": 66.0,
+            "slo_s": 60.0,
+            "intervals_s": {"GitRepository": 2, "HelmRelease": 10},
+            "helm_timeout_s": 60,
+            "operator": {"helmrelease": "replicheck-system/replicheck-replicator", "ready": True},
+        }
+    ]
+    report = build.Report({}, [], records, 0, [])
+    oci = report.oci_credentials()
+    assert oci is not None
+    assert oci["releases"]["releases"][0]["chart_version"] == "0.1.4"
+    text = "\n".join(build.render_oci(oci))
+    assert "| svc0-x | svc0-x/service | True | 0.1.4 | sha256:abc | pulled sha256:abc |" in text
+    assert "HelmRelease replicheck-system/replicheck-replicator, Ready True" in text
+    assert "wrong password): refused: OCIRepository wrong0-x/service-chart Ready=False" in text
+    html = build.render_html(report.to_json(report.verdict(), {}), tmp_path)
+    assert "HelmReleases from the registry" in html
+    assert "svc0-x/service" in html
+    assert "AuthenticationFailed: 401" in html
+
+
 def test_an_oci_fault_no_runbook_step_identified_says_so(tmp_path: Path) -> None:
     records = [{"kind": "oci_runbook", "identified": {"registry stopped": None, "secret missing": 1}}]
     report = build.Report({}, [], records, 0, [])
