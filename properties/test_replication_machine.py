@@ -40,7 +40,6 @@ from hypothesis.stateful import (
     invariant,
     precondition,
     rule,
-    run_state_machine_as_test,
 )
 
 from fixtures.clusters.cluster import Cluster
@@ -50,11 +49,13 @@ from fixtures.systems.dialects.reflector import ALLOWED, ALLOWED_NAMESPACES, AUT
 from properties import recording
 from properties.model import SourceSpec, physical_name
 from properties.observe import ExampleEnv, View, timed
+from properties.replay import run_reporting_unreplayed
 from properties.strategies import namespace_names, next_payloads, source_objects
 
 pytestmark = [pytest.mark.property, pytest.mark.usefixtures("system_deployment")]
 
 MAX_SLOTS = 8
+FAILURE_CHARS = 4000  # of a failed step's assertion kept for a failure Hypothesis cannot replay
 BARRIER_KEY = "replicheck-barrier"
 PICK = st.integers(0, 2**16)
 
@@ -75,6 +76,7 @@ class ReplicationMachine(RuleBasedStateMachine):
     system: ReplicationSystem
     repairs_edit: bool = False  # restores a hand-edited copy without a source change
     repairs_delete: bool = False  # recreates a hand-deleted copy without a source change
+    failures: list[str]  # the assertions steps failed with, in order (set per test)
 
     def __init__(self) -> None:
         super().__init__()
@@ -343,6 +345,9 @@ class ReplicationMachine(RuleBasedStateMachine):
         self.max_copies = max(self.max_copies, len(self.copies()))
 
     def teardown(self) -> None:
+        failure = sys.exc_info()[1]
+        if isinstance(failure, AssertionError):  # WaitTimeout is one too
+            type(self).failures.append(str(failure)[:FAILURE_CHARS])
         try:
             self.env.__exit__(*sys.exc_info())  # called while a failure propagates: keep its namespaces
         finally:
@@ -370,6 +375,7 @@ def test_any_sequence_of_actions_converges_to_the_model(
             "system": system,
             "repairs_edit": system.deviation("neutral.drift.edit") is None,
             "repairs_delete": system.deviation("neutral.drift.delete") is None,
+            "failures": [],
         },
     )
     profile = _machine_settings()
@@ -380,4 +386,4 @@ def test_any_sequence_of_actions_converges_to_the_model(
         request.node.replicheck_machine_seed = str(seed)
     else:
         request.node.replicheck_machine_seed = "derandomized"
-    run_state_machine_as_test(factory, settings=_machine_settings())
+    run_reporting_unreplayed(factory, _machine_settings(), machine.failures)
