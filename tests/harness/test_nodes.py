@@ -19,6 +19,7 @@ from kubernetes import client
 from fixtures.clusters.clients import admin_api_client
 from fixtures.clusters.cluster import new_run_id
 from fixtures.clusters.local import LocalControlPlane
+from fixtures.clusters.nodes import host
 from fixtures.clusters.nodes.config import PAUSE_IMAGE
 from fixtures.clusters.nodes.host import RECORD_FILE, HostRecord, leftovers
 from fixtures.clusters.nodes.support import nodes_unusable_reason
@@ -172,3 +173,32 @@ def test_a_run_whose_guardian_was_killed_too_is_cleaned_up_by_the_next_run() -> 
 def _nothing_left(record: HostRecord, run_dir: Path) -> None:
     assert leftovers(record) == []
     assert not run_dir.exists(), f"{run_dir} still exists"
+
+
+def test_overlapping_runs_restore_the_machine_settings_only_when_the_last_one_ends(tmp_path: Path) -> None:
+    """Two runs with nodes overlap: the second records the values from before the first (not the
+    first's kubelet's), the first to end leaves the settings to the other, the last restores them."""
+    setting = Path("/proc/sys/vm/overcommit_memory")
+    before = setting.read_text().strip()
+    machine = tmp_path / "machine.json"
+    first, second = (
+        HostRecord(new_run_id(), host.interface_name(new_run_id()), [], [], [], [], "none") for _ in range(2)
+    )
+    runs = {first.run_id: tmp_path / "a", second.run_id: tmp_path / "b"}
+    for directory in runs.values():
+        directory.mkdir()
+    changed = "1" if before != "1" else "0"
+    try:
+        host.prepare(first, runs[first.run_id], machine)
+        setting.write_text(changed)  # what the first run's kubelet does
+        host.prepare(second, runs[second.run_id], machine)
+        assert second.kernel_settings["vm/overcommit_memory"] == before
+        assert host.cleanup(first, machine) == []
+        assert setting.read_text().strip() == changed, "restored while another run still has nodes"
+        assert host.cleanup(second, machine) == []
+        assert setting.read_text().strip() == before
+        assert not machine.exists()
+    finally:
+        for record in (first, second):
+            host.cleanup(record, machine)
+        setting.write_text(before)
