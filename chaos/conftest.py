@@ -281,7 +281,10 @@ def _pod_env(
         cluster.close()
         raise NotPods(f"its packaging runs it as {deployment.runs_as} on this cluster, not as Pods")
     ctx = ChaosContext(
-        cluster, PodOperator(cluster, deployment.namespace, deployment.service_account), run_dir, system=impl
+        cluster,
+        PodOperator(cluster, deployment.namespace, deployment.service_account, system=impl),
+        run_dir,
+        system=impl,
     )
     live.ctx = ctx
     ctx.saved["deployment"] = deployment  # the Helm release a fault may upgrade (the OOM experiment)

@@ -174,10 +174,14 @@ class PodOperator:
     restarts_in_place = False
     runs_pods = True
 
-    def __init__(self, cluster: Cluster, namespace: str, service_account: str) -> None:
+    def __init__(
+        self, cluster: Cluster, namespace: str, service_account: str, system: ReplicationSystem | None = None
+    ) -> None:
         self.cluster = cluster
         self.namespace = namespace
         self.service_account = service_account
+        #: asked whether a Pod is ready beyond its Ready condition (a chart without a readiness probe)
+        self.system = system
 
     def pods(self) -> list[Any]:
         """Its Pods that are not being deleted, by name."""
@@ -238,7 +242,10 @@ class PodOperator:
         except ApiException as exc:
             return False, f"pod {name}: {exc.status}"
         conditions = {c.type: c.status for c in pod.status.conditions or []}
-        return conditions.get("Ready") == "True", f"conditions {conditions}"
+        if conditions.get("Ready") != "True":
+            return False, f"conditions {conditions}"
+        verdict = self.system.pod_ready(self.cluster, pod) if self.system is not None else None
+        return verdict if verdict is not None else (True, f"conditions {conditions}")
 
     def get(self, name: str, path: str) -> tuple[int, str]:
         """GET ``path`` on the Pod's probe port through the API server's Pod proxy: (status, body);
