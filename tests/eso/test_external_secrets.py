@@ -237,3 +237,132 @@ def test_undeclaring_deletes_the_copies_through_their_owners(eso_cluster: EsoClu
             lambda n=ns: _assert_gone(cluster, n, src.name), timeout=TIMEOUT, description=f"{ns} cleared"
         )
     assert _read(cluster, src.namespace, src.name) is not None, "undeclaring keeps the source"
+
+
+#: the API server's limit on a Secret's data (1 MiB), and Property 5's pinned source near it
+SECRET_LIMIT = 1024 * 1024
+DOCKERCONFIG = b'{"auths":{"ghcr.io":{"username":"opencenter-bot","password":"not-a-real-password"}}}'
+
+
+def _ready_condition(cluster: Cluster, namespace: str, name: str) -> tuple[str, str, str]:
+    """The ExternalSecret's Ready condition: status, reason, message (ESO's own words, no values)."""
+    es = (
+        DynamicClient(cluster.api)
+        .resources.get(api_version=eso_dialect.API_VERSION, kind=eso_dialect.ES_KIND)
+        .get(name=name, namespace=namespace)
+        .to_dict()
+    )
+    for condition in (es.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "Ready":
+            return condition.get("status", ""), condition.get("reason", ""), condition.get("message", "")
+    raise AssertionError(f"{namespace}/{name}: no Ready condition yet")
+
+
+def test_known_failure_an_occupant_of_another_type_is_labelled_and_deleted_with_the_source(
+    eso_cluster: EsoCluster,
+) -> None:
+    """Property 5's pinned example (property5.occupied): a kubernetes.io/dockerconfigjson source near
+    the 1 MiB limit, an unrelated Opaque Secret of its name in one target. ESO's first step there is to
+    patch its managed label onto that Secret (no store, no read of the source), so the write can come
+    before the copies elsewhere: the property's verdict then shows them absent. They are not held
+    back: the copy in the other target arrives like any copy. The unrelated Secret keeps its data
+    (its type cannot change: ESO's update is refused), but carries ESO's label, and when the source
+    goes ESO deletes it, though it never owned it."""
+    assert "property5.occupied" in SYSTEM.known_failures
+    cluster = eso_cluster.cluster
+    taken, a = cluster.create_namespace("taken"), cluster.create_namespace("a")
+    name = _name()
+    mine = cluster.core.create_namespaced_secret(
+        taken,
+        client.V1Secret(
+            metadata=client.V1ObjectMeta(name=name, labels={"owner": "someone-else"}),
+            data={"mine": b64("keep")},
+            type="Opaque",
+        ),
+    )
+    src_ns = cluster.create_namespace("src")
+    source = Source("Secret", src_ns, name)
+    big = secrets.token_bytes(SECRET_LIMIT - len(DOCKERCONFIG) - 64)
+    t0 = time.monotonic()
+    Driver(SYSTEM, cluster).create_source(
+        source,
+        {".dockerconfigjson": DOCKERCONFIG, "big.bin": big},
+        Names([a, taken]),
+        labels={"app.kubernetes.io/managed-by": "flux"},
+        annotations={"kustomize.toolkit.fluxcd.io/checksum": "0123abcd"},
+        type_="kubernetes.io/dockerconfigjson",
+    )
+    created = _read(cluster, src_ns, name)
+    assert created is not None
+    seen: dict[str, float] = {}
+
+    def both() -> None:
+        occupant = _read(cluster, taken, name)
+        if (
+            "claimed" not in seen
+            and occupant
+            and occupant.metadata.resource_version != mine.metadata.resource_version
+        ):
+            seen["claimed"] = time.monotonic() - t0
+        copy = _read(cluster, a, name)
+        if "copy" not in seen and copy and _data(copy) == _data(created) and copy.type == created.type:
+            seen["copy"] = time.monotonic() - t0
+        assert set(seen) == {"claimed", "copy"}, f"seen so far: {sorted(seen)}"
+
+    eventually(both, timeout=TIMEOUT, interval=0.1, description=f"the copy in {a} and a write in {taken}")
+    # the occupied namespace holds the other target back no more than any first copy takes
+    assert seen["copy"] < SLACK_S, f"the copy in {a} took {seen['copy']:.1f}s"
+    es_name = eso_dialect.cluster_name(source)
+    eventually(
+        lambda: _refused(cluster, taken, es_name),
+        timeout=TIMEOUT,
+        description=f"the ExternalSecret in {taken} reporting its refused update",
+    )
+    occupant = _read(cluster, taken, name)
+    assert occupant is not None
+    assert occupant.metadata.uid == mine.metadata.uid, "the same object"
+    assert (occupant.metadata.labels or {}).get(eso_dialect.LABEL_MANAGED) == eso_dialect.MANAGED, (
+        f"labels {sorted(occupant.metadata.labels or {})}: ESO did not claim it"
+    )
+    assert _data(occupant) == {"mine": digest(b64("keep"))}, "its data was replaced after all"
+    assert occupant.type == "Opaque"
+    assert not occupant.metadata.owner_references, "ESO became its owner after all"
+    assert not SYSTEM.is_copy(occupant.metadata.annotations, occupant.metadata.labels, source)
+    for replica in eso_cluster.deployment.replicas:  # its log says why (no values in it)
+        log = [line for line in replica.logs().splitlines() if taken in line and "field is immutable" in line]
+        assert log, f"no refused update of {taken}/{name} in ESO's log"
+
+    # the source goes: the copy goes, and so does the unrelated Secret ESO never owned
+    elapsed = time.monotonic() - t0
+    t1 = time.monotonic()
+    cluster.core.delete_namespaced_secret(name, src_ns)
+    eventually(
+        lambda: _assert_gone(cluster, a, name),
+        timeout=REFRESH_S + SLACK_S,
+        description=f"the copy in {a} deleted with the source",
+    )
+    copy_gone = time.monotonic() - t1
+    # its ExternalSecret retries the refused update with ESO's backoff (1 s doubling): its next
+    # attempt, which finds the source gone, is due within about the time it has been failing
+    eventually(
+        lambda: _assert_gone(cluster, taken, name),
+        timeout=2 * elapsed + REFRESH_S + SLACK_S,
+        description=f"the unrelated Secret in {taken} deleted with the source",
+    )
+    occupant_gone = time.monotonic() - t1
+    record(
+        "latency",
+        scenario="eso.occupied",
+        implementation=SYSTEM.name,
+        copies=1,
+        seconds=round(seen["copy"], 3),
+        claimed_s=round(seen["claimed"], 3),
+        copy_deleted_s=round(copy_gone, 3),
+        occupant_deleted_s=round(occupant_gone, 3),
+    )
+
+
+def _refused(cluster: Cluster, namespace: str, name: str) -> None:
+    """Its ExternalSecret says its write was refused (ESO's reason, not a value)."""
+    status, reason, message = _ready_condition(cluster, namespace, name)
+    assert (status, reason) == ("False", "SecretSyncedError"), f"Ready {status} {reason}: {message}"

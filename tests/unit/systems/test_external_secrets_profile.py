@@ -6,6 +6,7 @@ values document, the post-renderer, what chaos does not apply where)."""
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import yaml
 
 from fixtures.clusters.cluster import PodNetwork
 from fixtures.core.errors import SetupError
+from fixtures.core.paths import REPO_ROOT
 from fixtures.services import images
 from fixtures.systems import (
     LabelSelector,
@@ -241,6 +243,40 @@ def test_chaos_runs_it_as_pods_on_the_nodes_and_says_what_still_does_not_apply()
     assert "kind load image-archive" in KIND_MISSING
     assert KIND_MISSING in (SYSTEM.unavailable_on("kind") or "")
     assert SYSTEM.unavailable_on("local") is None
+
+
+def _known_failure_checks() -> dict[str, set[str]]:
+    """tests/eso's ``test_known_failure_*`` checks and the known-failure keys each asserts the profile
+    lists (``assert "<key>" in SYSTEM.known_failures``), read from its source."""
+    tree = ast.parse((REPO_ROOT / "tests" / "eso" / "test_external_secrets.py").read_text())
+    checks: dict[str, set[str]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_known_failure_"):
+            checks[node.name] = {
+                c.left.value
+                for c in ast.walk(node)
+                if isinstance(c, ast.Compare)
+                and isinstance(c.left, ast.Constant)
+                and isinstance(c.ops[0], ast.In)
+                and isinstance(c.comparators[0], ast.Attribute)
+                and c.comparators[0].attr == "known_failures"
+            }
+    return checks
+
+
+def test_every_known_failure_names_the_check_that_reproduces_it() -> None:
+    """Issue 26's target: a known failure names its reproducing check, a tests/eso
+    ``test_known_failure_*`` that asserts the profile lists it, or a make bench figure."""
+    checks = _known_failure_checks()
+    assert checks, "no test_known_failure_* in tests/eso"
+    for key, text in SYSTEM.known_failures.items():
+        named = [name for name in checks if name in text]
+        if "make bench" in text:
+            continue
+        assert named, f"{key}: names no reproducing check of tests/eso"
+        assert all(key in checks[name] for name in named), f"{key}: {named} do not assert it is listed"
+    # and every such check reproduces a listed known failure
+    assert all(keys and keys <= set(SYSTEM.known_failures) for keys in checks.values()), checks
 
 
 # --- as Pods of its chart -------------------------------------------------------------------------
