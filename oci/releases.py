@@ -29,8 +29,11 @@ new artifact at once (helm-controller watches its chartRef) and is re-checked ev
 
 from __future__ import annotations
 
+import copy
+import json
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import yaml
@@ -53,6 +56,7 @@ from fixtures.systems.packaging import PythonPackage
 from oci.path import CHART, CREDS, GitOpsPath
 
 SERVICE = "service"  # the HelmRelease (and release) name in every service namespace
+RECONCILE_ANNOTATION = "reconcile.fluxcd.io/requestedAt"  # what `flux reconcile` sets
 SERVICE_IMAGE = "test-service"
 RELEASE_INTERVAL = "10s"
 RELEASE_TIMEOUT = "60s"  # helm's wait for the release's Pods
@@ -199,3 +203,69 @@ class Releases:
             values={"rbac": {"enabled": True}},  # as seed 000 configures Reflector
             interval=RELEASE_INTERVAL,
         )
+
+    # -- changing a release as its owner would (the runbook tests' faults and remedies) -------------
+    def values(self, namespace: str, name: str) -> dict[str, Any]:
+        """A copy of the HelmRelease's ``spec.values``."""
+        obj = flux.get(self.cluster, "HelmRelease", namespace, name)
+        assert obj is not None, f"no HelmRelease {namespace}/{name}"
+        return copy.deepcopy((obj.get("spec") or {}).get("values") or {})
+
+    def _patch(self, resource: str, namespace: str, name: str, kind: str, body: Any) -> None:
+        patch = json.dumps(body)
+        kubectl(self.cluster, "patch", resource, name, "-n", namespace, "--type", kind, "-p", patch)
+
+    def set_values(self, namespace: str, name: str, values: dict[str, Any]) -> None:
+        """Replace the HelmRelease's ``spec.values`` (a new generation: helm-controller upgrades)."""
+        replace = [{"op": "replace", "path": "/spec/values", "value": values}]
+        self._patch("helmreleases.helm.toolkit.fluxcd.io", namespace, name, "json", replace)
+
+    def set_timeout(self, namespace: str, name: str, timeout: str) -> None:
+        """How long helm waits for the release's resources before it calls an install or upgrade
+        failed (and helm-controller remediates it)."""
+        body = {"spec": {"timeout": timeout}}
+        self._patch("helmreleases.helm.toolkit.fluxcd.io", namespace, name, "merge", body)
+
+    def set_chart_ref(self, namespace: str, name: str, ref: dict[str, str]) -> None:
+        """Point an OCIRepository at another chart version (``{"tag": ...}``)."""
+        body = {"spec": {"ref": ref}}
+        self._patch("ocirepositories.source.toolkit.fluxcd.io", namespace, name, "merge", body)
+
+    def request_reconcile(self, kind: str, namespace: str, name: str) -> str:
+        """Ask Flux to reconcile an object now, as ``flux reconcile`` does (the annotation); returns
+        the token its status reports as ``lastHandledReconcileAt`` once handled."""
+        group, _, plural = flux.KINDS[kind]
+        token = datetime.now(UTC).isoformat()
+        kubectl(
+            self.cluster,
+            "annotate",
+            "--overwrite",
+            f"{plural}.{group}",
+            name,
+            "-n",
+            namespace,
+            f"{RECONCILE_ANNOTATION}={token}",
+        )
+        return token
+
+    def _events(self, namespace: str, name: str) -> list[Any]:
+        return self.cluster.core.list_namespaced_event(
+            namespace, field_selector=f"involvedObject.kind=HelmRelease,involvedObject.name={name}"
+        ).items
+
+    def event_counts(self, namespace: str, name: str) -> dict[str, int]:
+        """The HelmRelease's Events so far (uid → count): what :meth:`events` leaves out."""
+        return {ev.metadata.uid: ev.count or 1 for ev in self._events(namespace, name)}
+
+    def events(self, namespace: str, name: str, before: dict[str, int] | None = None) -> list[str]:
+        """What helm-controller said about a HelmRelease, in its own words (its Events,
+        ``reason: message``, oldest first): those new, or repeated, since ``before``
+        (:meth:`event_counts`; Events carry whole seconds, so a time would not tell them apart)."""
+        out = []
+        for ev in self._events(namespace, name):
+            if before and (ev.count or 1) <= before.get(ev.metadata.uid, 0):
+                continue
+            when = ev.last_timestamp or ev.event_time or ev.first_timestamp
+            said = " ".join((ev.message or "").split())
+            out.append((when.timestamp() if when else 0.0, f"{ev.reason}: {said}"[:300]))
+        return [line for _, line in sorted(out)]

@@ -7,8 +7,14 @@ in the evidence).
 
 ``OCI_CHECKS``: the OCI stack (oci/: a real registry, Flux and the operator), which can carry out
 the "Authentication Failure" steps the chaos cluster cannot (a login, the registry's reachability).
-Its checks are keyed by the same step check names as ``CHECKS``: the catalogue holds the steps once,
-each setup supplies how to carry them out, and both answer in the one vocabulary of
+
+``RELEASE_CHECKS``: the operator deployed by a Flux HelmRelease (the nodes' OCI stack, a
+:class:`ReleaseSite`): "Pod Not Running", every step with the real kubectl, step 3 against its
+HelmRelease (where a deployment has no HelmRelease, ``CHECKS``' step 3 says so and names
+``RELEASE_TEST``, where it is carried out).
+
+Each setup's checks are keyed by the same step check names: the catalogue holds the steps once,
+each setup supplies how to carry them out, and all answer in the one vocabulary of
 :mod:`chaos.runbooks.base`.
 
 A log search that read no line of the operator since the fault found nothing because it saw nothing:
@@ -22,7 +28,8 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from kubernetes import client
@@ -50,6 +57,7 @@ from chaos.runbooks.logs import classify_logs
 from chaos.runbooks.patterns import regex_verdicts
 from fixtures.clusters.binaries import find_tool
 from fixtures.core.redact import secret_view
+from fixtures.core.waiting import WaitTimeout, eventually
 from fixtures.services.oci_registry import OciRegistry
 from fixtures.systems.dialects.reflector import ALLOWED, ALLOWED_NAMESPACES
 
@@ -177,6 +185,214 @@ def crash_looping_kubectl(ctx: ChaosContext, subject: Subject) -> Outcome:
     return Outcome(OK, "not crash-looping (restarts < 3, no back-off); nothing to alert; " + " | ".join(seen))
 
 
+# --- "Pod Not Running" against the operator's HelmRelease (the OCI phase on real nodes) ------------------
+
+#: where step 3 is carried out for a deployment that has no HelmRelease (the chaos phase)
+RELEASE_TEST = "oci/test_runbook_pod_not_running.py"
+#: the labels helm-controller puts on every object a HelmRelease installs
+HELMRELEASE_NAME_LABEL = "helm.toolkit.fluxcd.io/name"
+HELMRELEASE_NS_LABEL = "helm.toolkit.fluxcd.io/namespace"
+
+
+@dataclass(frozen=True)
+class ReleaseSite:
+    """The operator deployed by a Flux HelmRelease: its cluster (through its own kubeconfig), the
+    namespace of its Pods, its HelmRelease (``release_namespace``: where the HelmRelease lives, by
+    default with its Pods), the Deployment it installs, a selector of its Pods, and the fault's wall
+    time (log lines before it are no evidence of it)."""
+
+    kubeconfig: Path
+    context: str | None
+    namespace: str
+    release: str
+    deployment: str
+    selector: str
+    since: float = 0.0
+    release_namespace: str = ""
+    #: how long step 3 waits for helm-controller to handle the reconcile it requests
+    reconcile_timeout: float = 10.0
+
+    @property
+    def release_ns(self) -> str:
+        return self.release_namespace or self.namespace
+
+    def run(self, *args: str) -> kubectl.Ran:
+        return kubectl.run(str(find_tool("kubectl")), self.kubeconfig, self.context, *args)
+
+    def pods(self) -> tuple[list[kubectl.PodFacts] | None, kubectl.Ran]:
+        listed = self.run("get", "pods", "-n", self.namespace, "-l", self.selector, "-o", "json")
+        return (kubectl.pod_facts(listed.stdout) if listed.ok else None), listed
+
+
+def _said(ran: kubectl.Ran) -> str:
+    return ((ran.stdout or ran.stderr).strip().splitlines() or ["no output"])[-1][:160]
+
+
+def release_pod_status(site: ReleaseSite, subject: Subject) -> Outcome:
+    """Step 1: as written (``kubectl get pods -n reflector-system``), then in the operator's namespace:
+    what its Pods' container states say (:func:`kubectl.pod_problems`)."""
+    literal = site.run("get", "pods", "-n", RUNBOOK_NAMESPACE)
+    note = (
+        f"as written `{literal.command}`: {_said(literal)!r}; applied to the Pods of HelmRelease "
+        f"{site.release_ns}/{site.release} in {site.namespace}: "
+    )
+    table = site.run("get", "pods", "-n", site.namespace, "-l", site.selector, "-o", "wide")
+    pods, listed = site.pods()
+    if pods is None:
+        return Outcome(CANNOT_CHECK, note + listed.failure())
+    rows = len(table.stdout.strip().splitlines()[1:]) if table.ok else 0
+    view = f"`{table.command}` ({rows} row(s)): " + "; ".join(p.line() for p in pods)
+    if not pods:
+        return Outcome(PROBLEM, note + view + " no Pod of the operator", "operator-down")
+    causes, lines = kubectl.pod_problems(pods)
+    if causes:
+        return Outcome(PROBLEM, note + view + "; " + "; ".join(lines), causes)
+    not_ready = [p.name for p in pods if not p.ready]
+    if not_ready:
+        return Outcome(PROBLEM, note + view + f"; not ready: {not_ready}", "pod-not-ready")
+    return Outcome(OK, note + view)
+
+
+def release_pod_logs(site: ReleaseSite, subject: Subject) -> Outcome:
+    """Step 2: ``kubectl logs deploy/<its Deployment>`` in its namespace, each Pod's log and the
+    previous container's where one restarted: a command line the program refused (its usage error)
+    is a bad flag; otherwise its warnings and errors since the fault, classified."""
+    written = (
+        f"as written: deploy/{RUNBOOK_DEPLOYMENT} in {RUNBOOK_NAMESPACE}; applied to "
+        f"deploy/{site.deployment} in {site.namespace}: "
+    )
+    texts: dict[str, str] = {}
+    failed: list[str] = []
+    deploy = site.run("logs", "-n", site.namespace, f"deploy/{site.deployment}")
+    if deploy.ok:
+        texts["deploy"] = deploy.stdout
+    else:
+        failed.append(deploy.failure())
+    pods, listed = site.pods()
+    for pod in pods or []:
+        current = site.run("logs", "-n", site.namespace, pod.name)
+        if current.ok:
+            texts[pod.name] = current.stdout
+        else:
+            failed.append(current.failure())
+        if pod.restarts > 0:
+            before = site.run("logs", "-n", site.namespace, pod.name, "--previous")
+            if before.ok:
+                texts[f"{pod.name} --previous"] = before.stdout
+            else:
+                failed.append(before.failure())
+    if pods is None:
+        failed.append(listed.failure())
+    lines = sum(len(t.splitlines()) for t in texts.values())
+    note = written + f"`{deploy.command}` and {len(texts) - ('deploy' in texts)} Pod log(s), {lines} line(s)"
+    refused = {name: errs for name, text in texts.items() if (errs := kubectl.command_line_errors(text))}
+    if refused:
+        said = "; ".join(f"{name}: {errs[-1]!r}" for name, errs in refused.items())
+        return Outcome(PROBLEM, note + f": the program refused its command line: {said}", "bad-flag")
+    if not texts:
+        return Outcome(CANNOT_CHECK, written + "no log could be read: " + "; ".join(failed[:2]))
+    records = [
+        rec
+        for text in texts.values()
+        for line in text.splitlines()
+        if (rec := _json_line(line)) is not None and _at_or_after(rec, site.since)
+    ]
+    unread = f"; not read: {'; '.join(failed[:2])}" if failed else ""
+    if not records:
+        return Outcome(CANNOT_CHECK, note + ": " + NO_LOG_LINES + unread)
+    causes, examples = classify_logs(records)
+    if causes:
+        return Outcome(PROBLEM, note + ": " + "; ".join(examples) + unread, causes)
+    said = "no warnings or errors" if not examples else "; ".join(examples)
+    return Outcome(OK, note + f", {len(records)} since the fault: {said}{unread}")
+
+
+def release_helmrelease_status(site: ReleaseSite, subject: Subject) -> Outcome:
+    """Step 3: as written (``kubectl get helmrelease -n reflector-system reflector``), then the
+    operator's HelmRelease: its row, a reconcile requested the Flux way (the annotation
+    ``flux reconcile helmrelease`` sets) and, once helm-controller handled it (or after
+    ``reconcile_timeout``: it finishes the action it is running first), its Ready condition, history
+    and failure counters in Flux's own words (:func:`kubectl.release_causes` judges them)."""
+    literal = site.run("get", "helmrelease", "-n", RUNBOOK_NAMESPACE, RUNBOOK_DEPLOYMENT)
+    ns, name = site.release_ns, site.release
+    note = (
+        f"as written `{literal.command}`: {_said(literal)!r}; "
+        f"applied to the operator's HelmRelease {ns}/{name}: "
+    )
+    table = site.run("get", "helmrelease", "-n", ns, name)
+    if not table.ok:
+        return Outcome(CANNOT_CHECK, note + table.failure())
+    token = datetime.now(UTC).isoformat()
+    asked = site.run(
+        "annotate", "--overwrite", "-n", ns, f"helmrelease/{name}", f"{kubectl.RECONCILE_ANNOTATION}={token}"
+    )
+
+    def read() -> kubectl.ReleaseFacts:
+        got = site.run("get", "helmrelease", "-n", ns, name, "-o", "json")
+        assert got.ok, got.failure()
+        return kubectl.helmrelease_facts(got.stdout)
+
+    def handled() -> kubectl.ReleaseFacts:
+        facts = read()
+        assert facts.last_handled == token, f"reconcile not handled yet: {facts.line()}"
+        return facts
+
+    t0 = time.monotonic()
+    if not asked.ok:
+        reconcile = f"reconcile not requested: {asked.failure()}"
+        facts = read()
+    else:
+        try:
+            facts = eventually(
+                handled, timeout=site.reconcile_timeout, interval=0.5, description="the reconcile requested"
+            )
+            took = time.monotonic() - t0
+            reconcile = f"reconcile requested (`{asked.command}`) and handled in {took:.1f} s"
+        except WaitTimeout:
+            facts = read()
+            reconcile = (
+                f"reconcile requested (`{asked.command}`), not handled within {site.reconcile_timeout:g} s "
+                "(helm-controller finishes the action it is running first)"
+            )
+    view = f"`{table.command}`: {_said(table)!r}; {reconcile}; {facts.line()}"
+    causes = kubectl.release_causes(facts)
+    if causes:
+        return Outcome(PROBLEM, note + view, causes)
+    return Outcome(OK, note + view)
+
+
+def release_crash_looping(site: ReleaseSite, subject: Subject) -> Outcome:
+    """Step 4: ``kubectl describe pod`` of each of its Pods: a crash loop is three restarts or more,
+    or a back-off restarting the container (an image pull back-off is not a crash loop)."""
+    pods, listed = site.pods()
+    if pods is None:
+        return Outcome(CANNOT_CHECK, listed.failure())
+    looping, seen = [], []
+    for pod in pods:
+        described = site.run("describe", "pod", "-n", site.namespace, pod.name)
+        if not described.ok:
+            return Outcome(CANNOT_CHECK, described.failure())
+        facts = kubectl.describe_facts(described.stdout)
+        seen.append(f"`{described.command}`: {facts.summary()}")
+        if facts.restart_count >= 3 or facts.back_off:
+            looping.append(pod.name)
+    if looping:
+        return Outcome(
+            ALERT,
+            f"crash-looping: {looping} (alert only; the runbook prescribes no repair); " + " | ".join(seen),
+            "crash-loop",
+        )
+    return Outcome(OK, "not crash-looping (restarts < 3, no back-off); nothing to alert; " + " | ".join(seen))
+
+
+RELEASE_CHECKS: dict[str, Callable[[ReleaseSite, Subject], Outcome]] = {
+    "pod_status": release_pod_status,
+    "pod_logs": release_pod_logs,
+    "helmrelease_status": release_helmrelease_status,
+    "crash_looping": release_crash_looping,
+}
+
+
 def _json_line(line: str) -> dict[str, Any] | None:
     if not line.startswith("{"):
         return None
@@ -244,14 +460,38 @@ def pod_logs(ctx: ChaosContext, subject: Subject) -> Outcome:
 
 
 def helmrelease_status(ctx: ChaosContext, subject: Subject) -> Outcome:
-    groups = client.ApisApi(ctx.cluster.api).get_api_versions(_request_timeout=TIMEOUT).groups or []
-    if not any(g.name == "helm.toolkit.fluxcd.io" for g in groups):
-        return Outcome(
-            NOT_APPLICABLE,
-            "the HelmRelease API (helm.toolkit.fluxcd.io, Flux) is not served by this "
-            "cluster: the operator is deployed by kustomize/helm CLI, so the step cannot be carried out",
+    """Step 3 where the chaos experiments deployed the operator: against its HelmRelease when Flux
+    installed it (helm-controller's labels on its Deployment), otherwise not applicable to this
+    deployment, saying how it runs and where the step is carried out instead (``RELEASE_TEST``)."""
+    if ctx.operator.runs_pods:
+        op = _pods_of(ctx)
+        apps = client.AppsV1Api(ctx.cluster.api)
+        deployment = apps.read_namespaced_deployment(
+            op.deployment_name(), op.namespace, _request_timeout=TIMEOUT
         )
-    return Outcome(OK, "HelmRelease API present (status not evaluated: no release named reflector here)")
+        labels = deployment.metadata.labels or {}
+        if HELMRELEASE_NAME_LABEL in labels:
+            site = ReleaseSite(
+                ctx.cluster.kubeconfig,
+                ctx.cluster.context,
+                op.namespace,
+                labels[HELMRELEASE_NAME_LABEL],
+                deployment.metadata.name,
+                op.label_selector(),
+                since=ctx.marks.get("fault_at_wall", 0.0),
+                release_namespace=labels.get(HELMRELEASE_NS_LABEL, ""),
+            )
+            return release_helmrelease_status(site, subject)
+        helm = (deployment.metadata.annotations or {}).get("meta.helm.sh/release-name")
+        where = f"Pods of Deployment {op.namespace}/{deployment.metadata.name}"
+        how = f"{where} installed with the helm CLI (Helm release {helm}, no Flux)" if helm else where
+    else:
+        how = "local processes (no Deployment, no Helm release)"
+    return Outcome(
+        NOT_APPLICABLE,
+        f"this deployment has no HelmRelease (the operator runs as {how}); step 3 is carried out "
+        f"against the operator's HelmRelease in the OCI phase ({RELEASE_TEST})",
+    )
 
 
 def crash_looping(ctx: ChaosContext, subject: Subject) -> Outcome:
@@ -424,19 +664,23 @@ def copy_is_docker_config(ctx: ChaosContext, subject: Subject) -> Outcome:
     )
 
 
+#: where the registry steps of "Authentication Failure" are carried out against a real registry
+REGISTRY_TEST = "oci/test_runbook_auth_failure.py"
+
+
 def credentials_not_expired(ctx: ChaosContext, subject: Subject) -> Outcome:
     return Outcome(
-        CANNOT_CHECK,
-        "a Docker config carries no expiry; only the registry can tell (step 4; the OCI stack logs in "
-        "with it: OCI_CHECKS)",
+        NOT_APPLICABLE,
+        "this setup has no OCI registry to judge the credentials (a Docker config carries no expiry; "
+        f"only the registry can tell): step 3 is carried out as a login in the OCI phase ({REGISTRY_TEST})",
     )
 
 
 def registry_accessible(ctx: ChaosContext, subject: Subject) -> Outcome:
     return Outcome(
-        CANNOT_CHECK,
-        "no OCI registry in this setup, and the suite sends traffic to 127.0.0.1 only (the OCI stack "
-        "carries this step out against a real registry: OCI_CHECKS)",
+        NOT_APPLICABLE,
+        "this setup has no OCI registry (the suite sends traffic to 127.0.0.1 only): step 4 is carried "
+        f"out against a real registry in the OCI phase ({REGISTRY_TEST})",
     )
 
 

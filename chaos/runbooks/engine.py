@@ -73,15 +73,16 @@ def diagnose(ctx: ChaosContext, title: str, fault: str, cause: str, subject: Sub
     }
     findings = []
     if found is None:
-        blind = [s["step"] for s in steps if s["status"] in (NOT_APPLICABLE, CANNOT_CHECK)]
+        unjudged = [s["step"] for s in steps if s["status"] == CANNOT_CHECK]
         findings.append(
             f"'{title}' cannot diagnose {fault}: {MISSING_CHECK.get(cause, 'no step points at ' + cause)}"
-            + (f"; steps {blind} cannot be carried out here" if blind else "")
+            + (f"; steps {unjudged} could not be judged" if unjudged else "")
             + ("" if manifest else " (the fault was not visible at the subject when the runbook ran)")
         )
+    # a step naming what this deployment does not have: where it is carried out instead (its evidence)
     for s in steps:
-        if s["status"] == NOT_APPLICABLE and found is not None:
-            findings.append(f"step {s['step']} cannot be carried out here: {s['evidence']}")
+        if s["status"] == NOT_APPLICABLE:
+            findings.append(f"step {s['step']} does not apply to this deployment: {s['evidence']}")
     for number, others in misleading.items():
         findings.append(f"step {number} also points at {', '.join(others)} (misleading for this fault)")
     result = {

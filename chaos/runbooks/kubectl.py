@@ -1,12 +1,14 @@
 """The real ``kubectl`` for the runbook steps that name it (``kubectl get pods``, ``kubectl logs``,
-and ``kubectl describe`` to tell a crash loop), run against the experiment's cluster with its own
-kubeconfig, and what the steps read from its output.
+``kubectl get helmrelease`` and the reconcile Flux's CLI requests, and ``kubectl describe`` to tell a
+crash loop), run against the cluster with its own kubeconfig, and what the steps read from its output.
 
 Why the binary and not the API client: the runbook tells an on-call engineer to type these commands;
 carrying them out as written is what shows the runbook works (a step that only *resembles* its
 command proves less). The commands are plain data (:func:`kubectl_command`) and the readers of their
-output are pure (:func:`pod_facts`, :func:`describe_facts`, :func:`started_after`), unit-tested
-without a cluster. Nothing here prints a Secret: the commands read Pods and their logs, never Secrets.
+output are pure (:func:`pod_facts`, :func:`pod_problems`, :func:`describe_facts`,
+:func:`started_after`, :func:`command_line_errors`, :func:`helmrelease_facts`,
+:func:`release_causes`), unit-tested without a cluster. Nothing here prints a Secret: the commands read
+Pods, their logs and HelmReleases, never Secrets.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pathlib import Path
 
 #: seconds one kubectl command may take (a step must not hang on a node that does not answer)
 KUBECTL_TIMEOUT = 30.0
+#: characters of a kubelet's or Flux's message kept in a step's evidence
+MESSAGE_LIMIT = 300
 
 
 def kubectl_command(kubectl: str, kubeconfig: Path, context: str | None, *args: str) -> list[str]:
@@ -77,6 +81,8 @@ class PodFacts:
     restarts: int
     waiting: list[str] = field(default_factory=list)  # e.g. CrashLoopBackOff
     last_terminated: list[str] = field(default_factory=list)  # e.g. "OOMKilled (exit 137)"
+    #: the kubelet's message of each waiting container (e.g. the registry's answer to a pull)
+    waiting_messages: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         parts = [f"{self.name} on {self.node or '-'}: ready={self.ready} restarts={self.restarts}"]
@@ -110,6 +116,11 @@ def pod_facts(get_pods_json: str) -> list[PodFacts]:
             for s in statuses
             if (t := (s.get("lastState") or {}).get("terminated"))
         ]
+        messages = [
+            " ".join(str(w["message"]).split())[:1000]
+            for s in statuses
+            if (w := (s.get("state") or {}).get("waiting")) and w.get("message")
+        ]
         out.append(
             PodFacts(
                 name=meta.get("name", ""),
@@ -119,6 +130,7 @@ def pod_facts(get_pods_json: str) -> list[PodFacts]:
                 restarts=sum(int(s.get("restartCount") or 0) for s in statuses),
                 waiting=waiting,
                 last_terminated=terminated,
+                waiting_messages=messages,
             )
         )
     return sorted(out, key=lambda p: p.name)
@@ -171,3 +183,139 @@ def started_after(log_text: str, since_wall: float, message: str = "starting") -
         if rec.get("msg") == message and ts >= since_wall:
             out.append(rec["ts"])
     return out
+
+
+# --- a release's Pods, as "Pod Not Running" step 1 judges them (pure) ---------------------------------------
+
+
+def tail(message: str, limit: int = 200) -> str:
+    """The end of a long message (a kubelet's pull error ends with the registry's answer)."""
+    return message if len(message) <= limit else "…" + message[-limit:]
+
+
+#: the waiting reasons of a container whose image the kubelet could not pull
+PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff")
+
+
+def pod_problems(pods: list[PodFacts]) -> tuple[list[str], list[str]]:
+    """What ``kubectl get pods -o json`` shows wrong with a workload's Pods: (causes, one line per
+    finding). ``image-pull-refused``: a container waiting on a pull (its message is the registry's
+    answer); ``oom-killed``: a container last terminated by the kernel's OOM killer;
+    ``crash-loop``: a container waiting in CrashLoopBackOff (its last exit says how it ended);
+    ``operator-down``: no Pod Ready (nothing serves). Causes in that order, each once."""
+    causes: list[str] = []
+    lines: list[str] = []
+
+    def found(cause: str, line: str) -> None:
+        if cause not in causes:
+            causes.append(cause)
+        lines.append(line)
+
+    for pod in pods:
+        pulls = [w for w in pod.waiting if w in PULL_FAILURES]
+        if pulls:
+            said = "; ".join(tail(m) for m in pod.waiting_messages) or "no message"
+            refused = any(AUTH_WORDS.search(m) for m in pod.waiting_messages)
+            why = " (the registry refused the pull secret's credentials)" if refused else ""
+            found("image-pull-refused", f"{pod.name}: {'/'.join(pulls)}{why}: {said}")
+        if any(t.startswith("OOMKilled") for t in pod.last_terminated):
+            found("oom-killed", f"{pod.name}: last terminated {', '.join(pod.last_terminated)}")
+        if "CrashLoopBackOff" in pod.waiting:
+            last = ", ".join(pod.last_terminated) or "no last state"
+            found("crash-loop", f"{pod.name}: CrashLoopBackOff after {pod.restarts} restart(s), last {last}")
+    if pods and not any(p.ready for p in pods):
+        found("operator-down", "no Pod is Ready")
+    order = ("image-pull-refused", "oom-killed", "crash-loop", "operator-down")
+    return sorted(causes, key=order.index), lines
+
+
+def command_line_errors(log_text: str) -> list[str]:
+    """A program that refused its command line: its usage error lines (argparse prints ``usage:``
+    then ``<prog>: error: ...``), or nothing."""
+    lines = [ln.strip() for ln in log_text.splitlines() if not ln.startswith("{")]
+    if not any(ln.startswith("usage:") for ln in lines):
+        return []
+    return [ln[:MESSAGE_LIMIT] for ln in lines if ": error: " in ln]
+
+
+# --- a Flux HelmRelease, as "Pod Not Running" step 3 reads it (pure) ---------------------------------------
+
+#: the annotation ``flux reconcile`` sets to ask a Flux object to be reconciled now
+RECONCILE_ANNOTATION = "reconcile.fluxcd.io/requestedAt"
+#: the registry's words for a chart version it does not hold (distribution: MANIFEST_UNKNOWN)
+MISSING_VERSION_WORDS = ("unknown tag", "manifest unknown")
+#: the registry's words for credentials it refused (401 as a word: never inside a digest)
+AUTH_WORDS = re.compile(r"\b401\b|unauthorized|authentication required", re.IGNORECASE)
+
+
+@dataclass
+class ReleaseFacts:
+    """What ``kubectl get helmrelease -o json`` says: helm-controller's Ready condition for the
+    current generation, the release history and failure counters, the reconcile it last handled."""
+
+    name: str
+    ready: str  # True | False | Unknown ("Unknown" also when the condition is for an older generation)
+    reason: str
+    message: str
+    chart_version: str  # the newest history entry's, without helm-controller's +<digest>
+    history: list[str]  # newest first: "<version> <status>"
+    failures: dict[str, int]
+    last_handled: str  # status.lastHandledReconcileAt
+    remediated: str  # the Remediated condition's message (a rollback or uninstall Flux did), or ""
+
+    def line(self) -> str:
+        counted = ", ".join(f"{k}={v}" for k, v in self.failures.items() if v)
+        return (
+            f"HelmRelease {self.name} Ready={self.ready} {self.reason}: {self.message}"
+            f"; installed chart {self.chart_version or 'none'}"
+            + (f"; history (newest first) {', '.join(self.history[:4])}" if self.history else "")
+            + (f"; failures {counted}" if counted else "")
+            + (f"; remediated: {self.remediated}" if self.remediated else "")
+        )
+
+
+def _condition(status: dict, kind: str) -> dict:
+    return next((c for c in status.get("conditions") or [] if c.get("type") == kind), {})
+
+
+def _version(entry: dict) -> str:
+    """A history entry's chart version without the ``+<digest>`` helm-controller adds."""
+    return str(entry.get("chartVersion", "")).split("+", 1)[0]
+
+
+def helmrelease_facts(get_json: str) -> ReleaseFacts:
+    """One HelmRelease of ``kubectl get helmrelease <name> -o json``."""
+    obj = json.loads(get_json)
+    meta, status = obj.get("metadata") or {}, obj.get("status") or {}
+    ready = _condition(status, "Ready")
+    current = ready.get("observedGeneration", status.get("observedGeneration")) == meta.get("generation")
+    history = status.get("history") or []
+    remediated = _condition(status, "Remediated")
+    return ReleaseFacts(
+        name=f"{meta.get('namespace', '')}/{meta.get('name', '')}",
+        ready=str(ready.get("status", "Unknown")) if current else "Unknown",
+        reason=str(ready.get("reason", "")) if current else "NotObservedYet",
+        message=" ".join(str(ready.get("message", "")).split())[:MESSAGE_LIMIT]
+        if current
+        else "helm-controller has not judged the current generation yet",
+        chart_version=_version(history[0]) if history else "",
+        history=[f"{_version(h)} {h.get('status', '')}".strip() for h in history],
+        failures={k: int(status.get(k) or 0) for k in ("failures", "installFailures", "upgradeFailures")},
+        last_handled=str(status.get("lastHandledReconcileAt", "")),
+        remediated=" ".join(str(remediated.get("message", "")).split())[:MESSAGE_LIMIT],
+    )
+
+
+def release_causes(facts: ReleaseFacts) -> list[str]:
+    """What a HelmRelease that is not Ready points at, from Flux's own message: a chart version the
+    registry does not hold (``chart-version-missing``), credentials it refused
+    (``credentials-rejected``), and always ``release-not-ready``. Nothing when it is Ready."""
+    if facts.ready == "True":
+        return []
+    text = facts.message.lower()
+    causes = []
+    if any(w in text for w in MISSING_VERSION_WORDS):
+        causes.append("chart-version-missing")
+    if AUTH_WORDS.search(text):
+        causes.append("credentials-rejected")
+    return [*causes, "release-not-ready"]

@@ -119,3 +119,58 @@ def test_a_check_that_raises_cannot_check_and_the_others_still_run() -> None:
     core.read_namespaced_secret = broken  # type: ignore[method-assign]
     diagnosis = runbook.run(core, "svc", registry)  # type: ignore[arg-type]
     assert [s["status"] for s in diagnosis.steps] == [CANNOT_CHECK] * 3 + [OK, REMEDY], diagnosis.summary()
+
+
+def _step(number: int, status: str, *causes: str) -> dict[str, Any]:
+    return {
+        "step": number,
+        "text": f"step {number}",
+        "status": status,
+        "causes": list(causes),
+        "evidence": "e",
+    }
+
+
+def test_a_finding_names_the_identifying_step_and_the_step_that_noticed_the_fault_first() -> None:
+    """The ``runbook`` record the report's runbook findings show for a fault of the HelmRelease phase:
+    a crash loop from a bad flag is noticed by step 1 (CrashLoopBackOff) and named by step 2 (the
+    program's usage error)."""
+    steps = (
+        _step(1, PROBLEM, "crash-loop"),
+        _step(2, PROBLEM, "bad-flag"),
+        _step(3, PROBLEM, "release-not-ready"),
+        _step(4, "alert", "crash-loop"),
+    )
+    diagnosis = runbook.Diagnosis("ops/replicator", steps)
+    rec = runbook.finding(
+        runbook.POD_NOT_RUNNING,
+        "crash loop",
+        "bad-flag",
+        diagnosis,
+        remedy="the release's values reverted",
+        restores=True,
+        notes=["Flux: HelmRelease ops/replicator Ready=True"],
+    )
+    assert rec["experiment"] == runbook.EXPERIMENT
+    assert (rec["identifying_step"], rec["remedy_restores"], rec["cause"]) == (2, True, "bad-flag")
+    assert rec["finding"] == (
+        "steps: 1 problem (crash-loop), 2 problem (bad-flag), 3 problem (release-not-ready), 4 alert "
+        "(crash-loop); step 1 noticed it first, step 2 names the cause; "
+        "Flux: HelmRelease ops/replicator Ready=True"
+    )
+    assert rec["steps"] == [dict(s) for s in steps]
+
+
+def test_a_finding_says_when_no_step_points_at_the_cause() -> None:
+    diagnosis = runbook.Diagnosis("ops/replicator", (_step(1, OK), _step(2, CANNOT_CHECK)))
+    rec = runbook.finding(
+        runbook.POD_NOT_RUNNING,
+        "chart gone",
+        "chart-version-missing",
+        diagnosis,
+        remedy="",
+        restores=False,
+        notes=[],
+    )
+    assert rec["identifying_step"] is None
+    assert rec["finding"].startswith("'Pod Not Running' cannot diagnose chart gone: no step points at")
