@@ -1046,8 +1046,10 @@ def render_markdown(doc: dict[str, Any]) -> str:
     out += render_oci(doc.get("oci_credentials"))
     out += ["", "## Runbook findings", ""]
     out += [
-        f"- **{_fmt(r.get('runbook'))}** ({_fmt(r.get('fault'))}): identified by step "
-        f"{_fmt(r.get('identifying_step'))}; remedy restores service: {_fmt(r.get('remedy_restores'))}"
+        f"- **{_fmt(r.get('runbook'))}** ({_fmt(r.get('fault'))})"
+        + (f" in {r['experiment']}" if r.get("experiment") else "")
+        + f": identified by step {_fmt(r.get('identifying_step'))}; "
+        f"remedy restores service: {_fmt(r.get('remedy_restores'))}"
         + (f"; finding: {r['finding']}" if r.get("finding") else "")
         for r in doc["runbook_findings"]
     ] or ["- (none recorded)"]

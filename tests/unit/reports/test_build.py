@@ -465,3 +465,47 @@ def test_an_oci_fault_no_runbook_step_identified_says_so(tmp_path: Path) -> None
     html = build.render_html(report.to_json(report.verdict(), {}), tmp_path)
     assert "registry stopped</td><td>identified by no step" in html
     assert "secret missing</td><td>identified by step 1" in html
+
+
+def test_runbook_findings_say_where_the_runbook_was_carried_out(tmp_path: Path) -> None:
+    """The same runbook is carried out by chaos experiments and, against HelmReleases, by the OCI
+    phase (``oci-helmrelease``): each finding says where, which step identified the fault, whether
+    the remedy restored service, and the finding in full (what Flux did, in its words)."""
+    records = [
+        {
+            "kind": "runbook",
+            "experiment": "oci-helmrelease",
+            "runbook": "Pod Not Running",
+            "fault": "crash loop (bad flag --no-such-flag through the release's extraArgs)",
+            "cause": "bad-flag",
+            "identifying_step": 2,
+            "remedy_restores": True,
+            "finding": "steps: 1 problem (crash-loop), 2 problem (bad-flag), 3 problem (release-not-ready), "
+            "4 alert (crash-loop); Flux: HelmRelease ops/replicator Ready=True UpgradeSucceeded: Helm "
+            "upgrade succeeded; its events since the fault: UpgradeFailed: timeout | RollbackSucceeded: "
+            "Helm rollback to previous release ops/replicator.v3 succeeded",
+        },
+        {
+            "kind": "runbook",
+            "experiment": "kill-operator",
+            "runbook": "Pod Not Running",
+            "fault": "operator killed mid-fan-out",
+            "identifying_step": 1,
+            "remedy_restores": False,
+            "finding": "step 3 does not apply to this deployment: this deployment has no HelmRelease",
+        },
+    ]
+    report = build.Report({}, [], records, 0, [])
+    doc = report.to_json(report.verdict(), {})
+    assert [r["experiment"] for r in doc["runbook_findings"]] == ["oci-helmrelease", "kill-operator"]
+    md = build.render_markdown(doc)
+    assert (
+        "- **Pod Not Running** (crash loop (bad flag --no-such-flag through the release's extraArgs)) "
+        "in oci-helmrelease: identified by step 2; remedy restores service: True; finding: steps: 1 problem"
+    ) in md
+    assert "RollbackSucceeded: Helm rollback to previous release ops/replicator.v3 succeeded" in md
+    assert "(operator killed mid-fan-out) in kill-operator: identified by step 1" in md
+    html = build.render_html(doc, tmp_path)
+    assert "<th>where</th>" in html
+    assert "<td>oci-helmrelease</td>" in html
+    assert "RollbackSucceeded: Helm rollback to previous release ops/replicator.v3 succeeded" in html
