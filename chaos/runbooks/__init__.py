@@ -20,8 +20,9 @@ remedies.
 The package, by job: :mod:`~chaos.runbooks.catalogue` (the runbooks as data),
 :mod:`~chaos.runbooks.patterns` and :mod:`~chaos.runbooks.logs` (evaluating allowed-list entries and
 classifying the operator's log), :mod:`~chaos.runbooks.checks` (one function per diagnostic step and
-setup: the chaos cluster's, and the OCI stack's for "Authentication Failure", which oci/runbook.py
-runs against a real registry), :mod:`~chaos.runbooks.remedies`, :mod:`~chaos.runbooks.engine`
+setup: the chaos cluster's, the OCI stack's for "Authentication Failure", which oci/runbook.py
+runs against a real registry, and the HelmRelease deployment's for "Pod Not Running" and
+"Authentication Failure" on real nodes), :mod:`~chaos.runbooks.remedies`, :mod:`~chaos.runbooks.engine`
 (carry the steps out, diagnose, choose and apply a remedy) and :mod:`~chaos.runbooks.entrypoints`
 (the chaostoolkit action and probe the experiments name).
 """

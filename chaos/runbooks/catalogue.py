@@ -3,8 +3,10 @@ the check that carries it out, its kind, and the remedy it prescribes or implies
 
 This is the one list of each runbook's steps. A step names its check; every setup that carries a
 runbook out supplies that check under the same name: the chaos experiments' cluster
-(``checks.CHECKS``, every runbook) and the OCI stack (``checks.OCI_CHECKS``, "Authentication
-Failure" against a real registry and Flux, run by oci/runbook.py)."""
+(``checks.CHECKS``, every runbook), the OCI stack (``checks.OCI_CHECKS``, "Authentication
+Failure" against a real registry and Flux, run by oci/runbook.py) and the operator deployed by a
+Flux HelmRelease on real nodes (``checks.RELEASE_CHECKS``, "Pod Not Running" and "Authentication
+Failure" against the HelmRelease and its Pods, oci/test_runbook_pod_not_running.py)."""
 
 from __future__ import annotations
 
