@@ -409,6 +409,7 @@ class ExampleEnv:
         skip = set(ignore)
         timeout = SLO_SECONDS if deadline is None else max(0.0, deadline + SLO_SECONDS - time.monotonic())
         verdict: list[str] = []
+        started = time.monotonic()
 
         def check() -> None:
             snapshot = {ns: v for ns, v in self.watch.snapshot().items() if ns not in skip}
@@ -420,7 +421,13 @@ class ExampleEnv:
                 assert_mapping_equal(expected, actual, "namespace")
             except AssertionError as exc:
                 if reason := decided(expected, snapshot, final=final, source_rv=source_rv):
-                    verdict.append(f"{reason}:\n{exc}")
+                    # decided early: the other differences shown were the cluster at that moment,
+                    # and may still have been on their way
+                    when = (
+                        f"decided {time.monotonic() - started:.1f} s into the {timeout:.0f}-s wait; "
+                        "other namespaces as they were then"
+                    )
+                    verdict.append(f"{reason} ({when}):\n{exc}")
                     return
                 raise
 
