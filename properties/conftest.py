@@ -50,6 +50,13 @@ def _reproduce(item: pytest.Item) -> str:
     return recording.reproduce_command(name, settings.get_current_profile_name(), _seed(item))
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """When the test began, as pytest-timeout counts it (setup included): the state machine's
+    budget (properties/replay.py) is measured from here."""
+    item.replicheck_started = time.monotonic()  # type: ignore[attr-defined]
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
     outcome = yield

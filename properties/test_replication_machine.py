@@ -44,17 +44,22 @@ from hypothesis.stateful import (
 
 from fixtures.clusters.cluster import Cluster
 from fixtures.core.encoding import b64
+from fixtures.core.errors import NoEvidence
+from fixtures.core.record import record
 from fixtures.systems import Declaration, ReplicationSystem
 from fixtures.systems.dialects.reflector import ALLOWED, ALLOWED_NAMESPACES, AUTO_ENABLED, AUTO_NAMESPACES
 from properties import recording
 from properties.model import SourceSpec, physical_name
 from properties.observe import ExampleEnv, View, timed
-from properties.replay import run_reporting_unreplayed
+from properties.replay import Budget, run_reporting_unreplayed
 from properties.strategies import namespace_names, next_payloads, source_objects
 
 pytestmark = [pytest.mark.property, pytest.mark.usefixtures("system_deployment")]
 
 MAX_SLOTS = 8
+#: of the test's timeout: no example starts after SOFT_SHARE, no wait after HARD_SHARE (the rest is
+#: for the failing example's replay and the teardown)
+SOFT_SHARE, HARD_SHARE, DEFAULT_TIMEOUT_S = 0.55, 0.75, 900.0
 FAILURE_CHARS = 4000  # of a failed step's assertion kept for a failure Hypothesis cannot replay
 BARRIER_KEY = "replicheck-barrier"
 PICK = st.integers(0, 2**16)
@@ -77,8 +82,10 @@ class ReplicationMachine(RuleBasedStateMachine):
     repairs_edit: bool = False  # restores a hand-edited copy without a source change
     repairs_delete: bool = False  # recreates a hand-deleted copy without a source change
     failures: list[str]  # the assertions steps failed with, in order (set per test)
+    budget: Budget  # the run's wall-clock budget inside pytest-timeout (set per test)
 
     def __init__(self) -> None:
+        self.budget.start_example()  # past the run's budget no example starts (nothing created)
         super().__init__()
         self.env = ExampleEnv(self.cluster, self.system, "sm", "Secret")
         self.env.__enter__()
@@ -311,6 +318,7 @@ class ReplicationMachine(RuleBasedStateMachine):
     # -- the invariant ---------------------------------------------------------------------------
     @invariant(check_during_init=True)
     def converged(self) -> None:
+        self.budget.step()  # past the hard limit no further wait starts
         if not self.ready:
             return  # before setup: nothing exists yet
         self.env.converge(
@@ -348,6 +356,8 @@ class ReplicationMachine(RuleBasedStateMachine):
         failure = sys.exc_info()[1]
         if isinstance(failure, AssertionError):  # WaitTimeout is one too
             type(self).failures.append(str(failure)[:FAILURE_CHARS])
+        elif failure is None:
+            self.budget.finish_example()
         try:
             self.env.__exit__(*sys.exc_info())  # called while a failure propagates: keep its namespaces
         finally:
@@ -367,6 +377,10 @@ def test_any_sequence_of_actions_converges_to_the_model(
 ) -> None:
     if "Secret" not in system.kinds:
         pytest.skip(f"the state machine drives Secrets; {system.name} replicates only {sorted(system.kinds)}")
+    # inside pytest-timeout (which would end the run with no verdict): a slow system runs fewer examples
+    timeout = float(request.config.getini("timeout") or DEFAULT_TIMEOUT_S)
+    started = getattr(request.node, "replicheck_started", None)  # properties/conftest.py
+    budget = Budget(soft=SOFT_SHARE * timeout, hard=HARD_SHARE * timeout, started=started)
     machine = type(
         "ReplicationMachine",
         (ReplicationMachine,),
@@ -376,6 +390,7 @@ def test_any_sequence_of_actions_converges_to_the_model(
             "repairs_edit": system.deviation("neutral.drift.edit") is None,
             "repairs_delete": system.deviation("neutral.drift.delete") is None,
             "failures": [],
+            "budget": budget,
         },
     )
     profile = _machine_settings()
@@ -386,4 +401,27 @@ def test_any_sequence_of_actions_converges_to_the_model(
         request.node.replicheck_machine_seed = str(seed)
     else:
         request.node.replicheck_machine_seed = "derandomized"
-    run_reporting_unreplayed(factory, _machine_settings(), machine.failures)
+    run_reporting_unreplayed(factory, profile, machine.failures, budget)
+    if budget.completed == 0:
+        raise NoEvidence(
+            "the replication state machine",
+            f"no example ran to its end within the {budget.soft:.0f}-s budget "
+            f"({budget.elapsed():.0f} s spent of the test's {timeout:.0f}-s timeout, setup included)",
+        )
+    record(
+        "machine_budget",
+        system=system.name,
+        examples_started=budget.examples,
+        examples_completed=budget.completed,
+        max_examples=profile.max_examples,
+        cut_by_budget=budget.cut,
+        seconds=round(budget.elapsed(), 1),
+        budget_s=budget.soft,
+    )
+    allure.attach(
+        f"{budget.completed} examples ran to their end ({budget.examples} started, "
+        f"{profile.max_examples} asked) in {budget.elapsed():.0f} s"
+        + (f" (the {budget.soft:.0f}-s budget ended the run)" if budget.cut else ""),
+        "examples run",
+        allure.attachment_type.TEXT,
+    )
