@@ -93,7 +93,7 @@ postgres: ## PostgreSQL server binaries for the ConfigMirror tests (apt-get inst
 # Real nodes (fixtures/clusters/nodes/) run Debian's containerd and runc; images are built from our
 # Dockerfiles with buildah on a debootstrap base and pushed with skopeo. Installed with apt-get when
 # missing, as root only: no service is enabled or started (no systemd here; each run starts its own).
-NODE_PACKAGES := containerd runc containernetworking-plugins iproute2 buildah debootstrap debian-archive-keyring skopeo
+NODE_PACKAGES := containerd runc containernetworking-plugins iproute2 buildah netavark debootstrap debian-archive-keyring skopeo
 nodes: ## the node runtime and image tools (apt-get install $(NODE_PACKAGES) when missing; root only)
 	@missing=$$(for p in $(NODE_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
