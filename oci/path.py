@@ -340,6 +340,18 @@ class GitOpsPath:
             },
         )
 
+    def create_wrong_credentials(self, namespace: str, name: str) -> str:
+        """A ``kubernetes.io/dockerconfigjson`` Secret ``name`` in ``namespace`` with the registry's
+        user and a wrong password (the negative controls); returns its name."""
+        bad = dockerconfig(self.registry.host, self.registry.username, "not-the-password")
+        secret = client.V1Secret(
+            metadata=client.V1ObjectMeta(name=name),
+            type="kubernetes.io/dockerconfigjson",
+            string_data={".dockerconfigjson": bad.text()},
+        )
+        self.cluster.core.create_namespaced_secret(namespace, secret)
+        return name
+
     # -- observations -----------------------------------------------------------------------------
     def source(self, namespace: str) -> dict | None:
         return flux.get(self.cluster, "OCIRepository", namespace, CHART)

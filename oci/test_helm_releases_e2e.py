@@ -27,7 +27,7 @@ from fixtures.core.waiting import eventually
 from fixtures.services import flux
 from fixtures.services.flux import FLUX_NS
 from fixtures.systems.packaging import PythonPackage
-from oci.path import AUTH_FAILURE_WORDS, CREDS, INTERVAL, GitOpsPath, dockerconfig, latency_summary
+from oci.path import AUTH_FAILURE_WORDS, CREDS, INTERVAL, GitOpsPath, latency_summary
 from oci.releases import RELEASE_INTERVAL, RELEASE_TIMEOUT, SERVICE, Releases
 from oci.stack import OciStack
 
@@ -140,19 +140,8 @@ def test_every_helmrelease_authenticates_and_survives_rotation(oci_nodes_stack: 
 def _refused(releases: Releases, namespace: str) -> dict[str, str]:
     """A namespace whose chart source has a wrong password: the registry refuses the pull, so the
     HelmRelease is not Ready and installs nothing. Returns Flux's lines for the report."""
-    from kubernetes import client
-
     path = releases.path
-    bad = dockerconfig(path.registry.host, path.registry.username, "not-the-password")
-    path.cluster.core.create_namespaced_secret(
-        namespace,
-        client.V1Secret(
-            metadata=client.V1ObjectMeta(name=WRONG),
-            type="kubernetes.io/dockerconfigjson",
-            string_data={".dockerconfigjson": bad.text()},
-        ),
-    )
-    releases.add_service(namespace, pull_secret=WRONG)
+    releases.add_service(namespace, pull_secret=path.create_wrong_credentials(namespace, WRONG))
 
     def refused() -> dict[str, str]:
         source = path.source(namespace)

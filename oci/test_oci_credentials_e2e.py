@@ -84,20 +84,7 @@ def test_consolidated_credentials_authenticate_and_survive_rotation(oci_stack: O
 
 
 def _wrong_credentials(path: GitOpsPath, namespace: str) -> None:
-    from kubernetes import client
-
-    from oci.path import dockerconfig
-
-    bad = dockerconfig(path.registry.host, path.registry.username, "not-the-password")
-    path.cluster.core.create_namespaced_secret(
-        namespace,
-        client.V1Secret(
-            metadata=client.V1ObjectMeta(name=WRONG),
-            type="kubernetes.io/dockerconfigjson",
-            string_data={".dockerconfigjson": bad.text()},
-        ),
-    )
-    path.add_source(namespace, pull_secret=WRONG)
+    path.add_source(namespace, pull_secret=path.create_wrong_credentials(namespace, WRONG))
 
     def refused() -> str:
         obj = path.source(namespace)
